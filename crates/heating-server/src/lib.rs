@@ -1,0 +1,1 @@
+//! Central server: placeholder until the server issue.
