@@ -65,6 +65,33 @@ impl Clock for ScaledClock {
     }
 }
 
+/// A clock that moves only when told to: for tests and for simulations that run faster than real time.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: std::sync::Mutex<DateTime<Utc>>,
+}
+
+impl ManualClock {
+    #[must_use]
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self { now: std::sync::Mutex::new(start) }
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = at;
+    }
+
+    pub fn advance(&self, by: Duration) {
+        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// Checks a time-scale factor given by a user: finite, from 0.001 to 100000.
 pub fn validate_scale(scale: f64) -> Result<f64, String> {
     if scale.is_finite() && (0.001..=100_000.0).contains(&scale) {
@@ -85,6 +112,17 @@ mod tests {
         assert_eq!(c.at_elapsed(std::time::Duration::from_secs(24 * 60)), origin + Duration::days(1));
         assert!(c.now() >= origin);
         assert_eq!(c.scale(), 60.0);
+    }
+
+    #[test]
+    fn manual_clock_moves_when_told() {
+        let origin = DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z").unwrap().to_utc();
+        let c = ManualClock::new(origin);
+        assert_eq!(c.now(), origin);
+        c.advance(Duration::hours(2));
+        assert_eq!(c.now(), origin + Duration::hours(2));
+        c.set(origin);
+        assert_eq!(c.now(), origin);
     }
 
     #[test]

@@ -102,8 +102,7 @@ impl ZoneRegisters {
     /// Decodes a full block as read from a device (addresses 0..8). A target outside the valid range means the
     /// device does not follow the map; that is an error, not a value to store.
     pub fn decode(words: &[u16]) -> Result<ZoneSnapshot, DecodeError> {
-        let w: &[u16; REGISTER_COUNT as usize] =
-            words.try_into().map_err(|_| DecodeError::WrongLength(words.len()))?;
+        let w: &[u16; REGISTER_COUNT as usize] = words.try_into().map_err(|_| DecodeError::WrongLength(words.len()))?;
         let flag = |addr: u16, v: u16| match v {
             0 => Ok(false),
             1 => Ok(true),
@@ -138,22 +137,14 @@ pub enum DecodeError {
     BadTarget(u16),
 }
 
-fn checked_range(
-    start: u16,
-    quantity: u16,
-    max_quantity: u16,
-) -> Result<std::ops::Range<usize>, RegisterError> {
+fn checked_range(start: u16, quantity: u16, max_quantity: u16) -> Result<std::ops::Range<usize>, RegisterError> {
     if quantity == 0 || quantity > max_quantity {
-        return Err(RegisterError::IllegalValue(format!(
-            "quantity {quantity} is outside 1..={max_quantity}"
-        )));
+        return Err(RegisterError::IllegalValue(format!("quantity {quantity} is outside 1..={max_quantity}")));
     }
     // Computed in u32 so that `start + quantity` cannot overflow.
     let end = u32::from(start) + u32::from(quantity);
     if end > u32::from(REGISTER_COUNT) {
-        return Err(RegisterError::IllegalAddress(
-            "the zone map has addresses 0..=7 only",
-        ));
+        return Err(RegisterError::IllegalAddress("the zone map has addresses 0..=7 only"));
     }
     Ok(usize::from(start)..end as usize)
 }
@@ -165,9 +156,7 @@ pub fn validate_write(start: u16, values: &[u16]) -> Result<Setpoint, RegisterEr
     let quantity = u16::try_from(values.len()).unwrap_or(u16::MAX);
     checked_range(start, quantity, MAX_WRITE_QUANTITY)?;
     if start != ADDR_TARGET_TEMPERATURE || values.len() != 1 {
-        return Err(RegisterError::IllegalAddress(
-            "only address 1 (target temperature) is writable",
-        ));
+        return Err(RegisterError::IllegalAddress("only address 1 (target temperature) is writable"));
     }
     Ok(Setpoint::from_register(values[0])?)
 }

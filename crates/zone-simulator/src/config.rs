@@ -1,0 +1,388 @@
+//! Simulator configuration: command-line flags (with environment fallbacks) over an optional TOML or JSON file
+//! over built-in defaults.
+//!
+//! A config file looks like this (every key optional; `zones` replaces the five default zones):
+//!
+//! ```toml
+//! seed = 42
+//! time_scale = 60.0
+//! step_s = 10.0
+//! start = "2026-01-05T06:00:00Z"
+//! bind = "127.0.0.1"
+//! base_port = 5020
+//!
+//! [weather]
+//! mean_c = 2.0
+//! daily_amplitude_k = 4.0
+//! variation_k = 2.0
+//! utc_offset_minutes = 60
+//!
+//! [[zones]]
+//! name = "Server Room"
+//! port = 5030          # optional: default base_port + index
+//! unit_id = 1          # optional: default 1
+//! capacitance_mj_per_k = 3.0
+//! ua_w_per_k = 30.0
+//! heater_power_w = 1500.0
+//! occupied_gains_w = 150.0
+//! base_gains_w = 20.0
+//! schedule = ["mon-fri 08:00-18:00"]
+//! initial_target_c = 20.0
+//! hysteresis_k = 0.3
+//! ```
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use heating_core::registers::DEFAULT_UNIT_ID;
+use heating_core::weather::SyntheticWeather;
+use heating_core::zone::{ZoneProfile, default_profiles};
+use serde::Deserialize;
+
+/// Virtual heating zones (thermostats) served as Modbus TCP slaves, one zone per port.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "zone-simulator", version)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "SIM_BIND")]
+    pub bind: Option<IpAddr>,
+    /// Port of the first zone; zone i listens on base-port + i (0: every zone on an ephemeral port).
+    #[arg(long, env = "SIM_BASE_PORT")]
+    pub base_port: Option<u16>,
+    /// Number of zones, generated from the five default profiles (or the config file's zones) in turn.
+    #[arg(long, env = "SIM_ZONES", value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    pub zones: Option<u32>,
+    /// TOML or JSON file with zones, parameters and schedules.
+    #[arg(long, env = "SIM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Seed for occupancy jitter and weather (same seed, same run).
+    #[arg(long, env = "SIM_SEED")]
+    pub seed: Option<u64>,
+    /// Simulated seconds per real second (60: a simulated day in 24 minutes).
+    #[arg(long, env = "SIM_TIME_SCALE", value_parser = parse_scale)]
+    pub time_scale: Option<f64>,
+    /// Physics step in simulated seconds.
+    #[arg(long, env = "SIM_STEP", value_parser = parse_step)]
+    pub step: Option<f64>,
+    /// Simulated start time (RFC 3339); default now. Only meaningful with a time scale other than 1.
+    #[arg(long, env = "SIM_START")]
+    pub start: Option<DateTime<Utc>>,
+}
+
+fn parse_scale(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    heating_core::clock::validate_scale(v)
+}
+
+fn parse_step(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && (0.01..=3600.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("step must be from 0.01 to 3600 simulated seconds, got {v}"))
+    }
+}
+
+/// One zone to serve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneSpec {
+    pub profile: ZoneProfile,
+    /// Fixed port, or `None` for base port + index.
+    pub port: Option<u16>,
+    pub unit_id: u8,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulatorConfig {
+    pub bind: IpAddr,
+    pub base_port: u16,
+    pub zones: Vec<ZoneSpec>,
+    pub weather: SyntheticWeather,
+    pub time_scale: f64,
+    pub step_s: f64,
+    pub start: Option<DateTime<Utc>>,
+}
+
+pub const DEFAULT_BASE_PORT: u16 = 5020;
+pub const DEFAULT_SEED: u64 = 42;
+pub const DEFAULT_STEP_S: f64 = 10.0;
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            base_port: DEFAULT_BASE_PORT,
+            zones: default_profiles().into_iter().map(ZoneSpec::from_profile).collect(),
+            weather: SyntheticWeather::with_seed(DEFAULT_SEED),
+            time_scale: 1.0,
+            step_s: DEFAULT_STEP_S,
+            start: None,
+        }
+    }
+}
+
+impl ZoneSpec {
+    #[must_use]
+    pub fn from_profile(profile: ZoneProfile) -> Self {
+        Self { profile, port: None, unit_id: DEFAULT_UNIT_ID }
+    }
+}
+
+/// A configuration problem, with a message meant for the person who wrote it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    seed: Option<u64>,
+    time_scale: Option<f64>,
+    step_s: Option<f64>,
+    start: Option<DateTime<Utc>>,
+    bind: Option<IpAddr>,
+    base_port: Option<u16>,
+    weather: Option<FileWeather>,
+    zones: Option<Vec<serde_json::Value>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWeather {
+    mean_c: Option<f64>,
+    daily_amplitude_k: Option<f64>,
+    variation_k: Option<f64>,
+    utc_offset_minutes: Option<i32>,
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let parsed = if is_json {
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    } else {
+        toml::from_str(&text).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))
+}
+
+/// Splits the endpoint keys off a zone table and reads the rest strictly as a [`ZoneProfile`].
+fn zone_spec(index: usize, mut value: serde_json::Value) -> Result<ZoneSpec, ConfigError> {
+    let err = |msg: String| ConfigError(format!("zones[{index}]: {msg}"));
+    let table = value.as_object_mut().ok_or_else(|| err("must be a table".into()))?;
+    let port = match table.remove("port") {
+        None => None,
+        Some(v) => Some(serde_json::from_value::<u16>(v).map_err(|e| err(format!("port: {e}")))?),
+    };
+    let unit_id = match table.remove("unit_id") {
+        None => DEFAULT_UNIT_ID,
+        Some(v) => serde_json::from_value::<u8>(v).map_err(|e| err(format!("unit_id: {e}")))?,
+    };
+    let profile: ZoneProfile = serde_json::from_value(value).map_err(|e| err(e.to_string()))?;
+    Ok(ZoneSpec { profile, port, unit_id })
+}
+
+impl SimulatorConfig {
+    /// Resolves flags over the config file over defaults, and validates the result.
+    pub fn from_cli(cli: &Cli) -> Result<Self, ConfigError> {
+        let file = cli.config.as_deref().map(read_file).transpose()?.unwrap_or_default();
+        let mut config = Self::default();
+        if let Some(zones) = file.zones {
+            config.zones = zones.into_iter().enumerate().map(|(i, v)| zone_spec(i, v)).collect::<Result<_, _>>()?;
+        }
+        if let Some(w) = file.weather {
+            let d = &mut config.weather;
+            d.mean_c = w.mean_c.unwrap_or(d.mean_c);
+            d.daily_amplitude_k = w.daily_amplitude_k.unwrap_or(d.daily_amplitude_k);
+            d.variation_k = w.variation_k.unwrap_or(d.variation_k);
+            d.utc_offset_minutes = w.utc_offset_minutes.unwrap_or(d.utc_offset_minutes);
+        }
+        config.weather.seed = cli.seed.or(file.seed).unwrap_or(DEFAULT_SEED);
+        config.bind = cli.bind.or(file.bind).unwrap_or(config.bind);
+        config.base_port = cli.base_port.or(file.base_port).unwrap_or(config.base_port);
+        config.start = cli.start.or(file.start);
+        if let Some(scale) = file.time_scale {
+            heating_core::clock::validate_scale(scale).map_err(|e| ConfigError(format!("time_scale: {e}")))?;
+        }
+        config.time_scale = cli.time_scale.or(file.time_scale).unwrap_or(1.0);
+        if let Some(step) = file.step_s {
+            parse_step(&step.to_string()).map_err(|e| ConfigError(format!("step_s: {e}")))?;
+        }
+        config.step_s = cli.step.or(file.step_s).unwrap_or(DEFAULT_STEP_S);
+        if let Some(n) = cli.zones {
+            config.zones = generate(&config.zones, n as usize);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks zones, names and ports.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.zones.is_empty() {
+            return Err(ConfigError("at least one zone is needed".into()));
+        }
+        let w = &self.weather;
+        for (name, v) in
+            [("mean_c", w.mean_c), ("daily_amplitude_k", w.daily_amplitude_k), ("variation_k", w.variation_k)]
+        {
+            if !v.is_finite() || v.abs() > 60.0 {
+                return Err(ConfigError(format!("weather.{name} must be a number within ±60, got {v}")));
+            }
+        }
+        if w.utc_offset_minutes.abs() > 14 * 60 {
+            return Err(ConfigError(format!(
+                "weather.utc_offset_minutes must be within ±840, got {}",
+                w.utc_offset_minutes
+            )));
+        }
+        let mut names = HashSet::new();
+        let mut ports = HashSet::new();
+        for (i, z) in self.zones.iter().enumerate() {
+            z.profile.validate().map_err(|e| ConfigError(e.0))?;
+            if !names.insert(z.profile.name.as_str()) {
+                return Err(ConfigError(format!("zone name {:?} is used twice", z.profile.name)));
+            }
+            let port = self.port_of(i)?;
+            if port != 0 && !ports.insert(port) {
+                return Err(ConfigError(format!("port {port} is used by two zones")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The port zone `index` listens on (0: ephemeral).
+    pub fn port_of(&self, index: usize) -> Result<u16, ConfigError> {
+        if let Some(port) = self.zones[index].port {
+            return Ok(port);
+        }
+        if self.base_port == 0 {
+            return Ok(0);
+        }
+        u16::try_from(usize::from(self.base_port) + index).map_err(|_| {
+            ConfigError(format!(
+                "zone {index} would listen on port {} (above 65535): lower --base-port or --zones",
+                usize::from(self.base_port) + index
+            ))
+        })
+    }
+}
+
+/// `n` zones cycling through `base`, numbered apart ("Office", ..., "Office 2", ...) and on consecutive ports.
+fn generate(base: &[ZoneSpec], n: usize) -> Vec<ZoneSpec> {
+    (0..n)
+        .map(|i| {
+            let mut z = base[i % base.len()].clone();
+            let round = i / base.len();
+            if round > 0 {
+                z.profile.name = format!("{} {}", z.profile.name, round + 1);
+            }
+            z.port = None;
+            z
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Result<SimulatorConfig, String> {
+        let cli = Cli::try_parse_from(std::iter::once("zone-simulator").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        SimulatorConfig::from_cli(&cli).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn defaults_are_the_five_zones_on_5020() {
+        let c = cli(&[]).unwrap();
+        assert_eq!(c.zones.len(), 5);
+        assert_eq!(c.port_of(0).unwrap(), 5020);
+        assert_eq!(c.port_of(4).unwrap(), 5024);
+        assert_eq!(c.weather.seed, DEFAULT_SEED);
+    }
+
+    #[test]
+    fn many_zones_get_distinct_names_and_ports() {
+        let c = cli(&["--zones", "1000", "--base-port", "20000"]).unwrap();
+        assert_eq!(c.zones.len(), 1000);
+        assert_eq!(c.port_of(999).unwrap(), 20999);
+        assert!(cli(&["--zones", "100", "--base-port", "65500"]).unwrap_err().contains("above 65535"));
+    }
+
+    #[test]
+    fn bad_flags_are_refused_with_a_reason() {
+        assert!(cli(&["--time-scale", "0"]).unwrap_err().contains("time scale"));
+        assert!(cli(&["--step=-1"]).unwrap_err().contains("step"));
+        assert!(cli(&["--zones", "0"]).is_err());
+        assert!(cli(&["--bind", "nowhere"]).is_err());
+        assert!(cli(&["--config", "/does/not/exist.toml"]).unwrap_err().contains("cannot read config file"));
+    }
+
+    #[test]
+    fn config_files_in_toml_and_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml_path = dir.path().join("zones.toml");
+        std::fs::write(
+            &toml_path,
+            r#"
+seed = 7
+time_scale = 60.0
+[weather]
+utc_offset_minutes = 60
+[[zones]]
+name = "Lab"
+port = 6000
+unit_id = 3
+capacitance_mj_per_k = 3.0
+ua_w_per_k = 30.0
+heater_power_w = 1500.0
+schedule = ["mon-fri 08:00-18:00"]
+"#,
+        )
+        .unwrap();
+        let c = cli(&["--config", toml_path.to_str().unwrap(), "--seed", "9"]).unwrap();
+        assert_eq!(c.zones.len(), 1);
+        assert_eq!((c.zones[0].port, c.zones[0].unit_id), (Some(6000), 3));
+        assert_eq!(c.weather.seed, 9, "the flag wins over the file");
+        assert_eq!(c.time_scale, 60.0);
+        assert_eq!(c.weather.utc_offset_minutes, 60);
+
+        let json_path = dir.path().join("zones.json");
+        std::fs::write(
+            &json_path,
+            r#"{"zones":[{"name":"A","capacitance_mj_per_k":1,"ua_w_per_k":10,"heater_power_w":500,"schedule":[]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(cli(&["--config", json_path.to_str().unwrap()]).unwrap().zones[0].profile.name, "A");
+    }
+
+    #[test]
+    fn config_mistakes_name_the_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        let cases = [
+            (
+                "[[zones]]\nname = \"A\"\ncapacitance_mj_per_k = 1.0\nua_w_per_k = 10.0\nheater_power_w = 500.0\nschedule = [\"mon-fri 8-9\"]\n",
+                "zones[0]",
+            ),
+            (
+                "[[zones]]\nname = \"A\"\ncapacitance_mj_per_k = -1.0\nua_w_per_k = 10.0\nheater_power_w = 500.0\nschedule = []\n",
+                "capacitance",
+            ),
+            ("[[zones]]\nname = \"A\"\ncapacity = 1.0\n", "unknown field"),
+            ("seeds = 3\n", "unknown field"),
+            ("time_scale = -2.0\n", "time_scale"),
+            ("this is not toml", "bad.toml"),
+        ];
+        for (text, expected) in cases {
+            std::fs::write(&path, text).unwrap();
+            let e = cli(&["--config", path.to_str().unwrap()]).unwrap_err();
+            assert!(e.contains(expected), "{text:?} gave {e:?}");
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The zone simulator: [`heating_core::zone::SimZone`]s served over Modbus TCP, one zone per listener.
+//!
+//! [`Simulator::bind`] binds every listener first (so a port clash is reported before anything runs), then
+//! [`Simulator::spawn`] serves them until [`SimulatorHandle::shutdown`] or until the handle is dropped. The zones
+//! advance lazily to the clock's "now" whenever a master reads or writes them, and a ticker advances all of them
+//! once a second so that nothing piles up between reads. Tests and the server's one-process demo use the library;
+//! the `zone-simulator` binary is a thin wrapper around it.
+
+pub mod config;
+mod modbus;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::Utc;
+use heating_core::clock::{ScaledClock, SharedClock, WallClock};
+use heating_core::registers::ZoneSnapshot;
+use heating_core::units::Setpoint;
+use heating_core::weather::SyntheticWeather;
+use heating_core::zone::SimZone;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_modbus::server::tcp::{Server, accept_tcp_connection};
+
+pub use config::{ConfigError, SimulatorConfig, ZoneSpec};
+
+/// What all zones share: the clock, the weather and the physics step.
+#[derive(Debug)]
+struct Environment {
+    clock: SharedClock,
+    weather: SyntheticWeather,
+    step: chrono::Duration,
+}
+
+/// One served zone.
+#[derive(Debug)]
+pub struct Zone {
+    pub name: String,
+    pub unit_id: u8,
+    sim: Mutex<SimZone>,
+    env: Arc<Environment>,
+}
+
+impl Zone {
+    fn lock(&self) -> MutexGuard<'_, SimZone> {
+        // The simulation holds no invariant that a panic elsewhere could break half-way; keep serving.
+        self.sim.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn advanced(&self) -> MutexGuard<'_, SimZone> {
+        let mut sim = self.lock();
+        sim.advance_to(self.env.clock.now(), self.env.step, &self.env.weather);
+        sim
+    }
+
+    /// The zone's state now (advancing the simulation to the clock's current time first).
+    #[must_use]
+    pub fn current(&self) -> ZoneSnapshot {
+        self.advanced().snapshot()
+    }
+
+    /// Sets the target, effective from now.
+    pub fn set_target(&self, target: Setpoint) {
+        self.advanced().set_target(target);
+    }
+}
+
+/// Listeners bound, zones built, nothing served yet.
+#[derive(Debug)]
+pub struct Simulator {
+    zones: Vec<Arc<Zone>>,
+    listeners: Vec<TcpListener>,
+    env: Arc<Environment>,
+}
+
+/// Why the simulator cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr} for zone {zone:?}: {source}")]
+    Bind { addr: SocketAddr, zone: String, source: std::io::Error },
+}
+
+impl Simulator {
+    /// Validates the configuration, builds the zones and binds one listener per zone.
+    pub async fn bind(config: &SimulatorConfig) -> Result<Self, StartError> {
+        let clock: SharedClock = if config.time_scale == 1.0 && config.start.is_none() {
+            Arc::new(WallClock)
+        } else {
+            Arc::new(ScaledClock::new(config.start.unwrap_or_else(Utc::now), config.time_scale))
+        };
+        Self::bind_with_clock(config, clock).await
+    }
+
+    /// As [`Simulator::bind`], on a clock the caller shares (the server's demo runs zones and server on one clock).
+    pub async fn bind_with_clock(config: &SimulatorConfig, clock: SharedClock) -> Result<Self, StartError> {
+        config.validate()?;
+        let env = Arc::new(Environment {
+            step: chrono::Duration::milliseconds((config.step_s * 1000.0).round() as i64),
+            weather: config.weather,
+            clock,
+        });
+        let start = env.clock.now();
+        let mut zones = Vec::with_capacity(config.zones.len());
+        let mut listeners = Vec::with_capacity(config.zones.len());
+        for (i, spec) in config.zones.iter().enumerate() {
+            let sim = SimZone::new(&spec.profile, i as u64, &env.weather, start).map_err(|e| ConfigError(e.0))?;
+            let addr = SocketAddr::new(config.bind, config.port_of(i)?);
+            let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind {
+                addr,
+                zone: spec.profile.name.clone(),
+                source,
+            })?;
+            listeners.push(listener);
+            zones.push(Arc::new(Zone {
+                name: spec.profile.name.clone(),
+                unit_id: spec.unit_id,
+                sim: Mutex::new(sim),
+                env: env.clone(),
+            }));
+        }
+        Ok(Self { zones, listeners, env })
+    }
+
+    /// Starts serving every zone, and the ticker. The returned handle owns every task.
+    #[must_use]
+    pub fn spawn(self) -> SimulatorHandle {
+        let mut addrs = Vec::with_capacity(self.zones.len());
+        let mut servers = Vec::with_capacity(self.zones.len());
+        for (zone, listener) in self.zones.iter().zip(self.listeners) {
+            let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+            tracing::info!(zone = %zone.name, %addr, unit_id = zone.unit_id, "zone ready");
+            addrs.push(addr);
+            servers.push(Some(tokio::spawn(serve(zone.clone(), listener))));
+        }
+        let ticker = tokio::spawn(tick(self.zones.clone(), self.env.clone()));
+        SimulatorHandle { zones: self.zones, addrs, servers: Mutex::new(servers), ticker }
+    }
+}
+
+async fn serve(zone: Arc<Zone>, listener: TcpListener) {
+    let server = Server::new(listener);
+    let new_service = |_peer| Ok(Some(modbus::ZoneService { zone: zone.clone() }));
+    let on_connected = |stream, peer| {
+        let svc = new_service;
+        async move { accept_tcp_connection(stream, peer, svc) }
+    };
+    let on_error = |e: std::io::Error| tracing::debug!("Modbus connection closed with an error: {e}");
+    if let Err(e) = server.serve(&on_connected, on_error).await {
+        tracing::error!(zone = %zone.name, "Modbus listener stopped: {e}");
+    }
+}
+
+async fn tick(zones: Vec<Arc<Zone>>, env: Arc<Environment>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let now = env.clock.now();
+        for zone in &zones {
+            zone.lock().advance_to(now, env.step, &env.weather);
+        }
+    }
+}
+
+/// A running simulator. Dropping it stops every zone (listeners closed, connections dropped).
+#[derive(Debug)]
+pub struct SimulatorHandle {
+    zones: Vec<Arc<Zone>>,
+    addrs: Vec<SocketAddr>,
+    servers: Mutex<Vec<Option<JoinHandle<()>>>>,
+    ticker: JoinHandle<()>,
+}
+
+impl SimulatorHandle {
+    /// The address each zone listens on, in zone order.
+    #[must_use]
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    #[must_use]
+    pub fn zones(&self) -> &[Arc<Zone>] {
+        &self.zones
+    }
+
+    fn servers(&self) -> MutexGuard<'_, Vec<Option<JoinHandle<()>>>> {
+        self.servers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes zone `index` off the network: its listener closes and its open connections drop, as when a device
+    /// or its gateway goes away. The zone's simulation keeps running.
+    pub fn stop_zone(&self, index: usize) {
+        if let Some(task) = self.servers().get_mut(index).and_then(Option::take) {
+            task.abort();
+        }
+    }
+
+    /// Puts a stopped zone back on the network at the same address.
+    pub async fn restart_zone(&self, index: usize) -> std::io::Result<()> {
+        let zone = self.zones[index].clone();
+        let running = self.servers().get_mut(index).and_then(Option::take);
+        if let Some(task) = running {
+            task.abort();
+            let _ = task.await;
+        }
+        let listener = TcpListener::bind(self.addrs[index]).await?;
+        self.servers()[index] = Some(tokio::spawn(serve(zone, listener)));
+        Ok(())
+    }
+
+    /// Stops every zone and waits until their listeners are closed.
+    pub async fn shutdown(self) {
+        let tasks: Vec<_> = self.servers().drain(..).flatten().collect();
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        self.ticker.abort();
+    }
+}
+
+impl Drop for SimulatorHandle {
+    fn drop(&mut self) {
+        for task in self.servers().iter().flatten() {
+            task.abort();
+        }
+        self.ticker.abort();
+    }
+}
