@@ -1,0 +1,307 @@
+//! The master side of the zone register map.
+//!
+//! A [`ZoneLink`] owns one persistent Modbus TCP connection to one zone endpoint and reuses it across requests.
+//! Every request has a deadline (tokio-modbus has none of its own). Failures are kept apart, as the protocol
+//! does: [`ZoneError::Exception`] means the device answered and said no; [`ZoneError::Timeout`] and
+//! [`ZoneError::Unreachable`] mean it did not answer at all. After a transport failure the connection is dropped
+//! (a late answer would otherwise be taken for the next request's) and reconnection waits an exponentially
+//! growing, capped delay, during which requests fail fast with [`ZoneError::BackingOff`] instead of stalling the
+//! caller. The link keeps a [`Health`] record that the server shows per zone.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use heating_core::registers::{ADDR_TARGET_TEMPERATURE, DecodeError, REGISTER_COUNT, ZoneRegisters, ZoneSnapshot};
+use heating_core::units::Setpoint;
+use serde::Serialize;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_modbus::client::{Context, Reader, Writer};
+use tokio_modbus::prelude::{ExceptionCode, Slave};
+
+/// Where a zone listens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub unit_id: u8,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{} unit {}", self.host, self.port, self.unit_id)
+    }
+}
+
+/// Timing of requests and reconnection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LinkConfig {
+    /// Deadline for one request (connect, or one Modbus transaction).
+    pub request_timeout: Duration,
+    /// First reconnection delay after a failure.
+    pub backoff_initial: Duration,
+    /// Longest reconnection delay.
+    pub backoff_max: Duration,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(1),
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a request to a zone failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ZoneError {
+    /// The device answered with a Modbus exception: it is there, and it said no.
+    #[error("device answered with exception {code:#04x} ({name})")]
+    Exception { code: u8, name: &'static str },
+    /// No answer within the deadline.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The connection could not be made or broke.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The device answered something the register map does not allow.
+    #[error("invalid answer: {0}")]
+    Invalid(String),
+    /// A recent failure put the link in backoff; no request was sent.
+    #[error("reconnecting in {0:?} after: {1}")]
+    BackingOff(Duration, String),
+    /// A write was acknowledged but reading back showed another value.
+    #[error("write not confirmed: wrote {wrote}, device holds {holds}")]
+    NotConfirmed { wrote: Setpoint, holds: Setpoint },
+}
+
+impl ZoneError {
+    /// Whether the device itself answered (as opposed to not being reachable).
+    #[must_use]
+    pub fn device_answered(&self) -> bool {
+        matches!(self, Self::Exception { .. } | Self::Invalid(_) | Self::NotConfirmed { .. })
+    }
+}
+
+fn exception_name(code: ExceptionCode) -> &'static str {
+    match code {
+        ExceptionCode::IllegalFunction => "illegal function",
+        ExceptionCode::IllegalDataAddress => "illegal data address",
+        ExceptionCode::IllegalDataValue => "illegal data value",
+        ExceptionCode::ServerDeviceFailure => "server device failure",
+        ExceptionCode::Acknowledge => "acknowledge",
+        ExceptionCode::ServerDeviceBusy => "server device busy",
+        ExceptionCode::MemoryParityError => "memory parity error",
+        ExceptionCode::GatewayPathUnavailable => "gateway path unavailable",
+        ExceptionCode::GatewayTargetDevice => "gateway target device failed to respond",
+        ExceptionCode::Custom(_) => "non-standard exception",
+    }
+}
+
+impl From<DecodeError> for ZoneError {
+    fn from(e: DecodeError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+/// Connection health of a zone, as operators see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthState {
+    /// No request made yet.
+    Unknown,
+    /// The last request succeeded.
+    Online,
+    /// The device answers, but the last request failed (an exception, an invalid answer), or one transport failure.
+    Degraded,
+    /// Two or more transport failures in a row: the zone is not reachable; reconnection is in backoff.
+    Offline,
+}
+
+/// Health record of one link.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Health {
+    pub state: HealthState,
+    /// When the device last answered anything (UTC, from the caller's clock).
+    pub last_seen: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    /// Seconds until the next reconnection attempt, while in backoff.
+    pub retry_in_s: Option<f64>,
+}
+
+/// Transport failures in a row from which a zone counts as offline.
+pub const OFFLINE_AFTER_FAILURES: u32 = 2;
+
+/// One persistent connection to one zone.
+pub struct ZoneLink {
+    endpoint: Endpoint,
+    config: LinkConfig,
+    ctx: Option<Context>,
+    /// While set, requests fail fast until this instant.
+    retry_at: Option<Instant>,
+    next_backoff: Duration,
+    state: HealthState,
+    last_seen: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    consecutive_failures: u32,
+}
+
+impl std::fmt::Debug for ZoneLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZoneLink")
+            .field("endpoint", &self.endpoint)
+            .field("connected", &self.ctx.is_some())
+            .field("health", &self.health())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ZoneLink {
+    #[must_use]
+    pub fn new(endpoint: Endpoint, config: LinkConfig) -> Self {
+        Self {
+            endpoint,
+            next_backoff: config.backoff_initial,
+            config,
+            ctx: None,
+            retry_at: None,
+            state: HealthState::Unknown,
+            last_seen: None,
+            last_error: None,
+            consecutive_failures: 0,
+        }
+    }
+
+    #[must_use]
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    #[must_use]
+    pub fn is_connected(&self) -> bool {
+        self.ctx.is_some()
+    }
+
+    #[must_use]
+    pub fn health(&self) -> Health {
+        Health {
+            state: self.state,
+            last_seen: self.last_seen,
+            last_error: self.last_error.clone(),
+            consecutive_failures: self.consecutive_failures,
+            retry_in_s: self
+                .retry_at
+                .map(|at| at.saturating_duration_since(Instant::now()).as_secs_f64())
+                .filter(|s| *s > 0.0),
+        }
+    }
+
+    /// Reads registers 0-7 in one FC03 request. `now` is the caller's clock, recorded as "last seen".
+    pub async fn read(&mut self, now: DateTime<Utc>) -> Result<ZoneSnapshot, ZoneError> {
+        let result = self.read_inner().await;
+        self.record(&result, now);
+        result
+    }
+
+    /// Writes a new target (FC06 on address 1), then reads the block back to confirm it.
+    pub async fn write_target(&mut self, target: Setpoint, now: DateTime<Utc>) -> Result<ZoneSnapshot, ZoneError> {
+        let result = async {
+            let deadline = self.config.request_timeout;
+            let ctx = self.connected().await?;
+            let answer =
+                tokio::time::timeout(deadline, ctx.write_single_register(ADDR_TARGET_TEMPERATURE, target.register()))
+                    .await;
+            Self::unpack(answer, deadline)?;
+            let snapshot = self.read_inner().await?;
+            if snapshot.target == target {
+                Ok(snapshot)
+            } else {
+                Err(ZoneError::NotConfirmed { wrote: target, holds: snapshot.target })
+            }
+        }
+        .await;
+        self.record(&result, now);
+        result
+    }
+
+    async fn read_inner(&mut self) -> Result<ZoneSnapshot, ZoneError> {
+        let deadline = self.config.request_timeout;
+        let ctx = self.connected().await?;
+        let answer = tokio::time::timeout(deadline, ctx.read_holding_registers(0, REGISTER_COUNT)).await;
+        let words = Self::unpack(answer, deadline)?;
+        Ok(ZoneRegisters::decode(&words)?)
+    }
+
+    fn unpack<T>(
+        answer: Result<tokio_modbus::Result<T>, tokio::time::error::Elapsed>,
+        deadline: Duration,
+    ) -> Result<T, ZoneError> {
+        match answer {
+            Err(_) => Err(ZoneError::Timeout(deadline)),
+            Ok(Err(e)) => Err(ZoneError::Unreachable(e.to_string())),
+            Ok(Ok(Err(code))) => Err(ZoneError::Exception { code: u8::from(code), name: exception_name(code) }),
+            Ok(Ok(Ok(v))) => Ok(v),
+        }
+    }
+
+    async fn connected(&mut self) -> Result<&mut Context, ZoneError> {
+        if self.ctx.is_none() {
+            if let Some(at) = self.retry_at {
+                let now = Instant::now();
+                if now < at {
+                    let why = self.last_error.clone().unwrap_or_default();
+                    return Err(ZoneError::BackingOff(at - now, why));
+                }
+            }
+            let deadline = self.config.request_timeout;
+            let addr = (self.endpoint.host.as_str(), self.endpoint.port);
+            let stream = match tokio::time::timeout(deadline, TcpStream::connect(addr)).await {
+                Err(_) => return Err(ZoneError::Timeout(deadline)),
+                Ok(Err(e)) => return Err(ZoneError::Unreachable(e.to_string())),
+                Ok(Ok(s)) => s,
+            };
+            let _ = stream.set_nodelay(true);
+            self.ctx = Some(tokio_modbus::client::tcp::attach_slave(stream, Slave(self.endpoint.unit_id)));
+        }
+        // Just set above when it was missing.
+        self.ctx.as_mut().ok_or_else(|| ZoneError::Unreachable("not connected".into()))
+    }
+
+    fn record<T>(&mut self, result: &Result<T, ZoneError>, now: DateTime<Utc>) {
+        match result {
+            Ok(_) => {
+                self.state = HealthState::Online;
+                self.last_seen = Some(now);
+                self.consecutive_failures = 0;
+                self.retry_at = None;
+                self.next_backoff = self.config.backoff_initial;
+            }
+            Err(ZoneError::BackingOff(..)) => {
+                // Nothing was tried; the record stands.
+            }
+            Err(e) if e.device_answered() => {
+                self.state = HealthState::Degraded;
+                self.last_seen = Some(now);
+                self.last_error = Some(e.to_string());
+                self.consecutive_failures += 1;
+            }
+            Err(e) => {
+                // The connection may hold a late answer to this request; start afresh after a pause.
+                self.ctx = None;
+                self.consecutive_failures += 1;
+                self.last_error = Some(e.to_string());
+                self.state = if self.consecutive_failures >= OFFLINE_AFTER_FAILURES {
+                    HealthState::Offline
+                } else {
+                    HealthState::Degraded
+                };
+                self.retry_at = Some(Instant::now() + self.next_backoff);
+                self.next_backoff = (self.next_backoff * 2).min(self.config.backoff_max);
+                tracing::debug!(endpoint = %self.endpoint, failures = self.consecutive_failures, "zone request failed: {e}");
+            }
+        }
+    }
+}
