@@ -7,6 +7,7 @@
 //! The simulator and the server both build on it, so they cannot disagree about any of these.
 
 pub mod clock;
+pub mod control;
 pub mod physics;
 pub mod preferences;
 pub mod registers;

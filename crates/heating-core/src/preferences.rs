@@ -22,6 +22,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::schedule::ScheduleEntry;
+
 /// Lowest temperature any preference may hold, in °C.
 pub const MIN_CELSIUS: f64 = 5.0;
 /// Highest temperature any preference may hold, in °C.
@@ -41,6 +43,19 @@ pub struct Preferences {
     pub min_temp: f64,
     /// No target above this, °C (default 28.0).
     pub max_temp: f64,
+    /// Weekly timer program: while an entry is active (site-local time), its temperature is the comfort target,
+    /// whatever the occupancy. First active entry wins. Default: none.
+    pub schedule: Vec<ScheduledTarget>,
+    /// Above this outdoor temperature (°C), comfort targets are lowered by `weather_warm_offset` (default 21.0).
+    pub weather_warm_threshold: f64,
+    /// Kelvin taken off comfort targets when it is warm outside (default 1.0; 0 disables the rule).
+    pub weather_warm_offset: f64,
+    /// Below this outdoor temperature (°C), comfort targets are raised by `weather_cold_offset` (default: unset).
+    pub weather_cold_threshold: Option<f64>,
+    /// Kelvin added to comfort targets when it is cold outside (default 0.5).
+    pub weather_cold_offset: f64,
+    /// Weather location for this zone (default: the site's `WEATHER_LOCATION`).
+    pub weather_location: Option<String>,
     /// Keys this version does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -48,9 +63,33 @@ pub struct Preferences {
 
 impl Default for Preferences {
     fn default() -> Self {
-        Self { occupied_temp: 21.0, unoccupied_temp: 17.0, min_temp: 10.0, max_temp: 28.0, extra: Map::new() }
+        Self {
+            occupied_temp: 21.0,
+            unoccupied_temp: 17.0,
+            min_temp: 10.0,
+            max_temp: 28.0,
+            schedule: Vec::new(),
+            weather_warm_threshold: 21.0,
+            weather_warm_offset: 1.0,
+            weather_cold_threshold: None,
+            weather_cold_offset: 0.5,
+            weather_location: None,
+            extra: Map::new(),
+        }
     }
 }
+
+/// One entry of the weekly timer program: `{"when": "mon-fri 07:00-09:00", "temp": 21.5}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledTarget {
+    pub when: ScheduleEntry,
+    /// Target while the entry is active, °C.
+    pub temp: f64,
+}
+
+/// Most timer-program entries a zone may have.
+pub const MAX_SCHEDULE_ENTRIES: usize = 64;
 
 /// Why preferences were refused. The message names the field, e.g. `preferences.max_temp: ...`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,6 +151,13 @@ impl Preferences {
             unoccupied_temp: take_celsius(&mut map, "unoccupied_temp")?.unwrap_or(d.unoccupied_temp),
             min_temp: take_celsius(&mut map, "min_temp")?.unwrap_or(d.min_temp),
             max_temp: take_celsius(&mut map, "max_temp")?.unwrap_or(d.max_temp),
+            schedule: take(&mut map, "schedule")?.unwrap_or(d.schedule),
+            weather_warm_threshold: take_celsius(&mut map, "weather_warm_threshold")?
+                .unwrap_or(d.weather_warm_threshold),
+            weather_warm_offset: take_celsius(&mut map, "weather_warm_offset")?.unwrap_or(d.weather_warm_offset),
+            weather_cold_threshold: take_celsius(&mut map, "weather_cold_threshold")?,
+            weather_cold_offset: take_celsius(&mut map, "weather_cold_offset")?.unwrap_or(d.weather_cold_offset),
+            weather_location: take(&mut map, "weather_location")?,
             extra: map,
         })
     }
@@ -128,6 +174,12 @@ impl Preferences {
         map.insert("unoccupied_temp".into(), self.unoccupied_temp.into());
         map.insert("min_temp".into(), self.min_temp.into());
         map.insert("max_temp".into(), self.max_temp.into());
+        map.insert("schedule".into(), serde_json::to_value(&self.schedule).unwrap_or(Value::Null));
+        map.insert("weather_warm_threshold".into(), self.weather_warm_threshold.into());
+        map.insert("weather_warm_offset".into(), self.weather_warm_offset.into());
+        map.insert("weather_cold_threshold".into(), self.weather_cold_threshold.into());
+        map.insert("weather_cold_offset".into(), self.weather_cold_offset.into());
+        map.insert("weather_location".into(), self.weather_location.clone().into());
         for (k, v) in &self.extra {
             map.insert(k.clone(), v.clone());
         }
@@ -165,6 +217,39 @@ impl Preferences {
                     format!("{v} °C is outside the allowed range {MIN_CELSIUS}..={MAX_CELSIUS} °C"),
                 ));
             }
+        }
+        for (key, v) in [
+            ("weather_warm_threshold", Some(self.weather_warm_threshold)),
+            ("weather_cold_threshold", self.weather_cold_threshold),
+        ] {
+            if let Some(v) = v
+                && !(-50.0..=50.0).contains(&v)
+            {
+                return Err(PreferencesError::field(key, format!("{v} °C is outside -50..=50 °C")));
+            }
+        }
+        for (key, v) in
+            [("weather_warm_offset", self.weather_warm_offset), ("weather_cold_offset", self.weather_cold_offset)]
+        {
+            if !(0.0..=5.0).contains(&v) {
+                return Err(PreferencesError::field(key, format!("{v} K is outside 0..=5 K")));
+            }
+        }
+        if self.schedule.len() > MAX_SCHEDULE_ENTRIES {
+            return Err(PreferencesError::field("schedule", format!("at most {MAX_SCHEDULE_ENTRIES} entries")));
+        }
+        for (i, entry) in self.schedule.iter().enumerate() {
+            if !(entry.temp.is_finite() && (MIN_CELSIUS..=MAX_CELSIUS).contains(&entry.temp)) {
+                return Err(PreferencesError::field(
+                    &format!("schedule[{i}].temp"),
+                    format!("{} °C is outside the allowed range {MIN_CELSIUS}..={MAX_CELSIUS} °C", entry.temp),
+                ));
+            }
+        }
+        if let Some(loc) = &self.weather_location
+            && (loc.trim().is_empty() || loc.len() > 200)
+        {
+            return Err(PreferencesError::field("weather_location", "must be 1 to 200 characters"));
         }
         if self.min_temp > self.max_temp {
             return Err(PreferencesError::field(
@@ -271,6 +356,26 @@ mod tests {
         assert_eq!(p.target_for(true), 28.0);
         assert_eq!(p.target_for(false), 10.0);
         assert_eq!(p.clamp(19.0), 19.0);
+    }
+
+    #[test]
+    fn schedule_and_weather_preferences() {
+        let p = Preferences::parse_valid(json!({
+            "schedule": [{"when": "mon-fri 07:00-09:00", "temp": 21.5}],
+            "weather_warm_threshold": 18,
+            "weather_cold_threshold": -5,
+            "weather_location": "Berlin"
+        }))
+        .unwrap();
+        assert_eq!(p.schedule[0].when.to_string(), "mon-fri 07:00-09:00");
+        assert_eq!(p.weather_cold_threshold, Some(-5.0));
+        assert_eq!(p.to_json()["schedule"], json!([{"when": "mon-fri 07:00-09:00", "temp": 21.5}]));
+        let e = Preferences::from_json(json!({"schedule": [{"when": "someday", "temp": 20}]})).unwrap_err();
+        assert!(e.0.starts_with("preferences.schedule:"), "{e}");
+        let e = Preferences::parse_valid(json!({"schedule": [{"when": "daily 07:00-09:00", "temp": 40}]})).unwrap_err();
+        assert!(e.0.starts_with("preferences.schedule[0].temp:"), "{e}");
+        let e = Preferences::parse_valid(json!({"weather_warm_offset": 9})).unwrap_err();
+        assert!(e.0.starts_with("preferences.weather_warm_offset:"), "{e}");
     }
 
     #[test]

@@ -174,6 +174,33 @@ impl ScheduleEntry {
     pub fn applies_on(&self, day: Weekday) -> bool {
         self.days.contains(day)
     }
+
+    /// Whether an occurrence of this entry (nominal, no jitter) covers site-local time `local`.
+    #[must_use]
+    pub fn is_active(&self, local: NaiveDateTime) -> bool {
+        let lookback = i64::from(self.duration_minutes.div_ceil(MINUTES_PER_DAY));
+        (0..=lookback).any(|back| {
+            let date = local.date() - Duration::days(back);
+            if !self.applies_on(date.weekday()) {
+                return false;
+            }
+            let start = date.and_time(NaiveTime::MIN) + Duration::minutes(i64::from(self.start_minute));
+            start <= local && local < start + Duration::minutes(i64::from(self.duration_minutes))
+        })
+    }
+}
+
+impl Serialize for ScheduleEntry {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ScheduleEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// A weekly schedule: the union of its entries.
@@ -238,8 +265,7 @@ impl WeeklySchedule {
     /// Whether the nominal schedule (no jitter) is active at `local`.
     #[must_use]
     pub fn is_active(&self, local: NaiveDateTime) -> bool {
-        let from = local.date() - Duration::days(self.lookback_days());
-        self.occurrences_starting(from, local.date()).any(|o| o.start <= local && local < o.end)
+        self.entries.iter().any(|e| e.is_active(local))
     }
 }
 

@@ -1,1 +1,22 @@
-//! Central server: placeholder until the server issue.
+//! The central server: the system's record and its face to operators and scripts.
+//!
+//! - [`config`]: flags, environment and `.env`, with secrets redacted.
+//! - [`app`]: builds the application ([`app::build`]) apart from running it ([`app::App::run`]), so tests get a
+//!   handle on a server bound to port 0.
+//! - [`storage`]: the one storage interface the handlers use ([`storage::Storage`]), SQLite today.
+//! - [`http`]: one module per REST resource, each with its own `router()`, merged once with the OpenAPI document
+//!   and Swagger UI; one error type ([`http::error::ApiError`]).
+//! - [`domain`]: validated values (zone names, Modbus endpoints, pagination) that requests convert into.
+//! - [`time`]: the storage and wire formats of timestamps.
+//!
+//! Only this crate knows HTTP and SQL; the rules it applies come from `heating-core`.
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod storage;
+pub mod time;
+
+pub use app::{App, AppState, build, build_with_clock};
+pub use config::Config;

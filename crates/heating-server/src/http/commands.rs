@@ -1,0 +1,157 @@
+//! `/commands`: log a target-temperature command for a zone and list a zone's commands, newest first.
+//!
+//! In this version `POST /commands/` only logs the command (status `pending`, source `api`); the poller sends
+//! pending commands to the devices.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use heating_core::units::Setpoint;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::Pagination;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Json, Path, Query};
+use super::zones::require_zone;
+use crate::app::AppState;
+use crate::storage::{Command, CommandSource, CommandStatus, NewCommand, ZoneId};
+use crate::time::serialize_rfc3339;
+
+/// Longest accepted `reason`, in characters.
+const MAX_REASON_CHARS: usize = 500;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_command)).routes(routes!(list_zone_commands))
+}
+
+/// Body of `POST /commands/`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"zone_id": 1, "target_temp": 21.5}))]
+pub struct CommandCreate {
+    pub zone_id: ZoneId,
+    /// New target temperature, °C, 5.0..=35.0 (rounded to 0.1).
+    #[schema(minimum = 5.0, maximum = 35.0)]
+    pub target_temp: f64,
+    /// Why (free text, at most 500 characters).
+    pub reason: Option<String>,
+}
+
+/// Who asked for a command.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CommandSourceOut {
+    Control,
+    Manual,
+    Api,
+}
+
+/// Where a command is: logged, written to the device, read back from it, or given up.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CommandStatusOut {
+    Pending,
+    Sent,
+    Confirmed,
+    Failed,
+}
+
+/// A command.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommandOut {
+    pub id: i64,
+    pub zone_id: ZoneId,
+    /// When the command was issued (RFC 3339, UTC).
+    #[serde(serialize_with = "serialize_rfc3339")]
+    #[schema(value_type = String, format = DateTime, example = "2026-11-27T10:00:00.123Z")]
+    pub timestamp: DateTime<Utc>,
+    /// °C.
+    pub target_temp: f64,
+    pub source: CommandSourceOut,
+    pub reason: Option<String>,
+    pub status: CommandStatusOut,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+impl From<Command> for CommandOut {
+    fn from(c: Command) -> Self {
+        Self {
+            id: c.id,
+            zone_id: c.zone_id,
+            timestamp: c.ts,
+            target_temp: c.target_temp.celsius(),
+            source: match c.source {
+                CommandSource::Control => CommandSourceOut::Control,
+                CommandSource::Manual => CommandSourceOut::Manual,
+                CommandSource::Api => CommandSourceOut::Api,
+            },
+            reason: c.reason,
+            status: match c.status {
+                CommandStatus::Pending => CommandStatusOut::Pending,
+                CommandStatus::Sent => CommandStatusOut::Sent,
+                CommandStatus::Confirmed => CommandStatusOut::Confirmed,
+                CommandStatus::Failed => CommandStatusOut::Failed,
+            },
+            error: c.error,
+        }
+    }
+}
+
+/// Log a command for a zone (status `pending`, source `api`).
+#[utoipa::path(
+    post, path = "/commands", tag = "commands",
+    request_body = CommandCreate,
+    responses(
+        (status = 201, description = "Command logged", body = CommandOut),
+        (status = 400, description = "Body is not JSON", body = ErrorBody),
+        (status = 404, description = "No such zone", body = ErrorBody),
+        (status = 415, description = "Body not sent as application/json", body = ErrorBody),
+        (status = 422, description = "target_temp outside 5..=35 °C, or another invalid field", body = ErrorBody),
+    )
+)]
+async fn create_command(
+    State(state): State<AppState>,
+    Json(body): Json<CommandCreate>,
+) -> Result<(StatusCode, Json<CommandOut>), ApiError> {
+    let target =
+        Setpoint::from_celsius(body.target_temp).map_err(|e| ApiError::Unprocessable(format!("target_temp: {e}")))?;
+    let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+        return Err(ApiError::Unprocessable(format!("reason: at most {MAX_REASON_CHARS} characters")));
+    }
+    let command = NewCommand {
+        zone_id: body.zone_id,
+        ts: state.clock.now(),
+        target_temp: target,
+        source: CommandSource::Api,
+        reason,
+        status: CommandStatus::Pending,
+    };
+    let stored = state.storage.insert_command(&command).await?;
+    tracing::info!(command_id = stored.id, zone_id = stored.zone_id, target = %stored.target_temp, "command logged");
+    Ok((StatusCode::CREATED, Json(stored.into())))
+}
+
+/// One zone's commands, newest first.
+#[utoipa::path(
+    get, path = "/commands/zone/{id}", tag = "commands",
+    params(("id" = i64, Path, description = "Zone id"), Pagination),
+    responses(
+        (status = 200, description = "A page of the zone's commands, newest first", body = Vec<CommandOut>),
+        (status = 404, description = "No such zone", body = ErrorBody),
+        (status = 422, description = "Bad id, skip or limit", body = ErrorBody),
+    )
+)]
+async fn list_zone_commands(
+    State(state): State<AppState>,
+    Path(id): Path<ZoneId>,
+    Query(pagination): Query<Pagination>,
+) -> Result<Json<Vec<CommandOut>>, ApiError> {
+    let page = pagination.page()?;
+    require_zone(&state, id).await?;
+    let commands = state.storage.list_zone_commands(id, page).await?;
+    Ok(Json(commands.into_iter().map(CommandOut::from).collect()))
+}

@@ -1,0 +1,120 @@
+//! The one HTTP error type. Every failure a handler or extractor returns becomes `{"detail": "..."}` with the
+//! variant's status code. Internal causes (SQL, file paths, keys) are logged here and replaced by a generic
+//! message; only text written for users reaches a response.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::storage::StorageError;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"detail": "Zone not found"}))]
+pub struct ErrorBody {
+    /// What went wrong, for a person to read.
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed (e.g. the body is not JSON).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: no handler for this method on this path.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 409: the request conflicts with stored data (duplicate, history present).
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is too large.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415: the body is not declared as JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422: well-formed but invalid; the message names the field.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 503: a dependency (the database) does not answer.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: anything unexpected. Logged with its cause; the client sees a generic message.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    #[must_use]
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// 404 `Zone not found`, as the prototype said it.
+    #[must_use]
+    pub fn zone_not_found() -> Self {
+        Self::NotFound("Zone not found".into())
+    }
+
+    pub fn unprocessable(msg: impl Into<String>) -> Self {
+        Self::Unprocessable(msg.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let detail = match self {
+            Self::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "internal error while handling a request");
+                "Internal server error".to_string()
+            }
+            Self::BadRequest(m)
+            | Self::NotFound(m)
+            | Self::MethodNotAllowed(m)
+            | Self::Conflict(m)
+            | Self::PayloadTooLarge(m)
+            | Self::UnsupportedMediaType(m)
+            | Self::Unprocessable(m)
+            | Self::Unavailable(m) => m,
+        };
+        (status, Json(ErrorBody { detail })).into_response()
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound { what: "zone" } => Self::zone_not_found(),
+            StorageError::NotFound { what: "command" } => Self::NotFound("Command not found".into()),
+            StorageError::NotFound { what } => Self::NotFound(format!("{what} not found")),
+            StorageError::Conflict(msg) => Self::Conflict(msg),
+            StorageError::HasHistory { readings, commands } => Self::Conflict(format!(
+                "Zone has history (sensor readings: {readings}, commands: {commands}); \
+                 delete with ?cascade=true to delete it together with its history"
+            )),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}

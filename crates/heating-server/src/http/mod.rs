@@ -1,0 +1,165 @@
+//! The REST API. One module per resource, each with a `router()` returning a utoipa-axum [`OpenApiRouter`], so
+//! the OpenAPI document is collected from the very routes that are served. [`api_router`] merges them once;
+//! [`router`] adds the OpenAPI JSON, Swagger UI and the JSON fallbacks; [`service`] wraps it all in the
+//! trailing-slash normalization.
+//!
+//! Adding a route: write the handler with `#[utoipa::path(...)]` (responses including the error ones) in its
+//! resource module and add it to that module's `router()` with `routes!(handler)`. It is then served and documented;
+//! the OpenAPI test finds it.
+
+pub mod commands;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod sensordata;
+pub mod zones;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{Method, Uri};
+use serde::Deserialize;
+use tower::Layer;
+use tower::util::{MapRequest, MapRequestLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::{IntoParams, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
+
+use crate::app::AppState;
+use crate::domain::Page;
+use error::{ApiError, ErrorBody};
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
+/// Where Swagger UI is served (`/docs` redirects to `/docs/`).
+pub const DOCS_PATH: &str = "/docs";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Heating management server",
+        description = "Zones, sensor readings and commands of the heating platform. Every path also answers with a \
+                       trailing slash (`/zones/` is `/zones`). Timestamps are RFC 3339 UTC. Errors are \
+                       `{\"detail\": \"...\"}`."
+    ),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "zones", description = "Heating zones and their preferences"),
+        (name = "sensordata", description = "Sensor readings, newest first"),
+        (name = "commands", description = "Target-temperature commands, newest first"),
+        (name = "health", description = "Liveness and database reachability"),
+    )
+)]
+struct ApiDoc;
+
+/// Every API route with its OpenAPI description, without state.
+#[must_use]
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(zones::router())
+        .merge(sensordata::router())
+        .merge(commands::router())
+        .merge(health::router())
+}
+
+/// The OpenAPI document of [`api_router`].
+#[must_use]
+pub fn openapi() -> OpenApiDoc {
+    api_router().into_openapi()
+}
+
+/// The complete router: the API, `/api-docs/openapi.json`, Swagger UI at `/docs/`, and JSON 404/405 fallbacks.
+/// It expects paths without a trailing slash; [`service`] takes care of that.
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api_router().split_for_parts();
+    let swagger = SwaggerUi::new(DOCS_PATH)
+        .url(OPENAPI_PATH, doc)
+        // No "valid" badge: it would make the browser send the document to an outside validator.
+        .config(SwaggerConfig::default().validator_url("none"));
+    api.merge(swagger)
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("Not Found: no route for {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("Method Not Allowed: {method} is not supported on {}", uri.path()))
+}
+
+/// The service the server runs: [`router`] behind the trailing-slash normalization.
+pub type AppService = MapRequest<Router, fn(Request) -> Request>;
+
+/// [`router`] wrapped so that a trailing slash is optional on every path. The normalization must run before
+/// routing, so it wraps the router as a service (a `Router::layer` would run after the route is chosen).
+pub fn service(state: AppState) -> AppService {
+    MapRequestLayer::new(trim_trailing_slash as fn(Request) -> Request).layer(router(state))
+}
+
+/// `/zones/` → `/zones` (query kept). Swagger UI is exempt: its page must be served at `/docs/` so that its
+/// relative asset URLs resolve, and `/docs` redirects there.
+fn trim_trailing_slash(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if path.len() <= 1 || !path.ends_with('/') || path.starts_with("/docs/") {
+        return req;
+    }
+    let trimmed = path.trim_end_matches('/');
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("{trimmed}?{q}"),
+        None => trimmed.to_string(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = path_and_query.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+/// `?skip=&limit=`: skip ≥ 0 (default 0), limit 1..=1000 (default 100).
+#[derive(Debug, Clone, Copy, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Pagination {
+    /// Items to skip (default 0).
+    #[param(minimum = 0)]
+    pub skip: Option<i64>,
+    /// Items to return, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+}
+
+impl Pagination {
+    pub fn page(self) -> Result<Page, ApiError> {
+        Page::new(self.skip, self.limit).map_err(ApiError::Unprocessable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trimmed(uri: &str) -> String {
+        let req = Request::builder().uri(uri).body(axum::body::Body::empty()).unwrap();
+        trim_trailing_slash(req).uri().to_string()
+    }
+
+    #[test]
+    fn trailing_slashes_are_trimmed_except_under_docs() {
+        assert_eq!(trimmed("/zones/"), "/zones");
+        assert_eq!(trimmed("/zones/?skip=1&limit=2"), "/zones?skip=1&limit=2");
+        assert_eq!(trimmed("/zones/3/details//"), "/zones/3/details");
+        assert_eq!(trimmed("/"), "/");
+        assert_eq!(trimmed("//"), "/");
+        assert_eq!(trimmed("/zones"), "/zones");
+        assert_eq!(trimmed("/docs/"), "/docs/");
+        assert_eq!(trimmed("/docs/swagger-ui.css"), "/docs/swagger-ui.css");
+    }
+}

@@ -1,0 +1,186 @@
+//! What storage takes and gives back. These are neither SQL rows nor API bodies: each backend maps its rows to
+//! them, and the HTTP layer maps them to its response types.
+
+use std::fmt;
+use std::num::NonZeroU16;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use heating_core::preferences::Preferences;
+use heating_core::units::Setpoint;
+
+use crate::domain::{ModbusHost, Page, ZoneName};
+
+pub type ZoneId = i64;
+pub type ReadingId = i64;
+pub type CommandId = i64;
+
+/// A zone as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    pub id: ZoneId,
+    pub name: String,
+    pub preferences: Preferences,
+    pub modbus_host: String,
+    /// `None` for a zone without a device (readings are posted by hand).
+    pub modbus_port: Option<u16>,
+    pub modbus_unit_id: u8,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The writable fields of a zone, validated. Used both to create a zone and to replace its fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneFields {
+    pub name: ZoneName,
+    pub preferences: Preferences,
+    pub modbus_host: ModbusHost,
+    pub modbus_port: Option<NonZeroU16>,
+    pub modbus_unit_id: u8,
+}
+
+impl ZoneFields {
+    /// The current fields of a stored zone, as a starting point for a partial update.
+    pub fn of(zone: &Zone) -> Result<Self, String> {
+        Ok(Self {
+            name: ZoneName::parse(&zone.name)?,
+            preferences: zone.preferences.clone(),
+            modbus_host: ModbusHost::parse(&zone.modbus_host)?,
+            modbus_port: zone.modbus_port.and_then(NonZeroU16::new),
+            modbus_unit_id: zone.modbus_unit_id,
+        })
+    }
+}
+
+/// One sensor reading to store. The last four fields are `None` for readings posted by hand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReading {
+    pub zone_id: ZoneId,
+    /// When the reading was taken, from the server's clock.
+    pub ts: DateTime<Utc>,
+    /// Air temperature, °C.
+    pub temperature: f64,
+    /// Target temperature the zone reported, °C.
+    pub target_temp: Option<f64>,
+    pub occupancy: bool,
+    pub heater_on: Option<bool>,
+    /// Heating energy counter, Wh (wraps at 2³²).
+    pub energy_wh: Option<u32>,
+    /// Outdoor temperature, °C.
+    pub outdoor_temp: Option<f64>,
+}
+
+/// A stored sensor reading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub id: ReadingId,
+    pub zone_id: ZoneId,
+    pub ts: DateTime<Utc>,
+    pub temperature: f64,
+    pub target_temp: Option<f64>,
+    pub occupancy: bool,
+    pub heater_on: Option<bool>,
+    pub energy_wh: Option<u32>,
+    pub outdoor_temp: Option<f64>,
+}
+
+/// Which readings of a zone to list (newest first): a page, optionally within `from <= ts < to`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReadingFilter {
+    pub page: Page,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Who asked for a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandSource {
+    /// The control job.
+    Control,
+    /// An operator (dashboard).
+    Manual,
+    /// A script through `POST /commands/`.
+    Api,
+}
+
+/// Where a command is in its life: logged, written to the device, read back from it, or given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandStatus {
+    Pending,
+    Sent,
+    Confirmed,
+    Failed,
+}
+
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($ty::$variant),)+
+                    other => Err(format!("unknown {} {other:?}", stringify!($ty))),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(CommandSource { Control => "control", Manual => "manual", Api => "api" });
+text_enum!(CommandStatus { Pending => "pending", Sent => "sent", Confirmed => "confirmed", Failed => "failed" });
+
+/// A command to log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCommand {
+    pub zone_id: ZoneId,
+    pub ts: DateTime<Utc>,
+    pub target_temp: Setpoint,
+    pub source: CommandSource,
+    pub reason: Option<String>,
+    pub status: CommandStatus,
+}
+
+/// A stored command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    pub id: CommandId,
+    pub zone_id: ZoneId,
+    pub ts: DateTime<Utc>,
+    pub target_temp: Setpoint,
+    pub source: CommandSource,
+    pub reason: Option<String>,
+    pub status: CommandStatus,
+    /// Why the command failed (status `failed`), or a note from the last status change.
+    pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip_through_text() {
+        for s in CommandSource::ALL {
+            assert_eq!(s.as_str().parse::<CommandSource>().unwrap(), *s);
+        }
+        for s in CommandStatus::ALL {
+            assert_eq!(s.to_string().parse::<CommandStatus>().unwrap(), *s);
+        }
+        assert!("sending".parse::<CommandStatus>().is_err());
+    }
+}

@@ -1,0 +1,422 @@
+//! SQLite backend: WAL journal, 5 s busy timeout, foreign keys on, file created if missing. Runtime queries only
+//! (`query` + `bind`), so building needs no database. Schema: `migrations/sqlite/`.
+//!
+//! Writes that read first (delete, batch insert) start with `BEGIN IMMEDIATE`, so that they take the write lock
+//! up front and wait out the busy timeout instead of failing when another connection writes meanwhile.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use heating_core::preferences::Preferences;
+use heating_core::units::Setpoint;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::StorageError;
+use super::model::*;
+use crate::domain::Page;
+use crate::time::{from_ms, to_ms};
+
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// Rows per multi-row INSERT: 8 parameters each keeps a statement far below SQLite's parameter limit.
+const INSERT_CHUNK: usize = 500;
+
+macro_rules! zone_columns {
+    () => {
+        "id, name, preferences, modbus_host, modbus_port, modbus_unit_id, created_ms, updated_ms"
+    };
+}
+macro_rules! reading_columns {
+    () => {
+        "id, zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, energy_wh, outdoor_temp"
+    };
+}
+macro_rules! command_columns {
+    () => {
+        "id, zone_id, ts_ms, target_temp, source, reason, status, error"
+    };
+}
+
+/// The SQLite storage: a connection pool.
+#[derive(Debug, Clone)]
+pub struct SqliteStorage {
+    pool: SqlitePool,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if missing) the database at `url`, e.g. `sqlite://heating.db?mode=rwc`. Fails at once if the
+    /// file cannot be opened. Does not migrate.
+    pub async fn connect(url: &str) -> Result<Self, StorageError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        // Every connection to a private in-memory database is a database of its own: keep one.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { 5 })
+            .min_connections(if in_memory { 1 } else { 0 })
+            .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
+            .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn migrate(&self) -> Result<(), StorageError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // --- zones ---
+
+    pub async fn create_zone(&self, f: &ZoneFields, now: DateTime<Utc>) -> Result<Zone, StorageError> {
+        let row = sqlx::query(concat!(
+            "INSERT INTO zones (name, preferences, modbus_host, modbus_port, modbus_unit_id, created_ms, updated_ms) ",
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ",
+            zone_columns!()
+        ))
+        .bind(f.name.as_str())
+        .bind(preferences_text(&f.preferences)?)
+        .bind(f.modbus_host.as_str())
+        .bind(f.modbus_port.map(|p| i64::from(p.get())))
+        .bind(i64::from(f.modbus_unit_id))
+        .bind(to_ms(now))
+        .bind(to_ms(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| zone_write_error(e, f))?;
+        zone_from_row(&row)
+    }
+
+    pub async fn get_zone(&self, id: ZoneId) -> Result<Option<Zone>, StorageError> {
+        let row = sqlx::query(concat!("SELECT ", zone_columns!(), " FROM zones WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(zone_from_row).transpose()
+    }
+
+    pub async fn list_zones(&self) -> Result<Vec<Zone>, StorageError> {
+        let rows =
+            sqlx::query(concat!("SELECT ", zone_columns!(), " FROM zones ORDER BY id")).fetch_all(&self.pool).await?;
+        rows.iter().map(zone_from_row).collect()
+    }
+
+    pub async fn list_zones_page(&self, page: Page) -> Result<Vec<Zone>, StorageError> {
+        let rows = sqlx::query(concat!("SELECT ", zone_columns!(), " FROM zones ORDER BY id LIMIT ? OFFSET ?"))
+            .bind(page.limit())
+            .bind(page.skip())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(zone_from_row).collect()
+    }
+
+    pub async fn update_zone(&self, id: ZoneId, f: &ZoneFields, now: DateTime<Utc>) -> Result<Zone, StorageError> {
+        let row = sqlx::query(concat!(
+            "UPDATE zones SET name = ?, preferences = ?, modbus_host = ?, modbus_port = ?, modbus_unit_id = ?, ",
+            "updated_ms = ? WHERE id = ? RETURNING ",
+            zone_columns!()
+        ))
+        .bind(f.name.as_str())
+        .bind(preferences_text(&f.preferences)?)
+        .bind(f.modbus_host.as_str())
+        .bind(f.modbus_port.map(|p| i64::from(p.get())))
+        .bind(i64::from(f.modbus_unit_id))
+        .bind(to_ms(now))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| zone_write_error(e, f))?;
+        match row {
+            Some(row) => zone_from_row(&row),
+            None => Err(StorageError::NotFound { what: "zone" }),
+        }
+    }
+
+    pub async fn delete_zone(&self, id: ZoneId, cascade: bool) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let exists = sqlx::query("SELECT 1 FROM zones WHERE id = ?").bind(id).fetch_optional(&mut *tx).await?;
+        if exists.is_none() {
+            return Err(StorageError::NotFound { what: "zone" });
+        }
+        if cascade {
+            sqlx::query("DELETE FROM sensor_readings WHERE zone_id = ?").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM commands WHERE zone_id = ?").bind(id).execute(&mut *tx).await?;
+        } else {
+            let row = sqlx::query(concat!(
+                "SELECT (SELECT COUNT(*) FROM sensor_readings WHERE zone_id = ?), ",
+                "(SELECT COUNT(*) FROM commands WHERE zone_id = ?)"
+            ))
+            .bind(id)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let (readings, commands): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            if readings > 0 || commands > 0 {
+                return Err(StorageError::HasHistory { readings, commands });
+            }
+        }
+        sqlx::query("DELETE FROM zones WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // --- readings ---
+
+    pub async fn insert_reading(&self, r: &NewReading) -> Result<Reading, StorageError> {
+        let row = sqlx::query(concat!(
+            "INSERT INTO sensor_readings (zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, energy_wh, ",
+            "outdoor_temp) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+            reading_columns!()
+        ))
+        .bind(r.zone_id)
+        .bind(to_ms(r.ts))
+        .bind(r.temperature)
+        .bind(r.target_temp)
+        .bind(r.occupancy)
+        .bind(r.heater_on)
+        .bind(r.energy_wh.map(i64::from))
+        .bind(r.outdoor_temp)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(history_write_error)?;
+        reading_from_row(&row)
+    }
+
+    pub async fn insert_readings(&self, readings: &[NewReading]) -> Result<u64, StorageError> {
+        if readings.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut inserted = 0;
+        for chunk in readings.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO sensor_readings \
+                 (zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, energy_wh, outdoor_temp) ",
+            );
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.zone_id)
+                    .push_bind(to_ms(r.ts))
+                    .push_bind(r.temperature)
+                    .push_bind(r.target_temp)
+                    .push_bind(r.occupancy)
+                    .push_bind(r.heater_on)
+                    .push_bind(r.energy_wh.map(i64::from))
+                    .push_bind(r.outdoor_temp);
+            });
+            inserted += qb.build().execute(&mut *tx).await.map_err(history_write_error)?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    pub async fn list_readings(&self, page: Page) -> Result<Vec<Reading>, StorageError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            reading_columns!(),
+            " FROM sensor_readings ORDER BY ts_ms DESC, id DESC LIMIT ? OFFSET ?"
+        ))
+        .bind(page.limit())
+        .bind(page.skip())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(reading_from_row).collect()
+    }
+
+    pub async fn list_zone_readings(&self, zone_id: ZoneId, f: ReadingFilter) -> Result<Vec<Reading>, StorageError> {
+        let mut qb = QueryBuilder::<Sqlite>::new(concat!(
+            "SELECT ",
+            reading_columns!(),
+            " FROM sensor_readings WHERE zone_id = "
+        ));
+        qb.push_bind(zone_id);
+        if let Some(from) = f.from {
+            qb.push(" AND ts_ms >= ").push_bind(to_ms(from));
+        }
+        if let Some(to) = f.to {
+            qb.push(" AND ts_ms < ").push_bind(to_ms(to));
+        }
+        qb.push(" ORDER BY ts_ms DESC, id DESC LIMIT ").push_bind(f.page.limit());
+        qb.push(" OFFSET ").push_bind(f.page.skip());
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter().map(reading_from_row).collect()
+    }
+
+    // --- commands ---
+
+    pub async fn insert_command(&self, c: &NewCommand) -> Result<Command, StorageError> {
+        let row = sqlx::query(concat!(
+            "INSERT INTO commands (zone_id, ts_ms, target_temp, source, reason, status) ",
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING ",
+            command_columns!()
+        ))
+        .bind(c.zone_id)
+        .bind(to_ms(c.ts))
+        .bind(c.target_temp.celsius())
+        .bind(c.source.as_str())
+        .bind(c.reason.as_deref())
+        .bind(c.status.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(history_write_error)?;
+        command_from_row(&row)
+    }
+
+    pub async fn update_command_status(
+        &self,
+        id: CommandId,
+        status: CommandStatus,
+        error: Option<&str>,
+    ) -> Result<Command, StorageError> {
+        let row = sqlx::query(concat!(
+            "UPDATE commands SET status = ?, error = ? WHERE id = ? RETURNING ",
+            command_columns!()
+        ))
+        .bind(status.as_str())
+        .bind(error)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => command_from_row(&row),
+            None => Err(StorageError::NotFound { what: "command" }),
+        }
+    }
+
+    pub async fn get_command(&self, id: CommandId) -> Result<Option<Command>, StorageError> {
+        let row = sqlx::query(concat!("SELECT ", command_columns!(), " FROM commands WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(command_from_row).transpose()
+    }
+
+    pub async fn list_zone_commands(&self, zone_id: ZoneId, page: Page) -> Result<Vec<Command>, StorageError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            command_columns!(),
+            " FROM commands WHERE zone_id = ? ORDER BY ts_ms DESC, id DESC LIMIT ? OFFSET ?"
+        ))
+        .bind(zone_id)
+        .bind(page.limit())
+        .bind(page.skip())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(command_from_row).collect()
+    }
+}
+
+// --- errors ---
+
+/// Unique violations on `zones` become a `Conflict` naming what is taken.
+fn zone_write_error(e: sqlx::Error, f: &ZoneFields) -> StorageError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        return if db.message().contains("zones.name") {
+            StorageError::Conflict(format!("a zone named {:?} already exists", f.name.as_str()))
+        } else {
+            let port = f.modbus_port.map_or_else(|| "-".to_string(), |p| p.to_string());
+            StorageError::Conflict(format!(
+                "another zone already uses modbus endpoint {}:{port} unit {}",
+                f.modbus_host, f.modbus_unit_id
+            ))
+        };
+    }
+    e.into()
+}
+
+/// A foreign-key violation when writing a reading or command means the zone does not exist.
+fn history_write_error(e: sqlx::Error) -> StorageError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_foreign_key_violation()
+    {
+        return StorageError::NotFound { what: "zone" };
+    }
+    e.into()
+}
+
+// --- rows ---
+
+fn preferences_text(p: &Preferences) -> Result<String, StorageError> {
+    serde_json::to_string(&p.to_json()).map_err(|e| StorageError::Corrupt(format!("preferences: {e}")))
+}
+
+fn time_of(ms: i64, what: &str) -> Result<DateTime<Utc>, StorageError> {
+    from_ms(ms).ok_or_else(|| StorageError::Corrupt(format!("{what} {ms} is not a valid time")))
+}
+
+fn zone_from_row(row: &SqliteRow) -> Result<Zone, StorageError> {
+    let id: i64 = row.try_get("id")?;
+    let corrupt = |msg: String| StorageError::Corrupt(format!("zone {id}: {msg}"));
+    let prefs_text: String = row.try_get("preferences")?;
+    let prefs_json: serde_json::Value = serde_json::from_str(&prefs_text).map_err(|e| corrupt(e.to_string()))?;
+    let preferences = Preferences::from_json(prefs_json).map_err(|e| corrupt(e.to_string()))?;
+    let port: Option<i64> = row.try_get("modbus_port")?;
+    let modbus_port =
+        port.map(|p| u16::try_from(p).map_err(|_| corrupt(format!("modbus_port {p} out of range")))).transpose()?;
+    let unit: i64 = row.try_get("modbus_unit_id")?;
+    let modbus_unit_id = u8::try_from(unit).map_err(|_| corrupt(format!("modbus_unit_id {unit} out of range")))?;
+    Ok(Zone {
+        id,
+        name: row.try_get("name")?,
+        preferences,
+        modbus_host: row.try_get("modbus_host")?,
+        modbus_port,
+        modbus_unit_id,
+        created_at: time_of(row.try_get("created_ms")?, "created_ms")?,
+        updated_at: time_of(row.try_get("updated_ms")?, "updated_ms")?,
+    })
+}
+
+fn reading_from_row(row: &SqliteRow) -> Result<Reading, StorageError> {
+    let energy: Option<i64> = row.try_get("energy_wh")?;
+    let energy_wh = energy
+        .map(|e| u32::try_from(e).map_err(|_| StorageError::Corrupt(format!("energy_wh {e} out of range"))))
+        .transpose()?;
+    Ok(Reading {
+        id: row.try_get("id")?,
+        zone_id: row.try_get("zone_id")?,
+        ts: time_of(row.try_get("ts_ms")?, "ts_ms")?,
+        temperature: row.try_get("temperature")?,
+        target_temp: row.try_get("target_temp")?,
+        occupancy: row.try_get("occupancy")?,
+        heater_on: row.try_get("heater_on")?,
+        energy_wh,
+        outdoor_temp: row.try_get("outdoor_temp")?,
+    })
+}
+
+fn command_from_row(row: &SqliteRow) -> Result<Command, StorageError> {
+    let target: f64 = row.try_get("target_temp")?;
+    let source: String = row.try_get("source")?;
+    let status: String = row.try_get("status")?;
+    Ok(Command {
+        id: row.try_get("id")?,
+        zone_id: row.try_get("zone_id")?,
+        ts: time_of(row.try_get("ts_ms")?, "ts_ms")?,
+        target_temp: Setpoint::from_celsius(target).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        source: source.parse().map_err(StorageError::Corrupt)?,
+        reason: row.try_get("reason")?,
+        status: status.parse().map_err(StorageError::Corrupt)?,
+        error: row.try_get("error")?,
+    })
+}

@@ -1,0 +1,13 @@
+//! Integration tests of the central server: one test binary, a fresh server on port 0 with a fresh temporary
+//! SQLite database per test (see `helpers::spawn_app`).
+
+mod commands;
+mod docs;
+mod helpers;
+mod malformed;
+mod openapi;
+mod persistence;
+mod prototype;
+mod sensordata;
+mod slashes;
+mod zones;
