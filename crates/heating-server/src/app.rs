@@ -10,10 +10,15 @@ use axum::ServiceExt;
 use axum::extract::Request;
 use heating_core::clock::{SharedClock, WallClock};
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, redact_url};
+use crate::fleet::Fleet;
 use crate::http::{self, AppService};
-use crate::storage::Storage;
+use crate::jobs::{self, JobReports};
+use crate::storage::{Storage, StorageError};
+use heating_weather::WeatherService;
 
 /// What every handler and background job shares. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -24,6 +29,32 @@ pub struct AppState {
     pub clock: SharedClock,
     /// The configuration the server started with.
     pub config: Arc<Config>,
+    /// Live zone state: links, health, readings, decisions, holds.
+    pub fleet: Arc<Fleet>,
+    /// Latest poll and control reports.
+    pub reports: Arc<JobReports>,
+    /// Weather forecasts (cached; simulated when no provider is configured).
+    pub weather: WeatherService,
+}
+
+impl AppState {
+    /// Reloads the fleet from the database if a zone changed since the last load.
+    pub async fn sync_fleet_if_dirty(&self) -> Result<(), StorageError> {
+        if self.fleet.take_dirty()
+            && let Err(e) = self.sync_fleet().await
+        {
+            self.fleet.mark_dirty();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Reloads the fleet from the database now.
+    pub async fn sync_fleet(&self) -> Result<(), StorageError> {
+        let zones = self.storage.list_zones().await?;
+        self.fleet.sync(zones);
+        Ok(())
+    }
 }
 
 /// A built application, ready to run.
@@ -51,7 +82,19 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
         .await
         .with_context(|| format!("could not open database {shown_url}{hint}"))?;
     tracing::info!(database = %shown_url, "database ready, migrations applied");
-    Ok(App { state: AppState { storage, clock, config: Arc::new(config) } })
+    let weather =
+        config.weather.build(clock.clone(), config.synthetic_weather()).context("invalid weather settings")?;
+    let fleet = Arc::new(Fleet::new(config.link_config()));
+    Ok(App {
+        state: AppState {
+            storage,
+            clock,
+            config: Arc::new(config),
+            fleet,
+            reports: Arc::new(JobReports::default()),
+            weather,
+        },
+    })
 }
 
 impl App {
@@ -75,11 +118,26 @@ impl App {
     ) -> anyhow::Result<()> {
         let service = self.service();
         let addr = listener.local_addr().context("listener has no local address")?;
-        tracing::info!(%addr, "listening; API docs at http://{addr}/docs/");
-        axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
+        let stop = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        if !self.state.config.background_jobs_disabled {
+            tasks.spawn(jobs::run_poller(self.state.clone(), stop.clone()));
+            tasks.spawn(jobs::run_control(self.state.clone(), stop.clone()));
+            tracing::info!(
+                poll_interval = ?self.state.config.poll_interval(),
+                control_interval = ?self.state.config.control_interval(),
+                weather = %self.state.weather.provider_kind(),
+                "poller and control job started"
+            );
+        }
+        tracing::info!(%addr, "listening on http://{addr}/ ; API docs at http://{addr}/docs/");
+        let served = axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
             .with_graceful_shutdown(shutdown)
             .await
-            .context("HTTP server failed")?;
+            .context("HTTP server failed");
+        stop.cancel();
+        while tasks.join_next().await.is_some() {}
+        served?;
         self.state.storage.close().await;
         tracing::info!("server stopped");
         Ok(())

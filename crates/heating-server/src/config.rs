@@ -4,23 +4,42 @@
 //! |---|---|---|
 //! | `--database-url` | `DATABASE_URL` | `sqlite://heating.db?mode=rwc` |
 //! | `--bind` | `BIND` | `127.0.0.1:8000` |
-//! | `--poll-interval-secs` | `POLL_INTERVAL_SECS` | `5` |
-//! | `--control-interval-secs` | `CONTROL_INTERVAL_SECS` | `60` |
-//! | `--weatherapi-key` | `WEATHERAPI_KEY` | none |
+//! | `--poll-interval-secs` | `POLL_INTERVAL_SECS` | `5` (demo: `2`), at least 0.1 |
+//! | `--control-interval-secs` | `CONTROL_INTERVAL_SECS` | `60` (demo: `10`) |
+//! | `--modbus-timeout-ms` | `MODBUS_TIMEOUT_MS` | `1000` |
+//! | `--modbus-backoff-max-secs` | `MODBUS_BACKOFF_MAX_SECS` | `30` |
+//! | `--poll-concurrency` | `POLL_CONCURRENCY` | `512` |
+//! | `--site-utc-offset-minutes` | `SITE_UTC_OFFSET_MINUTES` | `0` |
+//! | `--sim-seed` | `SIM_SEED` | `42` (the simulated weather's seed, same as the simulator's) |
+//! | weather flags | `WEATHER_*`, `WEATHERAPI_*`, `OPEN_METEO_BASE_URL` | see `heating-weather` |
 //!
 //! Logging is set with `RUST_LOG` (read by the binary, not part of [`Config`]). Secrets — the weather API key and
 //! any password in the database URL — never appear in `Debug` output, logs or `--help`.
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 
 use clap::Parser;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://heating.db?mode=rwc";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
-pub const DEFAULT_POLL_INTERVAL_SECS: u64 = 5;
-pub const DEFAULT_CONTROL_INTERVAL_SECS: u64 = 60;
+pub const DEFAULT_POLL_INTERVAL_SECS: f64 = 5.0;
+pub const DEFAULT_CONTROL_INTERVAL_SECS: f64 = 60.0;
+pub const DEMO_POLL_INTERVAL_SECS: f64 = 2.0;
+pub const DEMO_CONTROL_INTERVAL_SECS: f64 = 10.0;
+pub const DEFAULT_MODBUS_TIMEOUT_MS: u64 = 1000;
+pub const DEFAULT_BACKOFF_MAX_SECS: f64 = 30.0;
+pub const DEFAULT_POLL_CONCURRENCY: usize = 512;
+pub const DEFAULT_SIM_SEED: u64 = 42;
+
+fn parse_interval(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if v.is_finite() && (0.1..=86_400.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0.1..=86400 seconds"))
+    }
+}
 
 /// Central server of the heating platform: REST API, storage, polling and control.
 #[derive(Clone, Parser)]
@@ -32,20 +51,60 @@ pub struct Config {
     /// Address and port the HTTP server listens on.
     #[arg(long, env = "BIND", default_value = DEFAULT_BIND)]
     pub bind: SocketAddr,
-    /// Seconds between two polls of every zone.
-    #[arg(long, env = "POLL_INTERVAL_SECS", default_value_t = DEFAULT_POLL_INTERVAL_SECS,
-          value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub poll_interval_secs: u64,
-    /// Seconds between two runs of the control job.
-    #[arg(long, env = "CONTROL_INTERVAL_SECS", default_value_t = DEFAULT_CONTROL_INTERVAL_SECS,
-          value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub control_interval_secs: u64,
-    /// API key for weatherapi.com (used by the weather-aware control; optional).
-    #[arg(long, env = "WEATHERAPI_KEY", hide_env_values = true)]
-    pub weatherapi_key: Option<Secret>,
+    /// Seconds between two polls of every zone [default: 5; demo: 2].
+    #[arg(long, env = "POLL_INTERVAL_SECS", value_parser = parse_interval)]
+    pub poll_interval_secs: Option<f64>,
+    /// Seconds between two runs of the control job [default: 60; demo: 10].
+    #[arg(long, env = "CONTROL_INTERVAL_SECS", value_parser = parse_interval)]
+    pub control_interval_secs: Option<f64>,
+    /// Deadline of one Modbus request (connect, read or write), in milliseconds.
+    #[arg(long, env = "MODBUS_TIMEOUT_MS", default_value_t = DEFAULT_MODBUS_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub modbus_timeout_ms: u64,
+    /// Longest wait between reconnection attempts to an unreachable zone, in seconds.
+    #[arg(long, env = "MODBUS_BACKOFF_MAX_SECS", default_value_t = DEFAULT_BACKOFF_MAX_SECS, value_parser = parse_interval)]
+    pub modbus_backoff_max_secs: f64,
+    /// Most zones polled at the same time.
+    #[arg(long, env = "POLL_CONCURRENCY", default_value_t = DEFAULT_POLL_CONCURRENCY,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub poll_concurrency: usize,
+    /// Site-local time offset from UTC in minutes (for timer programs and the simulated weather's daily cycle).
+    #[arg(long, env = "SITE_UTC_OFFSET_MINUTES", default_value_t = 0, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i32).range(-840..=840))]
+    pub site_utc_offset_minutes: i32,
+    /// Seed of the simulated weather (the simulator's `--seed`, so both agree).
+    #[arg(long, env = "SIM_SEED", default_value_t = DEFAULT_SIM_SEED)]
+    pub sim_seed: u64,
+    /// Weather provider settings.
+    #[command(flatten)]
+    pub weather: heating_weather::WeatherSettings,
+    /// Run without the poller and the control job (API only). Not a flag: for tests and tools.
+    #[arg(skip)]
+    pub background_jobs_disabled: bool,
+    /// Demo defaults for the intervals. Not a flag: set by `heating-server demo`.
+    #[arg(skip)]
+    pub demo: bool,
 }
 
-impl Config {
+/// The command line: server options, and optionally a subcommand.
+#[derive(Debug, Parser)]
+#[command(name = "heating-server", version, about = "Central server of the heating platform.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to run.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// The whole system in one process: five simulated zones, the server on a fresh SQLite file, zones
+    /// registered, on a shared simulated clock (60× by default).
+    Demo(crate::demo::DemoArgs),
+}
+
+impl Cli {
     /// Reads `.env` (if present) into the environment, then flags and environment variables. Exits with a usage
     /// message on invalid flags, like any clap program; a malformed `.env` is an error.
     pub fn load() -> anyhow::Result<Self> {
@@ -54,11 +113,13 @@ impl Config {
         {
             return Err(anyhow::anyhow!("could not read .env: {e}"));
         }
-        let mut config = Self::parse();
-        config.normalize();
-        Ok(config)
+        let mut cli = Self::parse();
+        cli.config.normalize();
+        Ok(cli)
     }
+}
 
+impl Config {
     /// The defaults, with `database_url` replaced (for tests and embedding).
     #[must_use]
     pub fn with_database_url(database_url: impl Into<String>) -> Self {
@@ -67,8 +128,43 @@ impl Config {
 
     /// An empty `WEATHERAPI_KEY=` (as in `.env.example`) means "no key".
     fn normalize(&mut self) {
-        if self.weatherapi_key.as_ref().is_some_and(|k| k.expose().trim().is_empty()) {
-            self.weatherapi_key = None;
+        if self.weather.api_key().is_none() {
+            self.weather.weatherapi_key = None;
+        }
+    }
+
+    /// Time between two poll cycles (real time).
+    #[must_use]
+    pub fn poll_interval(&self) -> std::time::Duration {
+        let default = if self.demo { DEMO_POLL_INTERVAL_SECS } else { DEFAULT_POLL_INTERVAL_SECS };
+        std::time::Duration::from_secs_f64(self.poll_interval_secs.unwrap_or(default))
+    }
+
+    /// Time between two control runs (real time).
+    #[must_use]
+    pub fn control_interval(&self) -> std::time::Duration {
+        let default = if self.demo { DEMO_CONTROL_INTERVAL_SECS } else { DEFAULT_CONTROL_INTERVAL_SECS };
+        std::time::Duration::from_secs_f64(self.control_interval_secs.unwrap_or(default))
+    }
+
+    /// Deadlines and backoff of the Modbus links.
+    #[must_use]
+    pub fn link_config(&self) -> zone_client::LinkConfig {
+        let timeout = std::time::Duration::from_millis(self.modbus_timeout_ms);
+        let max = std::time::Duration::from_secs_f64(self.modbus_backoff_max_secs);
+        zone_client::LinkConfig {
+            request_timeout: timeout,
+            backoff_initial: std::time::Duration::from_millis(250).min(max),
+            backoff_max: max,
+        }
+    }
+
+    /// The synthetic weather model the simulated provider uses: the simulator's, for the same seed and site.
+    #[must_use]
+    pub fn synthetic_weather(&self) -> heating_core::weather::SyntheticWeather {
+        heating_core::weather::SyntheticWeather {
+            utc_offset_minutes: self.site_utc_offset_minutes,
+            ..heating_core::weather::SyntheticWeather::with_seed(self.sim_seed)
         }
     }
 }
@@ -78,9 +174,16 @@ impl Default for Config {
         Self {
             database_url: DEFAULT_DATABASE_URL.to_string(),
             bind: DEFAULT_BIND.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8000))),
-            poll_interval_secs: DEFAULT_POLL_INTERVAL_SECS,
-            control_interval_secs: DEFAULT_CONTROL_INTERVAL_SECS,
-            weatherapi_key: None,
+            poll_interval_secs: None,
+            control_interval_secs: None,
+            modbus_timeout_ms: DEFAULT_MODBUS_TIMEOUT_MS,
+            modbus_backoff_max_secs: DEFAULT_BACKOFF_MAX_SECS,
+            poll_concurrency: DEFAULT_POLL_CONCURRENCY,
+            site_utc_offset_minutes: 0,
+            sim_seed: DEFAULT_SIM_SEED,
+            weather: heating_weather::WeatherSettings::default(),
+            background_jobs_disabled: false,
+            demo: false,
         }
     }
 }
@@ -90,46 +193,15 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
             .field("bind", &self.bind)
-            .field("poll_interval_secs", &self.poll_interval_secs)
-            .field("control_interval_secs", &self.control_interval_secs)
-            .field("weatherapi_key", &self.weatherapi_key)
+            .field("poll_interval", &self.poll_interval())
+            .field("control_interval", &self.control_interval())
+            .field("modbus_timeout_ms", &self.modbus_timeout_ms)
+            .field("modbus_backoff_max_secs", &self.modbus_backoff_max_secs)
+            .field("poll_concurrency", &self.poll_concurrency)
+            .field("site_utc_offset_minutes", &self.site_utc_offset_minutes)
+            .field("sim_seed", &self.sim_seed)
+            .field("weather", &self.weather)
             .finish()
-    }
-}
-
-/// A secret string (API key, password). `Debug` and `Display` print `[redacted]`; read it with
-/// [`Secret::expose`] only where it is sent to its one legitimate recipient.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    #[must_use]
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    #[must_use]
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_string()))
     }
 }
 
@@ -170,14 +242,15 @@ mod tests {
     fn secrets_are_redacted_in_debug() {
         let config = Config {
             database_url: "postgres://app:hunter2@db:5432/heating?sslmode=require&password=hunter3".into(),
-            weatherapi_key: Some(Secret::new("abc123")),
+            weather: heating_weather::WeatherSettings {
+                weatherapi_key: Some("abc123".parse().unwrap()),
+                ..Default::default()
+            },
             ..Config::default()
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("hunter3") && !shown.contains("abc123"), "{shown}");
         assert!(shown.contains("postgres://app:[redacted]@db:5432/heating"), "{shown}");
-        assert_eq!(format!("{}", Secret::new("k")), "[redacted]");
-        assert_eq!(Secret::new("k").expose(), "k");
     }
 
     #[test]
@@ -193,15 +266,20 @@ mod tests {
         let d = Config::default();
         assert_eq!(parsed.bind, d.bind);
         assert_eq!(d.bind.to_string(), DEFAULT_BIND);
-        assert_eq!(parsed.poll_interval_secs, 5);
-        assert_eq!(parsed.control_interval_secs, 60);
+        assert_eq!(parsed.poll_interval(), std::time::Duration::from_secs(5));
+        assert_eq!(parsed.control_interval(), std::time::Duration::from_secs(60));
         assert!(Config::try_parse_from(["heating-server", "--poll-interval-secs", "0"]).is_err());
+        let fast = Config::try_parse_from(["heating-server", "--poll-interval-secs", "0.5"]).unwrap();
+        assert_eq!(fast.poll_interval(), std::time::Duration::from_millis(500));
+        let demo = Config { demo: true, ..Config::default() };
+        assert_eq!(demo.poll_interval(), std::time::Duration::from_secs(2));
     }
 
     #[test]
     fn empty_key_means_none() {
-        let mut c = Config { weatherapi_key: Some(Secret::new("  ")), ..Config::default() };
+        let mut c = Config::default();
+        c.weather.weatherapi_key = Some("  ".parse().unwrap());
         c.normalize();
-        assert!(c.weatherapi_key.is_none());
+        assert!(c.weather.weatherapi_key.is_none());
     }
 }

@@ -8,13 +8,21 @@
 //!   and Swagger UI; one error type ([`http::error::ApiError`]).
 //! - [`domain`]: validated values (zone names, Modbus endpoints, pagination) that requests convert into.
 //! - [`time`]: the storage and wire formats of timestamps.
+//! - [`fleet`]: the live side of the zones (Modbus links, health, newest readings, decisions, holds).
+//! - [`jobs`]: the poller and the control job, each a public step plus a loop.
+//! - [`dispatch`]: sending a target to a device with its command record, for every source.
+//! - [`demo`]: simulator and server in one process on a shared simulated clock.
 //!
 //! Only this crate knows HTTP and SQL; the rules it applies come from `heating-core`.
 
 pub mod app;
 pub mod config;
+pub mod demo;
+pub mod dispatch;
 pub mod domain;
+pub mod fleet;
 pub mod http;
+pub mod jobs;
 pub mod storage;
 pub mod time;
 

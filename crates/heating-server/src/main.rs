@@ -3,13 +3,13 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use heating_server::Config;
+use heating_server::config::{Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match Config::load() {
-        Ok(config) => config,
+    let cli = match Cli::load() {
+        Ok(cli) => cli,
         Err(e) => {
             eprintln!("heating-server: {e:#}");
             return ExitCode::from(2);
@@ -18,9 +18,10 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    tracing::debug!(?config, "configuration");
-    match run(config).await {
+    tracing::debug!(config = ?cli.config, "configuration");
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("heating-server: error: {}", report(&e));
@@ -45,11 +46,14 @@ fn report(e: &anyhow::Error) -> String {
     line
 }
 
-async fn run(config: Config) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config;
     let bind = config.bind;
-    let app = heating_server::build(config).await?;
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("could not listen on {bind}"))?;
-    app.run(listener, shutdown_signal()).await
+    match cli.command {
+        None => heating_server::build(config).await?.run(listener, shutdown_signal()).await,
+        Some(Command::Demo(args)) => heating_server::demo::run(config, args, listener, shutdown_signal()).await,
+    }
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM.

@@ -27,6 +27,15 @@ pub fn serialize_rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok
     s.serialize_str(&rfc3339(*t))
 }
 
+/// `serialize_with` helper for an optional timestamp (`null` when absent).
+#[allow(clippy::ref_option)] // serde's serialize_with hands over `&Option<T>`
+pub fn serialize_opt_rfc3339<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&rfc3339(*t)),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,8 @@
 //! `/commands`: log a target-temperature command for a zone and list a zone's commands, newest first.
 //!
-//! In this version `POST /commands/` only logs the command (status `pending`, source `api`); the poller sends
-//! pending commands to the devices.
+//! `POST /commands/` sends the target to the zone's device at once (source `api`), like manual control: the
+//! command is `confirmed` once read back, and held until the zone's occupancy changes, so the control job does not
+//! undo it a minute later. A zone without a Modbus endpoint has no device: its command is only logged (`pending`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,10 +14,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Pagination;
+use super::control::{check_target, send_manual};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
 use super::zones::require_zone;
 use crate::app::AppState;
+use crate::fleet::endpoint_of;
 use crate::storage::{Command, CommandSource, CommandStatus, NewCommand, ZoneId};
 use crate::time::serialize_rfc3339;
 
@@ -100,16 +103,17 @@ impl From<Command> for CommandOut {
     }
 }
 
-/// Log a command for a zone (status `pending`, source `api`).
+/// Send a target to a zone's device (source `api`), held until the zone's occupancy changes.
 #[utoipa::path(
     post, path = "/commands", tag = "commands",
     request_body = CommandCreate,
     responses(
-        (status = 201, description = "Command logged", body = CommandOut),
+        (status = 201, description = "Command sent and confirmed (or, for a zone without a device, logged as pending)", body = CommandOut),
         (status = 400, description = "Body is not JSON", body = ErrorBody),
         (status = 404, description = "No such zone", body = ErrorBody),
         (status = 415, description = "Body not sent as application/json", body = ErrorBody),
-        (status = 422, description = "target_temp outside 5..=35 °C, or another invalid field", body = ErrorBody),
+        (status = 422, description = "target_temp outside 5..=35 °C or the zone's limits, or another invalid field; the device is not touched", body = ErrorBody),
+        (status = 503, description = "The device did not take the target; the command is recorded as failed", body = ErrorBody),
     )
 )]
 async fn create_command(
@@ -121,6 +125,12 @@ async fn create_command(
     let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
         return Err(ApiError::Unprocessable(format!("reason: at most {MAX_REASON_CHARS} characters")));
+    }
+    let zone = require_zone(&state, body.zone_id).await?;
+    if endpoint_of(&zone).is_some() {
+        let target = check_target(&zone, body.target_temp)?;
+        let (command, _) = send_manual(&state, &zone, target, None, CommandSource::Api, reason).await?;
+        return Ok((StatusCode::CREATED, Json(command.into())));
     }
     let command = NewCommand {
         zone_id: body.zone_id,

@@ -44,6 +44,10 @@ pub enum ApiError {
     /// 503: a dependency (the database) does not answer.
     #[error("{0}")]
     Unavailable(String),
+    /// The weather provider failed: 404, 400, 502, 503 (with Retry-After) or 504, with a message that never names
+    /// the key or the provider's URL.
+    #[error("{}", .0.public_message())]
+    Weather(heating_weather::WeatherError),
     /// 500: anything unexpected. Logged with its cause; the client sees a generic message.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -61,6 +65,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Weather(e) => StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_GATEWAY),
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -79,7 +84,16 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();
+        if let Self::Weather(e) = &self {
+            tracing::warn!(code = e.code(), "weather request failed: {e}");
+            let mut response = (status, Json(ErrorBody { detail: e.public_message() })).into_response();
+            if let Some(secs) = e.retry_after_secs() {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+            }
+            return response;
+        }
         let detail = match self {
+            Self::Weather(e) => e.public_message(),
             Self::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error while handling a request");
                 "Internal server error".to_string()

@@ -8,10 +8,13 @@
 //! the OpenAPI test finds it.
 
 pub mod commands;
+pub mod control;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod sensordata;
+pub mod status;
+pub mod weather;
 pub mod zones;
 
 use axum::Router;
@@ -49,6 +52,9 @@ pub const DOCS_PATH: &str = "/docs";
         (name = "sensordata", description = "Sensor readings, newest first"),
         (name = "commands", description = "Target-temperature commands, newest first"),
         (name = "health", description = "Liveness and database reachability"),
+        (name = "control", description = "Manual targets and holds, sent to the device at once"),
+        (name = "status", description = "Live status: health, readings, targets in force and why"),
+        (name = "weather", description = "Weather forecasts (cached; WeatherAPI.com, Open-Meteo or simulated)"),
     )
 )]
 struct ApiDoc;
@@ -61,6 +67,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(sensordata::router())
         .merge(commands::router())
         .merge(health::router())
+        .merge(control::router())
+        .merge(status::router())
+        .merge(weather::router())
 }
 
 /// The OpenAPI document of [`api_router`].

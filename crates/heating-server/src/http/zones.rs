@@ -185,6 +185,11 @@ async fn create_zone(
     State(state): State<AppState>,
     Json(body): Json<ZoneCreate>,
 ) -> Result<(StatusCode, Json<ZoneOut>), ApiError> {
+    Ok((StatusCode::CREATED, Json(register_zone(&state, body).await?.into())))
+}
+
+/// Registers a zone: what `POST /zones/` does, callable in-process (the demo registers its zones with it).
+pub async fn register_zone(state: &AppState, body: ZoneCreate) -> Result<Zone, ApiError> {
     let fields = ZoneFields {
         name: ZoneName::parse(&body.name).map_err(ApiError::Unprocessable)?,
         preferences: parse_preferences(body.preferences)?,
@@ -193,8 +198,9 @@ async fn create_zone(
         modbus_unit_id: body.modbus_unit_id.unwrap_or(heating_core::registers::DEFAULT_UNIT_ID),
     };
     let zone = state.storage.create_zone(&fields, state.clock.now()).await?;
+    state.fleet.mark_dirty();
     tracing::info!(zone_id = zone.id, name = %zone.name, "zone registered");
-    Ok((StatusCode::CREATED, Json(zone.into())))
+    Ok(zone)
 }
 
 /// List zones, by id.
@@ -267,6 +273,7 @@ async fn update_zone(
         fields.modbus_unit_id = unit;
     }
     let zone = state.storage.update_zone(id, &fields, state.clock.now()).await?;
+    state.fleet.mark_dirty();
     Ok(Json(zone.into()))
 }
 
@@ -289,6 +296,7 @@ async fn delete_zone(
     let cascade = params.cascade.unwrap_or(false);
     let zone = require_zone(&state, id).await?;
     state.storage.delete_zone(id, cascade).await?;
+    state.fleet.mark_dirty();
     tracing::info!(zone_id = id, cascade, "zone deleted");
     Ok(Json(zone.into()))
 }

@@ -61,7 +61,8 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server on the database file at `db_path` (created if missing).
 pub async fn spawn_app_on(db_path: &Path, clock: SharedClock) -> TestApp {
-    let config = Config::with_database_url(sqlite_url(db_path));
+    // API-only: no poller or control job (zones registered here point at ports nobody serves).
+    let config = Config { background_jobs_disabled: true, ..Config::with_database_url(sqlite_url(db_path)) };
     let app: App = heating_server::build_with_clock(config, clock).await.expect("app builds");
     let state = app.state().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -34,8 +34,24 @@ async fn replay_of_the_prototype_usage() {
         .await;
         assert_eq!(s, StatusCode::CREATED);
     }
-    let (s, _) = json_of(app.post("/commands/", &json!({"zone_id": id, "target_temp": 21.5})).await).await;
-    assert_eq!(s, StatusCode::CREATED);
+    // The prototype's POST /commands/ stored a row and sent nothing; here it reaches the device. Point the zone at
+    // a simulated zone on an ephemeral port (5020 may be anything on a developer's machine).
+    let sim = zone_simulator::Simulator::bind(&zone_simulator::SimulatorConfig {
+        base_port: 0,
+        ..zone_simulator::SimulatorConfig::default()
+    })
+    .await
+    .unwrap()
+    .spawn();
+    let port = sim.addrs()[0].port();
+    let (s, _) =
+        json_of(app.put(&format!("/zones/{id}"), &json!({"modbus_port": port, "modbus_host": "127.0.0.1"})).await)
+            .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, command) = json_of(app.post("/commands/", &json!({"zone_id": id, "target_temp": 21.5})).await).await;
+    assert_eq!(s, StatusCode::CREATED, "{command}");
+    assert_eq!(command["status"], "confirmed");
+    assert_eq!(sim.zones()[0].current().target.celsius(), 21.5, "the device has it");
 
     let (status, details) = json_of(app.get(&format!("/zones/{id}/details")).await).await;
     assert_eq!(status, StatusCode::OK);

@@ -1,0 +1,72 @@
+//! Sending a target to a device, the one way every source (control job, manual control, `POST /commands/`) does
+//! it: log the command as `pending`, write it over the zone's persistent link, read it back, and mark the command
+//! `confirmed` or `failed` with the error. Nothing is sent without a row, and no row stays `pending` after an
+//! answer (or the lack of one).
+
+use heating_core::units::Setpoint;
+use zone_client::ZoneError;
+
+use crate::app::AppState;
+use crate::fleet::{LiveReading, ZoneRuntime};
+use crate::storage::{Command, CommandSource, CommandStatus, NewCommand, StorageError};
+
+/// Why a target did not reach the device.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The device failed or refused; the command row says `failed`.
+    #[error("{error}")]
+    Device { command: Command, error: ZoneError },
+    /// The command could not be recorded.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Sends `target` to the zone, recording the command. On success the command is `confirmed` and the zone's live
+/// reading is refreshed from the read-back.
+pub async fn send_target(
+    state: &AppState,
+    runtime: &ZoneRuntime,
+    target: Setpoint,
+    source: CommandSource,
+    reason: Option<String>,
+) -> Result<Command, SendError> {
+    let pending = state
+        .storage
+        .insert_command(&NewCommand {
+            zone_id: runtime.id,
+            ts: state.clock.now(),
+            target_temp: target,
+            source,
+            reason,
+            status: CommandStatus::Pending,
+        })
+        .await?;
+    let (result, health) = {
+        let mut link = runtime.link.lock().await;
+        let result = link.write_target(target, state.clock.now()).await;
+        (result, link.health())
+    };
+    let (status, error) = match &result {
+        Ok(_) => (CommandStatus::Confirmed, None),
+        Err(e) => (CommandStatus::Failed, Some(e.to_string())),
+    };
+    let command = state.storage.update_command_status(pending.id, status, error.as_deref()).await?;
+    {
+        let mut live = runtime.live();
+        live.health = Some(health);
+        live.last_command = Some(command.clone());
+        if let Ok(snapshot) = &result {
+            live.reading = Some(LiveReading { at: state.clock.now(), snapshot: *snapshot });
+        }
+    }
+    match result {
+        Ok(_) => {
+            tracing::info!(zone_id = runtime.id, %target, %source, command_id = command.id, "target confirmed");
+            Ok(command)
+        }
+        Err(error) => {
+            tracing::warn!(zone_id = runtime.id, %target, %source, command_id = command.id, "target not sent: {error}");
+            Err(SendError::Device { command, error })
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The live side of the zones: one [`ZoneRuntime`] per zone that has a Modbus endpoint, holding its persistent
+//! link, its health, its newest reading, the control decision in force, a manual hold and its last command.
+//!
+//! The database is the record; the fleet is what the poller, the control job, manual commands and `/status`
+//! share in memory. It follows the database: API handlers that change zones call [`Fleet::mark_dirty`], and the
+//! next poll cycle reloads the zone list ([`Fleet::sync`]) — one query, only when something changed. A zone whose
+//! endpoint is unchanged keeps its runtime (and connection); a changed endpoint gets a fresh link; a deleted zone's
+//! runtime is dropped, which closes its connection.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use chrono::{DateTime, Utc};
+use heating_core::control::{Decision, Hold};
+use heating_core::preferences::Preferences;
+use heating_core::registers::ZoneSnapshot;
+use zone_client::{Endpoint, Health, LinkConfig, ZoneLink};
+
+use crate::storage::{Command, CommandSource, Zone, ZoneId};
+
+/// A reading as the poller last saw it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiveReading {
+    pub at: DateTime<Utc>,
+    pub snapshot: ZoneSnapshot,
+}
+
+/// The control decision in force, and when it was made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveDecision {
+    pub at: DateTime<Utc>,
+    pub decision: Decision,
+}
+
+/// A manual hold and who set it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HoldRecord {
+    pub hold: Hold,
+    pub set_at: DateTime<Utc>,
+    pub source: CommandSource,
+}
+
+/// What the jobs know of a zone right now.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub health: Option<Health>,
+    pub reading: Option<LiveReading>,
+    pub decision: Option<ActiveDecision>,
+    pub hold: Option<HoldRecord>,
+    pub last_command: Option<Command>,
+}
+
+/// One zone with a device.
+#[derive(Debug)]
+pub struct ZoneRuntime {
+    pub id: ZoneId,
+    endpoint: Endpoint,
+    zone: RwLock<Zone>,
+    /// The persistent connection. Held for the length of one request (or one write plus its read-back).
+    pub link: tokio::sync::Mutex<ZoneLink>,
+    live: Mutex<Live>,
+}
+
+impl ZoneRuntime {
+    fn new(zone: Zone, endpoint: Endpoint, config: LinkConfig) -> Self {
+        Self {
+            id: zone.id,
+            link: tokio::sync::Mutex::new(ZoneLink::new(endpoint.clone(), config)),
+            endpoint,
+            zone: RwLock::new(zone),
+            live: Mutex::new(Live::default()),
+        }
+    }
+
+    #[must_use]
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The zone as last loaded from the database.
+    #[must_use]
+    pub fn zone(&self) -> Zone {
+        self.zone.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    #[must_use]
+    pub fn preferences(&self) -> Preferences {
+        self.zone.read().unwrap_or_else(PoisonError::into_inner).preferences.clone()
+    }
+
+    #[must_use]
+    pub fn name(&self) -> String {
+        self.zone.read().unwrap_or_else(PoisonError::into_inner).name.clone()
+    }
+
+    /// The live state, locked briefly (never across an await).
+    pub fn live(&self) -> MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Endpoint of a stored zone, if it has a device.
+#[must_use]
+pub fn endpoint_of(zone: &Zone) -> Option<Endpoint> {
+    zone.modbus_port.map(|port| Endpoint { host: zone.modbus_host.clone(), port, unit_id: zone.modbus_unit_id })
+}
+
+/// All zone runtimes.
+#[derive(Debug)]
+pub struct Fleet {
+    zones: RwLock<HashMap<ZoneId, Arc<ZoneRuntime>>>,
+    dirty: AtomicBool,
+    link_config: LinkConfig,
+}
+
+impl Fleet {
+    /// An empty fleet that loads the zone list at the first cycle.
+    #[must_use]
+    pub fn new(link_config: LinkConfig) -> Self {
+        Self { zones: RwLock::new(HashMap::new()), dirty: AtomicBool::new(true), link_config }
+    }
+
+    /// Zones changed in the database: reload at the next cycle.
+    pub fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    /// Whether a reload is due (and clears the flag).
+    pub fn take_dirty(&self) -> bool {
+        self.dirty.swap(false, Ordering::AcqRel)
+    }
+
+    /// Makes the fleet match `zones`: keeps runtimes whose endpoint is unchanged, replaces the others, drops
+    /// runtimes of zones that are gone or lost their endpoint.
+    pub fn sync(&self, zones: Vec<Zone>) {
+        let mut map = self.zones.write().unwrap_or_else(PoisonError::into_inner);
+        let mut next = HashMap::with_capacity(zones.len());
+        for zone in zones {
+            let Some(endpoint) = endpoint_of(&zone) else { continue };
+            let id = zone.id;
+            let runtime = match map.remove(&id) {
+                Some(rt) if rt.endpoint == endpoint => {
+                    *rt.zone.write().unwrap_or_else(PoisonError::into_inner) = zone;
+                    rt
+                }
+                _ => Arc::new(ZoneRuntime::new(zone, endpoint, self.link_config)),
+            };
+            next.insert(id, runtime);
+        }
+        *map = next;
+    }
+
+    /// Every runtime, by zone id.
+    #[must_use]
+    pub fn all(&self) -> Vec<Arc<ZoneRuntime>> {
+        let map = self.zones.read().unwrap_or_else(PoisonError::into_inner);
+        let mut all: Vec<_> = map.values().cloned().collect();
+        all.sort_by_key(|rt| rt.id);
+        all
+    }
+
+    #[must_use]
+    pub fn get(&self, id: ZoneId) -> Option<Arc<ZoneRuntime>> {
+        self.zones.read().unwrap_or_else(PoisonError::into_inner).get(&id).cloned()
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.zones.read().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

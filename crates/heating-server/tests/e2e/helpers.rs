@@ -1,0 +1,164 @@
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use heating_core::clock::{ManualClock, SharedClock, WallClock};
+use heating_server::{AppState, Config};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use zone_simulator::{Simulator, SimulatorConfig, SimulatorHandle};
+
+/// Monday 2026-01-05 03:00 UTC: every default zone but the bedroom is vacant.
+pub fn monday_3am() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-01-05T03:00:00Z").unwrap().to_utc()
+}
+
+pub struct Env {
+    pub sim: SimulatorHandle,
+    pub state: AppState,
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub zone_ids: Vec<i64>,
+    stop: tokio_util::sync::CancellationToken,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _dir: TempDir,
+}
+
+pub struct Options {
+    pub clock: SharedClock,
+    pub jobs: bool,
+    pub poll_interval_secs: f64,
+    pub control_interval_secs: f64,
+    pub backoff_max_secs: f64,
+    pub timeout_ms: u64,
+}
+
+impl Options {
+    /// Manual clock, no background jobs: tests call the steps.
+    pub fn stepped(clock: Arc<ManualClock>) -> Self {
+        Self {
+            clock,
+            jobs: false,
+            poll_interval_secs: 5.0,
+            control_interval_secs: 60.0,
+            backoff_max_secs: 1.0,
+            timeout_ms: 300,
+        }
+    }
+
+    /// Wall clock with the loops running fast.
+    pub fn live() -> Self {
+        Self {
+            clock: Arc::new(WallClock),
+            jobs: true,
+            poll_interval_secs: 0.3,
+            control_interval_secs: 3600.0,
+            backoff_max_secs: 1.0,
+            timeout_ms: 300,
+        }
+    }
+}
+
+/// Five simulated zones and a server with them registered through the API (with per-zone preferences).
+pub async fn start(opts: Options) -> Env {
+    let sim_config = SimulatorConfig { base_port: 0, ..SimulatorConfig::default() };
+    let sim = Simulator::bind_with_clock(&sim_config, opts.clock.clone()).await.unwrap().spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("e2e.db").display());
+    let config = Config {
+        poll_interval_secs: Some(opts.poll_interval_secs),
+        control_interval_secs: Some(opts.control_interval_secs),
+        modbus_backoff_max_secs: opts.backoff_max_secs,
+        modbus_timeout_ms: opts.timeout_ms,
+        background_jobs_disabled: !opts.jobs,
+        ..Config::with_database_url(url)
+    };
+    let app = heating_server::build_with_clock(config, opts.clock.clone()).await.unwrap();
+    let state = app.state().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let token = stop.clone();
+    let server = tokio::spawn(async move {
+        app.run(listener, async move { token.cancelled().await }).await.unwrap();
+    });
+    let mut env = Env {
+        sim,
+        state,
+        addr,
+        client: reqwest::Client::new(),
+        zone_ids: Vec::new(),
+        stop,
+        server: Some(server),
+        _dir: dir,
+    };
+    for (i, zone) in env.sim.zones().iter().enumerate() {
+        let port = env.sim.addrs()[i].port();
+        let body = json!({"name": zone.name, "modbus_host": "127.0.0.1", "modbus_port": port,
+                          "preferences": {"occupied_temp": 21.0 + i as f64 * 0.5, "unoccupied_temp": 15.0 + i as f64}});
+        let (status, created) = env.post("/zones", &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        env.zone_ids.push(created["id"].as_i64().unwrap());
+    }
+    env
+}
+
+impl Env {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let r = self.client.post(self.url(path)).json(body).send().await.unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.client.delete(self.url(path)).send().await.unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The target register of simulated zone `i`, read from the simulator itself.
+    pub fn device_target(&self, i: usize) -> f64 {
+        self.sim.zones()[i].current().target.celsius()
+    }
+
+    pub async fn commands(&self, i: usize) -> Vec<Value> {
+        let (s, v) = self.get(&format!("/commands/zone/{}", self.zone_ids[i])).await;
+        assert_eq!(s, StatusCode::OK);
+        v.as_array().unwrap().clone()
+    }
+
+    pub async fn zone_status(&self, i: usize) -> Value {
+        let (s, v) = self.get("/status").await;
+        assert_eq!(s, StatusCode::OK);
+        v["zones"].as_array().unwrap().iter().find(|z| z["id"] == self.zone_ids[i]).unwrap().clone()
+    }
+
+    /// Waits until `check` holds on `/status` for zone `i`, up to `within`; returns how long it took.
+    pub async fn wait_for(&self, i: usize, within: Duration, check: impl Fn(&Value) -> bool) -> Duration {
+        let started = tokio::time::Instant::now();
+        loop {
+            let z = self.zone_status(i).await;
+            if check(&z) {
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < within, "condition not met within {within:?}; zone status: {z}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if let Some(s) = self.server.take() {
+            s.await.unwrap();
+        }
+    }
+}

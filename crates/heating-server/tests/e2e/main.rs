@@ -1,0 +1,8 @@
+//! End to end: the real zone simulator on ephemeral ports, the real server, a temporary SQLite file, real Modbus
+//! TCP on loopback. Control tests drive the public steps (`poll_once`, `control_once`) on a manual clock; fault
+//! tests run the background loops on the wall clock.
+
+mod control;
+mod demo;
+mod faults;
+mod helpers;
