@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use heating_server::config::{Cli, Command};
+use zone_simulator::shutdown_signal;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -54,33 +55,4 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None => heating_server::build(config).await?.run(listener, shutdown_signal()).await,
         Some(Command::Demo(args)) => heating_server::demo::run(config, args, listener, shutdown_signal()).await,
     }
-}
-
-/// Completes on Ctrl-C or, on Unix, SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown requested");
 }

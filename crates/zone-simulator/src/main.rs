@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use zone_simulator::Simulator;
+use zone_simulator::{Simulator, shutdown_signal};
 use zone_simulator::config::{Cli, SimulatorConfig};
 
 fn main() -> ExitCode {
@@ -48,31 +48,4 @@ fn main() -> ExitCode {
         handle.shutdown().await;
         ExitCode::SUCCESS
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }
