@@ -1,0 +1,104 @@
+//! Poller scale: N simulated zones (default 10,000) on their own loopback ports, polled at a 1 s period by the
+//! real `poll_once` into a real SQLite file, simulator and server in one process on this machine's cores.
+//!
+//! `cargo bench -p heating-server --bench poll_scale` (env `ZONES`, `CYCLES`, `POLL_CONCURRENCY`). Prints the
+//! cycle time (p50, p95, max), the readings stored per cycle, and the database write rate. Each zone needs two
+//! sockets in this process (its listener and the server side of the poller's connection) plus the poller's own:
+//! the bench raises the open-file limit as far as it may, and says so if that is not enough.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use heating_core::clock::WallClock;
+use heating_server::Config;
+use heating_server::http::zones::{ZoneCreate, register_zone};
+use heating_server::jobs::poll_once;
+use zone_simulator::config::Cli;
+use zone_simulator::{Simulator, SimulatorConfig};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn raise_fd_limit(needed: u64) -> u64 {
+    use rlimit::Resource;
+    let _ = Resource::NOFILE.set(needed, needed);
+    let _ = rlimit::increase_nofile_limit(needed);
+    Resource::NOFILE.get().map(|(soft, _)| soft).unwrap_or(0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let zones = env_or("ZONES", 10_000);
+    let cycles = env_or("CYCLES", 10);
+    let limit = raise_fd_limit(zones as u64 * 3 + 1024);
+    if limit < zones as u64 * 3 + 256 {
+        eprintln!(
+            "open-file limit {limit} is too low for {zones} zones; run with ZONES={}",
+            limit.saturating_sub(256) / 3
+        );
+        std::process::exit(2);
+    }
+    let cli = <Cli as clap::Parser>::parse_from(["zone-simulator", "--zones", &zones.to_string(), "--base-port", "0"]);
+    let sim_config = SimulatorConfig::from_cli(&cli)?;
+    let clock = Arc::new(WallClock);
+    let t = Instant::now();
+    let sim = Simulator::bind_with_clock(&sim_config, clock.clone()).await?.spawn();
+    println!("{zones} zones listening in {:.1} s", t.elapsed().as_secs_f64());
+
+    let dir = tempfile::tempdir()?;
+    let mut config = Config::with_database_url(format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()));
+    config.background_jobs_disabled = true;
+    config.poll_concurrency = env_or("POLL_CONCURRENCY", config.poll_concurrency);
+    let app = heating_server::build_with_clock(config, clock).await?;
+    let state = app.state().clone();
+    let t = Instant::now();
+    for (zone, addr) in sim.zones().iter().zip(sim.addrs()) {
+        let body = ZoneCreate {
+            name: zone.name.clone(),
+            preferences: None,
+            modbus_port: std::num::NonZeroU16::new(addr.port()),
+            modbus_host: Some("127.0.0.1".into()),
+            modbus_unit_id: Some(1),
+        };
+        register_zone(&state, body).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    println!("{zones} zones registered in {:.1} s", t.elapsed().as_secs_f64());
+
+    // The first cycle also opens every connection; it is reported apart.
+    let first = poll_once(&state).await;
+    println!(
+        "first cycle (connects): {:.0} ms, {} ok, {} failed, {} stored",
+        first.duration_ms, first.ok, first.failed, first.stored
+    );
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    ticks.tick().await;
+    let mut durations = Vec::new();
+    let (mut ok, mut stored, mut failed) = (0, 0, 0);
+    for _ in 0..cycles {
+        ticks.tick().await;
+        let r = poll_once(&state).await;
+        durations.push(r.duration_ms);
+        ok += r.ok;
+        failed += r.failed;
+        stored += r.stored;
+    }
+    let mut sorted = durations.clone();
+    sorted.sort_by(f64::total_cmp);
+    println!(
+        "{cycles} cycles at a 1 s period: cycle p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms; {} readings stored ({} per cycle), {} failed",
+        percentile(&sorted, 0.5),
+        percentile(&sorted, 0.95),
+        sorted[sorted.len() - 1],
+        stored,
+        stored / cycles as u64,
+        failed,
+    );
+    println!("all zones answered every cycle: {}", ok == zones * cycles && failed == 0);
+    sim.shutdown().await;
+    Ok(())
+}
