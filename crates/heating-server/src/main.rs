@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use heating_server::config::{Cli, Command};
-use zone_simulator::shutdown_signal;
 use tracing_subscriber::EnvFilter;
+use zone_simulator::shutdown_signal;
 
 #[tokio::main]
 async fn main() -> ExitCode {

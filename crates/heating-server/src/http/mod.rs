@@ -12,14 +12,17 @@ pub mod control;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod history;
 pub mod sensordata;
 pub mod status;
 pub mod weather;
 pub mod zones;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::http::{Method, Uri};
+use axum::extract::{Path as AxumPath, Request};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde::Deserialize;
 use tower::Layer;
 use tower::util::{MapRequest, MapRequestLayer};
@@ -70,6 +73,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(control::router())
         .merge(status::router())
         .merge(weather::router())
+        .merge(history::router())
 }
 
 /// The OpenAPI document of [`api_router`].
@@ -78,8 +82,9 @@ pub fn openapi() -> OpenApiDoc {
     api_router().into_openapi()
 }
 
-/// The complete router: the API, `/api-docs/openapi.json`, Swagger UI at `/docs/`, and JSON 404/405 fallbacks.
-/// It expects paths without a trailing slash; [`service`] takes care of that.
+/// The complete router: the API, `/api-docs/openapi.json`, Swagger UI at `/docs/`, the dashboard at `/` (and its
+/// files at `/assets/...`), and JSON 404/405 fallbacks. It expects paths without a trailing slash; [`service`]
+/// takes care of that.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api_router().split_for_parts();
     let swagger = SwaggerUi::new(DOCS_PATH)
@@ -87,10 +92,41 @@ pub fn router(state: AppState) -> Router {
         // No "valid" badge: it would make the browser send the document to an outside validator.
         .config(SwaggerConfig::default().validator_url("none"));
     api.merge(swagger)
+        .merge(dashboard_router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The dashboard's page and files (embedded by the `dashboard` crate). Not part of the API document.
+fn dashboard_router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|headers: HeaderMap| async move { embedded(&dashboard::INDEX, &headers) }))
+        .route("/assets/{*path}", get(dashboard_asset))
+}
+
+async fn dashboard_asset(AxumPath(path): AxumPath<String>, headers: HeaderMap) -> Response {
+    match dashboard::asset(&path) {
+        Some(asset) => embedded(asset, &headers),
+        None => ApiError::NotFound(format!("Not Found: no dashboard asset {path:?}")).into_response(),
+    }
+}
+
+/// An embedded file with its ETag; 304 when the browser already has this version. `no-cache` makes the browser
+/// revalidate every time (cheap: a 304 without a body), so an upgraded server never runs with yesterday's script.
+fn embedded(asset: &dashboard::Asset, headers: &HeaderMap) -> Response {
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == asset.etag));
+    let common =
+        [(header::ETAG, asset.etag), (header::CACHE_CONTROL, "no-cache"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")];
+    if cached {
+        (StatusCode::NOT_MODIFIED, common).into_response()
+    } else {
+        (common, [(header::CONTENT_TYPE, asset.content_type)], asset.bytes).into_response()
+    }
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {

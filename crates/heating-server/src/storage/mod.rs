@@ -177,4 +177,132 @@ impl Storage {
     pub async fn list_zone_commands(&self, zone_id: ZoneId, page: Page) -> Result<Vec<Command>, StorageError> {
         dispatch!(self, list_zone_commands(zone_id, page))
     }
+
+    // --- history ---
+
+    /// One zone's readings in `query.from <= ts < query.to`, aggregated in the database into at most
+    /// `query.points` time buckets (empty ones left out), with the energy used over the range.
+    pub async fn zone_history(&self, zone_id: ZoneId, query: HistoryQuery) -> Result<History, StorageError> {
+        dispatch!(self, zone_history(zone_id, query))
+    }
+}
+
+/// Which history to aggregate: the half-open range `from <= ts < to`, cut into `points` buckets of equal width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryQuery {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    points: u32,
+}
+
+impl HistoryQuery {
+    /// Most buckets one query may ask for.
+    pub const MAX_POINTS: u32 = 2000;
+
+    /// `from < to` and `1 <= points <= MAX_POINTS`, or a message naming what is wrong.
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, points: u32) -> Result<Self, String> {
+        if from >= to {
+            return Err("from must be before to".into());
+        }
+        if !(1..=Self::MAX_POINTS).contains(&points) {
+            return Err(format!("points: {points} is outside 1..={}", Self::MAX_POINTS));
+        }
+        Ok(Self { from, to, points })
+    }
+
+    #[must_use]
+    pub fn from(&self) -> DateTime<Utc> {
+        self.from
+    }
+
+    #[must_use]
+    pub fn to(&self) -> DateTime<Utc> {
+        self.to
+    }
+
+    #[must_use]
+    pub fn points(&self) -> u32 {
+        self.points
+    }
+
+    /// Width of one bucket in milliseconds: the range divided by `points`, rounded up (at least 1 ms), so that
+    /// `points` buckets always cover the range.
+    #[must_use]
+    pub fn bucket_ms(&self) -> i64 {
+        let span = (self.to - self.from).num_milliseconds();
+        let points = i64::from(self.points);
+        ((span + points - 1) / points).max(1)
+    }
+}
+
+/// Minimum, mean and maximum of one quantity over a bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stats {
+    pub min: f64,
+    pub avg: f64,
+    pub max: f64,
+}
+
+/// The readings that fell into one time bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryBucket {
+    /// Start of the bucket (inclusive); it ends at `start + bucket width`, or at the range's end.
+    pub start: DateTime<Utc>,
+    /// Readings in the bucket (at least one: empty buckets are left out).
+    pub count: i64,
+    pub temperature: Stats,
+    /// `None` when no reading in the bucket carried the value (readings posted by hand).
+    pub target_temp: Option<Stats>,
+    pub outdoor_temp: Option<Stats>,
+    /// Share of the readings with the heater on, 0..=1.
+    pub heater_on_fraction: Option<f64>,
+    /// Share of the readings with the zone occupied, 0..=1.
+    pub occupied_fraction: f64,
+}
+
+/// A zone's aggregated history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    /// Non-empty buckets, oldest first.
+    pub buckets: Vec<HistoryBucket>,
+    /// Readings in the range.
+    pub readings: i64,
+    /// Energy used over the range, Wh, from the differences of consecutive energy counter values: a counter that
+    /// goes down was reset (its new value counts as used since) or, from within 2²⁴ Wh of 2³², wrapped. `None`
+    /// when fewer than two readings carried the counter.
+    pub energy_wh: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn history_queries_hold_an_ordered_range_and_a_bounded_bucket_count() {
+        let (a, b) = (at("2026-11-27T00:00:00Z"), at("2026-11-27T01:00:00Z"));
+        assert!(HistoryQuery::new(a, b, 1).is_ok());
+        assert!(HistoryQuery::new(a, b, HistoryQuery::MAX_POINTS).is_ok());
+        assert!(HistoryQuery::new(a, b, 0).unwrap_err().contains("points"));
+        assert!(HistoryQuery::new(a, b, HistoryQuery::MAX_POINTS + 1).unwrap_err().contains("points"));
+        assert!(HistoryQuery::new(b, a, 10).unwrap_err().contains("before"));
+        assert!(HistoryQuery::new(a, a, 10).is_err());
+    }
+
+    #[test]
+    fn buckets_cover_the_range_and_are_at_least_a_millisecond() {
+        let a = at("2026-11-27T00:00:00Z");
+        let q = |ms: i64, points| HistoryQuery::new(a, a + chrono::Duration::milliseconds(ms), points).unwrap();
+        assert_eq!(q(3_600_000, 500).bucket_ms(), 7_200);
+        assert_eq!(q(1000, 3).bucket_ms(), 334, "rounded up: 3 buckets of 334 ms cover 1000 ms");
+        assert_eq!(q(5, 2000).bucket_ms(), 1, "never 0");
+        for (span, points) in [(1000, 3), (7, 2), (604_800_000, 2000), (1, 1)] {
+            let w = q(span, points).bucket_ms();
+            assert!(w * i64::from(points) >= span, "{span} ms in {points} buckets of {w} ms");
+            assert!((span + w - 1) / w <= i64::from(points), "at most {points} buckets");
+        }
+    }
 }

@@ -16,8 +16,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use super::StorageError;
 use super::model::*;
+use super::{History, HistoryBucket, HistoryQuery, Stats, StorageError};
 use crate::domain::Page;
 use crate::time::{from_ms, to_ms};
 
@@ -322,6 +322,161 @@ impl SqliteStorage {
         .await?;
         rows.iter().map(command_from_row).collect()
     }
+
+    // --- history ---
+
+    /// In one read transaction (one snapshot): the buckets, with one `GROUP BY` of the bucket index
+    /// `(ts_ms - from) / width` over a range scan of the `(zone_id, ts_ms)` index; then the energy counter's first
+    /// and last value in each bucket (two index seeks per bucket). A bucket whose counter stayed within its first and
+    /// last value counts `last - first`; only a bucket where it did not (a reset or a wrap inside) is walked reading
+    /// by reading with `LAG`. A week of one-second readings costs one scan instead of a window over every row.
+    pub async fn zone_history(&self, zone_id: ZoneId, q: HistoryQuery) -> Result<History, StorageError> {
+        let (from_ms, to_ms_) = (to_ms(q.from()), to_ms(q.to()));
+        let width = q.bucket_ms();
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(concat!(
+            "SELECT (ts_ms - ?1) / ?2 AS bucket, COUNT(*) AS n, ",
+            "MIN(temperature) AS t_min, AVG(temperature) AS t_avg, MAX(temperature) AS t_max, ",
+            "MIN(target_temp) AS s_min, AVG(target_temp) AS s_avg, MAX(target_temp) AS s_max, ",
+            "MIN(outdoor_temp) AS o_min, AVG(outdoor_temp) AS o_avg, MAX(outdoor_temp) AS o_max, ",
+            "AVG(heater_on) AS heating, AVG(occupancy) AS occupied, ",
+            "MIN(energy_wh) AS e_min, MAX(energy_wh) AS e_max, COUNT(energy_wh) AS e_n ",
+            "FROM sensor_readings WHERE zone_id = ?3 AND ts_ms >= ?1 AND ts_ms < ?4 ",
+            "GROUP BY bucket ORDER BY bucket"
+        ))
+        .bind(from_ms)
+        .bind(width)
+        .bind(zone_id)
+        .bind(to_ms_)
+        .fetch_all(&mut *tx)
+        .await?;
+
+        let mut buckets = Vec::with_capacity(rows.len());
+        let mut readings = 0;
+        // (bucket index, min, max) of the buckets holding counter values.
+        let mut counters: Vec<(i64, i64, i64)> = Vec::new();
+        for row in &rows {
+            let index: i64 = row.try_get("bucket")?;
+            let count: i64 = row.try_get("n")?;
+            readings += count;
+            if row.try_get::<i64, _>("e_n")? > 0 {
+                counters.push((index, row.try_get("e_min")?, row.try_get("e_max")?));
+            }
+            buckets.push(HistoryBucket {
+                start: time_of(from_ms + index * width, "bucket start")?,
+                count,
+                temperature: stats(row, "t")?
+                    .ok_or_else(|| StorageError::Corrupt("a bucket without temperatures".into()))?,
+                target_temp: stats(row, "s")?,
+                outdoor_temp: stats(row, "o")?,
+                heater_on_fraction: row.try_get("heating")?,
+                occupied_fraction: row.try_get("occupied")?,
+            });
+        }
+
+        let counter_readings: i64 = rows.iter().map(|r| r.try_get::<i64, _>("e_n")).sum::<Result<_, _>>()?;
+        let energy_wh = if counter_readings < 2 {
+            None
+        } else {
+            // First and last counter value of every bucket, in one statement: two index seeks per bucket.
+            let ends = sqlx::query(concat!(
+                "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i + 1 < ?5) ",
+                "SELECT i, ",
+                "(SELECT energy_wh FROM sensor_readings WHERE zone_id = ?1 AND ts_ms >= ?2 + i * ?3 ",
+                "AND ts_ms < MIN(?2 + (i + 1) * ?3, ?4) AND energy_wh IS NOT NULL ",
+                "ORDER BY ts_ms, id LIMIT 1) AS first, ",
+                "(SELECT energy_wh FROM sensor_readings WHERE zone_id = ?1 AND ts_ms >= ?2 + i * ?3 ",
+                "AND ts_ms < MIN(?2 + (i + 1) * ?3, ?4) AND energy_wh IS NOT NULL ",
+                "ORDER BY ts_ms DESC, id DESC LIMIT 1) AS last ",
+                "FROM b"
+            ))
+            .bind(zone_id)
+            .bind(from_ms)
+            .bind(width)
+            .bind(to_ms_)
+            .bind(i64::from(q.points()))
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut first_last = vec![None; ends.len()];
+            for row in &ends {
+                let i: i64 = row.try_get("i")?;
+                let first: Option<i64> = row.try_get("first")?;
+                let last: Option<i64> = row.try_get("last")?;
+                if let (Ok(i), Some(first), Some(last)) = (usize::try_from(i), first, last)
+                    && i < first_last.len()
+                {
+                    first_last[i] = Some((first, last));
+                }
+            }
+            let mut used = 0;
+            let mut previous_last: Option<i64> = None;
+            for (index, min, max) in counters {
+                let Some((first, last)) =
+                    usize::try_from(index).ok().and_then(|i| first_last.get(i).copied().flatten())
+                else {
+                    return Err(StorageError::Corrupt(format!("bucket {index} lost its counter values")));
+                };
+                if let Some(prev) = previous_last {
+                    used += counter_step(prev, first);
+                }
+                used += if min == first && max == last {
+                    last - first
+                } else {
+                    let lo = from_ms + index * width;
+                    counter_use_between(&mut tx, zone_id, lo, (lo + width).min(to_ms_)).await?
+                };
+                previous_last = Some(last);
+            }
+            Some(used)
+        };
+        tx.commit().await?;
+        Ok(History { buckets, readings, energy_wh })
+    }
+}
+
+/// Energy counted between two consecutive counter values: the increase; after a wrap of the 32-bit counter (down
+/// from within 2²⁴ Wh of the top) the increase through the wrap; after any other decrease (a reset to 0) the new value.
+fn counter_step(prev: i64, next: i64) -> i64 {
+    const WRAP: i64 = 1 << 32;
+    if next >= prev {
+        next - prev
+    } else if prev >= WRAP - (1 << 24) {
+        next + WRAP - prev
+    } else {
+        next
+    }
+}
+
+/// [`counter_step`] summed over consecutive readings in `lo <= ts_ms < hi`, in SQL.
+async fn counter_use_between(
+    conn: &mut sqlx::SqliteConnection,
+    zone_id: ZoneId,
+    lo: i64,
+    hi: i64,
+) -> Result<i64, StorageError> {
+    let row = sqlx::query(concat!(
+        "SELECT COALESCE(SUM(CASE WHEN prev IS NULL THEN 0 WHEN e >= prev THEN e - prev ",
+        "WHEN prev >= 4294967296 - 16777216 THEN e + 4294967296 - prev ELSE e END), 0) AS used ",
+        "FROM (SELECT energy_wh AS e, LAG(energy_wh) OVER (ORDER BY ts_ms, id) AS prev ",
+        "FROM sensor_readings WHERE zone_id = ? AND ts_ms >= ? AND ts_ms < ? AND energy_wh IS NOT NULL)"
+    ))
+    .bind(zone_id)
+    .bind(lo)
+    .bind(hi)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get("used")?)
+}
+
+/// The `{prefix}_min`, `_avg`, `_max` columns of a bucket row; `None` when the bucket had no value.
+fn stats(row: &SqliteRow, prefix: &str) -> Result<Option<Stats>, StorageError> {
+    let min: Option<f64> = row.try_get(format!("{prefix}_min").as_str())?;
+    let avg: Option<f64> = row.try_get(format!("{prefix}_avg").as_str())?;
+    let max: Option<f64> = row.try_get(format!("{prefix}_max").as_str())?;
+    Ok(match (min, avg, max) {
+        (Some(min), Some(avg), Some(max)) => Some(Stats { min, avg, max }),
+        _ => None,
+    })
 }
 
 // --- errors ---

@@ -2,8 +2,10 @@
 //! SQLite database per test (see `helpers::spawn_app`).
 
 mod commands;
+mod dashboard;
 mod docs;
 mod helpers;
+mod history;
 mod malformed;
 mod openapi;
 mod persistence;

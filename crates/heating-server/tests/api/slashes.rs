@@ -77,7 +77,8 @@ async fn writes_work_with_and_without_a_trailing_slash() {
 async fn unknown_paths_and_methods_get_json_errors() {
     let app = spawn_app().await;
     assert_error(app.get("/nope").await, StatusCode::NOT_FOUND, "no route for GET /nope").await;
-    assert_error(app.get("/").await, StatusCode::NOT_FOUND, "no route").await;
+    // `/` is the dashboard (tests/api/dashboard.rs); any other method on it is a JSON error.
+    assert_error(app.post("/", &json!({})).await, StatusCode::METHOD_NOT_ALLOWED, "POST").await;
     let resp = app.client.request(Method::PATCH, app.url("/zones/1")).send().await.unwrap();
     assert_error(resp, StatusCode::METHOD_NOT_ALLOWED, "PATCH").await;
     assert_error(app.delete("/zones/").await, StatusCode::METHOD_NOT_ALLOWED, "DELETE").await;
