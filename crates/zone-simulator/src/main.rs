@@ -1,8 +1,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use zone_simulator::{Simulator, shutdown_signal};
 use zone_simulator::config::{Cli, SimulatorConfig};
+use zone_simulator::{Simulator, shutdown_signal};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()

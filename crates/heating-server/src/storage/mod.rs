@@ -1,12 +1,13 @@
 //! The storage interface: every handler and job goes through [`Storage`], never through SQL.
 //!
 //! `Storage` is an enum over backends; each method forwards to the backend's method of the same name and
-//! signature. SQLite is the only backend today. To add PostgreSQL: write `postgres.rs` with a `PgStorage` offering
-//! the same methods, its migrations under `migrations/postgres/`, a `Postgres` variant here, and a scheme match in
-//! [`Storage::connect`]; handlers do not change. Times cross this interface as `DateTime<Utc>`; how a backend
-//! stores them is its own business (SQLite: INTEGER unix milliseconds).
+//! signature. Backends: SQLite (`sqlite:`) and PostgreSQL (`postgres://`, `postgresql://`). Another backend is a
+//! module offering the same methods, its migrations under `migrations/<backend>/`, a variant here, and a scheme
+//! match in [`Storage::connect`]; handlers do not change. Times cross this interface as `DateTime<Utc>`; how a
+//! backend stores them is its own business (both: BIGINT/INTEGER unix milliseconds).
 
 mod model;
+pub mod postgres;
 pub mod sqlite;
 
 use std::fmt;
@@ -16,6 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::Page;
 pub use model::*;
 
+pub use self::postgres::PostgresStorage;
 pub use self::sqlite::SqliteStorage;
 
 /// Why a storage call failed.
@@ -31,7 +33,7 @@ pub enum StorageError {
     #[error("zone has {readings} readings and {commands} commands")]
     HasHistory { readings: i64, commands: i64 },
     /// The URL names no supported backend.
-    #[error("unsupported database URL (expected sqlite:...): {0}")]
+    #[error("unsupported database URL (expected sqlite:..., postgres://... or postgresql://...): {0}")]
     UnsupportedUrl(String),
     /// A stored value cannot be read back into its type.
     #[error("stored data is invalid: {0}")]
@@ -46,6 +48,7 @@ pub enum StorageError {
 #[derive(Clone)]
 pub enum Storage {
     Sqlite(SqliteStorage),
+    Postgres(PostgresStorage),
 }
 
 impl fmt::Debug for Storage {
@@ -53,6 +56,7 @@ impl fmt::Debug for Storage {
         // No connection options: a future backend's options may hold a password.
         match self {
             Self::Sqlite(_) => f.write_str("Storage::Sqlite"),
+            Self::Postgres(_) => f.write_str("Storage::Postgres"),
         }
     }
 }
@@ -62,17 +66,23 @@ macro_rules! dispatch {
     ($self:ident, $method:ident ( $($arg:expr),* )) => {
         match $self {
             Storage::Sqlite(s) => s.$method($($arg),*).await,
+            Storage::Postgres(s) => s.$method($($arg),*).await,
         }
     };
 }
 
 impl Storage {
-    /// Opens the database named by `url` and applies pending migrations (idempotent).
+    /// Opens the database named by `url` (`sqlite:...`, `postgres://...` or `postgresql://...`) and applies pending
+    /// migrations (idempotent). Any other scheme is `UnsupportedUrl`, naming only the scheme (never the password).
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
         if url.starts_with("sqlite:") {
             let storage = SqliteStorage::connect(url).await?;
             storage.migrate().await?;
             Ok(Self::Sqlite(storage))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let storage = PostgresStorage::connect(url).await?;
+            storage.migrate().await?;
+            Ok(Self::Postgres(storage))
         } else {
             let scheme = url.split(':').next().unwrap_or_default();
             Err(StorageError::UnsupportedUrl(format!("scheme {scheme:?}")))

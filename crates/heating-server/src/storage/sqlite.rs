@@ -436,7 +436,7 @@ impl SqliteStorage {
 
 /// Energy counted between two consecutive counter values: the increase; after a wrap of the 32-bit counter (down
 /// from within 2²⁴ Wh of the top) the increase through the wrap; after any other decrease (a reset to 0) the new value.
-fn counter_step(prev: i64, next: i64) -> i64 {
+pub(super) fn counter_step(prev: i64, next: i64) -> i64 {
     const WRAP: i64 = 1 << 32;
     if next >= prev {
         next - prev
@@ -511,11 +511,11 @@ fn history_write_error(e: sqlx::Error) -> StorageError {
 
 // --- rows ---
 
-fn preferences_text(p: &Preferences) -> Result<String, StorageError> {
+pub(super) fn preferences_text(p: &Preferences) -> Result<String, StorageError> {
     serde_json::to_string(&p.to_json()).map_err(|e| StorageError::Corrupt(format!("preferences: {e}")))
 }
 
-fn time_of(ms: i64, what: &str) -> Result<DateTime<Utc>, StorageError> {
+pub(super) fn time_of(ms: i64, what: &str) -> Result<DateTime<Utc>, StorageError> {
     from_ms(ms).ok_or_else(|| StorageError::Corrupt(format!("{what} {ms} is not a valid time")))
 }
 

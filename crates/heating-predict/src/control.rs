@@ -1,0 +1,789 @@
+//! Setpoint controllers behind one interface, for the scenario runner and the server alike.
+//!
+//! A [`Controller`] is asked, once per control interval and zone, for the target to write; the zone's own on/off
+//! thermostat (± hysteresis around the target) still does the switching. Controllers keep per-zone state (the
+//! predictive one remembers when it last saw people and its last plan), so the caller holds one per zone.
+//!
+//! | strategy | target |
+//! |---|---|
+//! | `constant` | 21 °C always (a plain thermostat) |
+//! | `reactive` | [`heating_core::control::decide`]: the server's rule on the *measured* occupancy |
+//! | `scheduled` | `occupied_temp` while the expected schedule is active, else `unoccupied_temp` |
+//! | `predictive` | a 24 h price-aware plan by linear programming (see [`Predictive`]) |
+//!
+//! Every strategy skips a decision without a fresh reading, and obeys a manual hold ([`ControlContext::hold`])
+//! until it expires; [`ControlOutput::hold_expired`] then tells the caller to forget it. A write is due when the
+//! target differs from the device's by 0.1 K or more (as in [`heating_core::control`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+use heating_core::control::{ControlInput, Decision, Hold, ReadingView, decide};
+use heating_core::preferences::Preferences;
+use heating_core::units::Setpoint;
+use serde::{Deserialize, Serialize};
+
+use crate::inputs::{Forecast, PriceProfile};
+use crate::lp::{Objective, PlanProblem};
+use crate::model::ZoneModel;
+use crate::occupancy::OccupancyForecast;
+
+/// The control strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    Constant,
+    Reactive,
+    Scheduled,
+    Predictive,
+}
+
+impl Strategy {
+    pub const ALL: [Self; 4] = [Self::Constant, Self::Reactive, Self::Scheduled, Self::Predictive];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Constant => "constant",
+            Self::Reactive => "reactive",
+            Self::Scheduled => "scheduled",
+            Self::Predictive => "predictive",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown strategy name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown control strategy {0:?} (expected constant, reactive, scheduled or predictive)")]
+pub struct UnknownStrategy(pub String);
+
+impl FromStr for Strategy {
+    type Err = UnknownStrategy;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|x| x.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownStrategy(s.into()))
+    }
+}
+
+/// What a controller knows of the zone's newest reading.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ZoneReading {
+    pub at: DateTime<Utc>,
+    /// Air temperature as read (0.1 K resolution), °C.
+    pub t_air: f64,
+    /// Outdoor temperature the device reports, if any.
+    pub t_out: Option<f64>,
+    pub occupied: bool,
+    pub heater_on: bool,
+    /// The target the device holds.
+    pub device_target: Setpoint,
+}
+
+/// Everything a controller may look at for one decision.
+#[derive(Debug, Clone, Copy)]
+pub struct ControlContext<'a> {
+    pub now: DateTime<Utc>,
+    /// Site-local offset from UTC, minutes.
+    pub utc_offset_minutes: i32,
+    pub reading: Option<ZoneReading>,
+    /// A reading older than this is stale: no decision.
+    pub stale_after: Duration,
+    pub preferences: &'a Preferences,
+    /// A manual hold, if any (wins over every strategy until it expires).
+    pub hold: Option<Hold>,
+    /// Expected occupancy (configured or learned schedule).
+    pub occupancy: &'a OccupancyForecast,
+    /// Outdoor-temperature forecast.
+    pub forecast: &'a Forecast,
+    pub prices: &'a PriceProfile,
+    /// The zone's thermal model (identified, fallback or configured).
+    pub model: &'a ZoneModel,
+    /// The zone thermostat's hysteresis, K either side of the target.
+    pub hysteresis_k: f64,
+}
+
+impl ControlContext<'_> {
+    fn local_now(&self) -> chrono::NaiveDateTime {
+        (self.now + Duration::minutes(i64::from(self.utc_offset_minutes))).naive_utc()
+    }
+
+    /// The fresh reading, or why there is none.
+    fn fresh_reading(&self) -> Result<ZoneReading, String> {
+        match self.reading {
+            None => Err("no reading yet".into()),
+            Some(r) if self.now - r.at > self.stale_after => {
+                Err(format!("newest reading is {} s old", (self.now - r.at).num_seconds()))
+            }
+            Some(r) => Ok(r),
+        }
+    }
+
+    fn active_hold(&self, occupied: bool) -> Option<Hold> {
+        self.hold.filter(|h| h.is_active(self.now, occupied))
+    }
+
+    fn setpoint(&self, celsius: f64) -> Option<Setpoint> {
+        Setpoint::from_celsius(self.preferences.clamp(celsius)).ok()
+    }
+}
+
+/// A controller's answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ControlOutput {
+    /// The target to write; `None`: decide nothing now (no or stale reading).
+    pub target: Option<Setpoint>,
+    /// Why, in words.
+    pub reason: String,
+    /// When the current plan starts heating up for the next expected occupancy (predictive only).
+    pub planned_preheat_start: Option<DateTime<Utc>>,
+    /// A hold was given but has expired: the caller should forget it.
+    pub hold_expired: bool,
+}
+
+impl ControlOutput {
+    fn skip(why: String) -> Self {
+        Self { target: None, reason: why, planned_preheat_start: None, hold_expired: false }
+    }
+}
+
+/// A setpoint controller for one zone.
+pub trait Controller: fmt::Debug + Send {
+    fn strategy(&self) -> Strategy;
+
+    /// Decides the target for the coming control interval.
+    fn control(&mut self, ctx: &ControlContext<'_>) -> ControlOutput;
+
+    /// When the last plan starts preheating for the next expected occupancy (`None`: no preheat planned, or a
+    /// strategy that does not plan).
+    fn planned_preheat_start(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+
+    /// The last plan, for display (predictive only).
+    fn last_plan(&self) -> Option<&PlanSummary> {
+        None
+    }
+}
+
+/// Builds a controller for one zone.
+#[must_use]
+pub fn controller(strategy: Strategy, config: &PredictiveConfig) -> Box<dyn Controller> {
+    match strategy {
+        Strategy::Constant => Box::new(Constant { celsius: 21.0 }),
+        Strategy::Reactive => Box::new(Reactive),
+        Strategy::Scheduled => Box::new(Scheduled),
+        Strategy::Predictive => Box::new(Predictive::new(*config)),
+    }
+}
+
+/// 21 °C always.
+#[derive(Debug, Clone, Copy)]
+pub struct Constant {
+    pub celsius: f64,
+}
+
+impl Controller for Constant {
+    fn strategy(&self) -> Strategy {
+        Strategy::Constant
+    }
+
+    fn control(&mut self, ctx: &ControlContext<'_>) -> ControlOutput {
+        let reading = match ctx.fresh_reading() {
+            Ok(r) => r,
+            Err(why) => return ControlOutput::skip(why),
+        };
+        if let Some(h) = ctx.active_hold(reading.occupied) {
+            return ControlOutput {
+                target: ctx.setpoint(h.target.celsius()),
+                reason: "manual hold".into(),
+                ..hold_out()
+            };
+        }
+        ControlOutput {
+            target: Setpoint::from_celsius(self.celsius).ok(),
+            reason: format!("constant {:.1} °C", self.celsius),
+            planned_preheat_start: None,
+            hold_expired: ctx.hold.is_some(),
+        }
+    }
+}
+
+/// The server's rule, [`heating_core::control::decide`], on the measured occupancy.
+#[derive(Debug, Clone, Copy)]
+pub struct Reactive;
+
+impl Controller for Reactive {
+    fn strategy(&self) -> Strategy {
+        Strategy::Reactive
+    }
+
+    fn control(&mut self, ctx: &ControlContext<'_>) -> ControlOutput {
+        let input = ControlInput {
+            preferences: ctx.preferences,
+            now: ctx.now,
+            utc_offset_minutes: ctx.utc_offset_minutes,
+            reading: ctx.reading.map(|r| ReadingView {
+                at: r.at,
+                occupied: r.occupied,
+                device_target: r.device_target,
+                outdoor_c: r.t_out,
+            }),
+            stale_after: ctx.stale_after,
+            weather_outdoor_c: ctx.forecast.at(ctx.now),
+            hold: ctx.hold,
+        };
+        match decide(&input) {
+            Decision::Skip { why } => ControlOutput::skip(why),
+            Decision::Target { target, reason, hold_expired, .. } => ControlOutput {
+                target: Some(target),
+                reason: reason.to_string(),
+                planned_preheat_start: None,
+                hold_expired,
+            },
+        }
+    }
+}
+
+/// `occupied_temp` while the expected (nominal or learned) schedule is active, `unoccupied_temp` otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct Scheduled;
+
+impl Controller for Scheduled {
+    fn strategy(&self) -> Strategy {
+        Strategy::Scheduled
+    }
+
+    fn control(&mut self, ctx: &ControlContext<'_>) -> ControlOutput {
+        let reading = match ctx.fresh_reading() {
+            Ok(r) => r,
+            Err(why) => return ControlOutput::skip(why),
+        };
+        if let Some(h) = ctx.active_hold(reading.occupied) {
+            return ControlOutput {
+                target: ctx.setpoint(h.target.celsius()),
+                reason: "manual hold".into(),
+                ..hold_out()
+            };
+        }
+        let active = ctx.occupancy.is_expected(ctx.local_now());
+        let p = ctx.preferences;
+        let (celsius, why) =
+            if active { (p.occupied_temp, "schedule active") } else { (p.unoccupied_temp, "schedule off") };
+        ControlOutput {
+            target: ctx.setpoint(celsius),
+            reason: format!("{why}: {celsius:.1} °C"),
+            planned_preheat_start: None,
+            // An active hold returned above: one still given here has expired.
+            hold_expired: ctx.hold.is_some(),
+        }
+    }
+}
+
+fn hold_out() -> ControlOutput {
+    ControlOutput::skip(String::new())
+}
+
+/// Durations as whole minutes in serialized form.
+mod minutes {
+    use chrono::Duration;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(d.num_minutes())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let m = i64::deserialize(d)?;
+        if !(0..=7 * 24 * 60).contains(&m) {
+            return Err(serde::de::Error::custom(format!("{m} minutes is outside 0..=10080")));
+        }
+        Ok(Duration::minutes(m))
+    }
+}
+
+/// Settings of the predictive controller.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PredictiveConfig {
+    /// Planning horizon.
+    #[serde(rename = "horizon_min", with = "minutes")]
+    pub horizon: Duration,
+    /// Plan step (and the control interval the plan assumes).
+    #[serde(rename = "step_min", with = "minutes")]
+    pub step: Duration,
+    /// Be at comfort this long before an expected arrival.
+    #[serde(rename = "arrival_margin_min", with = "minutes")]
+    pub arrival_margin: Duration,
+    /// If nobody has shown up this long after an expected arrival, stop expecting them (until they do show up).
+    #[serde(rename = "no_show_after_min", with = "minutes")]
+    pub no_show_after: Duration,
+    /// Aim this far above the comfort lower bound, K.
+    pub comfort_margin_k: f64,
+    /// Plan with this fraction of the rated heater power, so that an optimistic model still arrives in time.
+    pub power_fraction: f64,
+    /// Highest temperature the plan may store heat up to, above the higher of the two preference targets, K.
+    pub storage_band_k: f64,
+    /// Lower comfort bound below each preference target, K (the benchmark scores against 0.5 K).
+    pub comfort_band_k: f64,
+    pub objective: Objective,
+    /// Added to the price in the cost objective, €/kWh: trades some cost for less energy (0: pure cost).
+    pub energy_weight_eur_kwh: f64,
+    /// Penalty on planned shortfall, € per K·h.
+    pub shortfall_penalty_eur_per_kh: f64,
+}
+
+impl Default for PredictiveConfig {
+    fn default() -> Self {
+        Self {
+            horizon: Duration::hours(24),
+            step: Duration::minutes(15),
+            arrival_margin: Duration::minutes(15),
+            no_show_after: Duration::minutes(45),
+            comfort_margin_k: 0.0,
+            power_fraction: 0.85,
+            storage_band_k: 0.0,
+            comfort_band_k: 0.5,
+            objective: Objective::Cost,
+            energy_weight_eur_kwh: 0.2,
+            shortfall_penalty_eur_per_kh: 50.0,
+        }
+    }
+}
+
+/// The last plan, for display.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanSummary {
+    pub made_at: DateTime<Utc>,
+    pub step_s: i64,
+    /// Planned temperatures at `made_at + k·step`.
+    pub temp_c: Vec<f64>,
+    /// Planned heater power per step, W.
+    pub power_w: Vec<f64>,
+    /// Lower bound the plan keeps, per step end.
+    pub lower_c: Vec<f64>,
+    pub preheat_start: Option<DateTime<Utc>>,
+    pub cost_eur: f64,
+    pub energy_kwh: f64,
+}
+
+/// Model-predictive control: every control interval, a 24 h plan by linear programming (see [`crate::lp`]).
+///
+/// - Comfort requirement: the expected occupancy (schedule or learned), each period brought forward by
+///   `arrival_margin`; a period counts as over once people were seen in it and are gone, and as a no-show when
+///   nobody came within `no_show_after`; people measured present now always require comfort now.
+/// - The plan keeps `T ≥ bound + comfort_margin_k` at every step boundary touching a required period, at least
+///   cost (price profile, forecast outdoor temperature, the zone model with `power_fraction` of its power).
+/// - The output is a *setpoint*: the zone's thermostat switches on below `target − hysteresis`, so the target
+///   is the planned temperature at the end of the interval plus the hysteresis, rounded up to 0.1 K. The room
+///   then follows the planned path from above: it floats down while the plan floats, heats while the plan
+///   heats, and cycles just above the bound while the plan holds it.
+#[derive(Debug, Clone)]
+pub struct Predictive {
+    pub config: PredictiveConfig,
+    last_seen_occupied: Option<DateTime<Utc>>,
+    plan: Option<PlanSummary>,
+}
+
+impl Predictive {
+    #[must_use]
+    pub fn new(config: PredictiveConfig) -> Self {
+        Self { config, last_seen_occupied: None, plan: None }
+    }
+
+    /// Minute-by-minute comfort requirement over the horizon, from `now`.
+    fn requirement(&self, ctx: &ControlContext<'_>, occupied_now: bool) -> Vec<bool> {
+        let cfg = &self.config;
+        let lookback = 48 * 60usize;
+        let horizon = cfg.horizon.num_minutes().max(1) as usize;
+        let from = ctx.now - Duration::minutes(lookback as i64);
+        let expected = ctx.occupancy.minutes(from, lookback + horizon, ctx.utc_offset_minutes);
+        let margin = cfg.arrival_margin.num_minutes().max(0) as usize;
+        let no_show = cfg.no_show_after.num_minutes().max(0) as usize;
+        let mut need = vec![false; horizon];
+        let mut i = 0;
+        while i < expected.len() {
+            if !expected[i] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < expected.len() && expected[i] {
+                i += 1;
+            }
+            let end = i; // [start, end) in minutes since `from`
+            if end <= lookback {
+                continue;
+            }
+            let early = start.saturating_sub(margin);
+            if early <= lookback && !occupied_now {
+                // The period is under way (now is inside it, margin included).
+                let window_start = from + Duration::minutes(early as i64);
+                let seen = self.last_seen_occupied.is_some_and(|t| t >= window_start);
+                let no_show_now = lookback >= start + no_show && !seen;
+                if seen || no_show_now {
+                    continue;
+                }
+            }
+            for m in early.max(lookback)..end {
+                need[m - lookback] = true;
+            }
+        }
+        if occupied_now {
+            let first = (cfg.step.num_minutes().max(1) as usize).min(horizon);
+            need[..first].iter_mut().for_each(|n| *n = true);
+        }
+        need
+    }
+}
+
+impl Controller for Predictive {
+    fn strategy(&self) -> Strategy {
+        Strategy::Predictive
+    }
+
+    fn planned_preheat_start(&self) -> Option<DateTime<Utc>> {
+        self.plan.as_ref().and_then(|p| p.preheat_start)
+    }
+
+    fn last_plan(&self) -> Option<&PlanSummary> {
+        self.plan.as_ref()
+    }
+
+    fn control(&mut self, ctx: &ControlContext<'_>) -> ControlOutput {
+        let reading = match ctx.fresh_reading() {
+            Ok(r) => r,
+            Err(why) => return ControlOutput::skip(why),
+        };
+        if reading.occupied {
+            self.last_seen_occupied = Some(reading.at);
+        }
+        if let Some(h) = ctx.active_hold(reading.occupied) {
+            return ControlOutput {
+                target: ctx.setpoint(h.target.celsius()),
+                reason: "manual hold".into(),
+                ..hold_out()
+            };
+        }
+        let cfg = self.config;
+        let p = ctx.preferences;
+        let step_min = cfg.step.num_minutes().max(1) as usize;
+        let n = (cfg.horizon.num_minutes().max(1) as usize).div_ceil(step_min);
+        let need = self.requirement(ctx, reading.occupied);
+        let occ_lb = p.clamp(p.occupied_temp) - cfg.comfort_band_k;
+        let vac_lb = p.clamp(p.unoccupied_temp) - cfg.comfort_band_k;
+        // Bound during each interval, then at each boundary (it must hold on both sides).
+        let interval_lb: Vec<f64> = (0..n)
+            .map(|k| {
+                let span = &need[(k * step_min).min(need.len())..((k + 1) * step_min).min(need.len())];
+                if span.iter().any(|x| *x) { occ_lb } else { vac_lb }
+            })
+            .collect();
+        let lower: Vec<f64> =
+            (0..n).map(|k| interval_lb[k].max(interval_lb[(k + 1).min(n - 1)]) + cfg.comfort_margin_k).collect();
+        let upper_c = (p.occupied_temp.max(p.unoccupied_temp) + cfg.storage_band_k).min(p.max_temp);
+        let upper = vec![upper_c.max(occ_lb + cfg.comfort_margin_k + 0.1); n];
+        let t_now_out = reading.t_out.unwrap_or(5.0);
+        let step_at = |k: usize| ctx.now + cfg.step * k as i32;
+        let t_out: Vec<f64> = (0..n).map(|k| ctx.forecast.at(step_at(k) + cfg.step / 2).unwrap_or(t_now_out)).collect();
+        let m = ctx.model;
+        let gains: Vec<f64> =
+            (0..n).map(|k| if k == 0 { m.gains_w(reading.occupied) } else { m.base_gains_w }).collect();
+        let price: Vec<f64> =
+            (0..n).map(|k| ctx.prices.mean_over(step_at(k), cfg.step) + cfg.energy_weight_eur_kwh).collect();
+        let problem = PlanProblem {
+            dt_s: cfg.step.as_seconds_f64(),
+            t0: reading.t_air,
+            ua_w_per_k: m.ua_w_per_k,
+            capacitance_j_per_k: m.capacitance_j_per_k,
+            power_max_w: m.heater_power_w * cfg.power_fraction,
+            t_out: &t_out,
+            gains_w: &gains,
+            lower: &lower,
+            upper: &upper,
+            price_eur_kwh: &price,
+            objective: cfg.objective,
+            shortfall_penalty_eur_per_kh: cfg.shortfall_penalty_eur_per_kh,
+        };
+        match problem.solve() {
+            Ok(plan) => {
+                let free_end = m.advance(reading.t_air, t_out[0], m.base_gains_w, cfg.step.as_seconds_f64());
+                let target_c =
+                    thermostat_target(&plan, lower[0], &reading, ctx.hysteresis_k, problem.power_max_w, free_end);
+                let preheat_start = preheat_start(&plan.temp_c, &interval_lb, vac_lb, occ_lb).map(step_at);
+                let reason = format!(
+                    "plan: {:.1} °C in {} min ({}), {:.2} kWh / {:.2} € over {} h",
+                    plan.temp_c[1],
+                    step_min,
+                    if plan.power_w[0] > 1.0 { "heating" } else { "floating" },
+                    plan.energy_kwh,
+                    plan.cost_eur,
+                    cfg.horizon.num_hours()
+                );
+                self.plan = Some(PlanSummary {
+                    made_at: ctx.now,
+                    step_s: cfg.step.num_seconds(),
+                    temp_c: plan.temp_c,
+                    power_w: plan.power_w,
+                    lower_c: lower,
+                    preheat_start,
+                    cost_eur: plan.cost_eur,
+                    energy_kwh: plan.energy_kwh,
+                });
+                ControlOutput {
+                    target: ctx.setpoint(target_c),
+                    reason,
+                    planned_preheat_start: preheat_start,
+                    hold_expired: ctx.hold.is_some(),
+                }
+            }
+            Err(e) => {
+                // No plan: be safe, like the schedule with the margin applied.
+                self.plan = None;
+                let comfort = need.first().copied().unwrap_or(false) || need.iter().take(4 * step_min).any(|x| *x);
+                let c = if comfort { p.occupied_temp } else { p.unoccupied_temp };
+                ControlOutput {
+                    target: ctx.setpoint(c),
+                    reason: format!("{e}; fallback {c:.1} °C"),
+                    planned_preheat_start: None,
+                    hold_expired: ctx.hold.is_some(),
+                }
+            }
+        }
+    }
+}
+
+/// Turns the plan's first interval into a target for an on/off thermostat that switches on below
+/// `target − h` and off above `target + h`, keeping its state in between.
+///
+/// - The floor `F` (the bound the plan keeps at the end of the interval) is protected: the target is not below
+///   `F + h`, so the heater comes on whenever the room falls to `F` (the one exception is the early switch-off
+///   below, and only when the model says the room stays above `F` until the next decision anyway).
+/// - Floating or holding (the plan does not heat, or only to hold the floor): exactly that, `F + h`, so the room
+///   drifts down freely to the floor; and if the heater is on and the room would stay above the floor for the
+///   whole interval without it, a target just below `T − h` switches it off now instead of at `F + 2h`, which
+///   halves the thermostat's overshoot above the floor.
+/// - Heating, heater on: keep it on until the planned end temperature `E`: target `E − h`.
+/// - Heating, heater off, `E` above the room: force it on with a target above `T + h` (the reading is quantized to
+///   0.1 K, hence the extra 0.1 K); it will be brought back at the next interval at the latest.
+/// - Heating, heater off, `E` not above the room: `E + h` (on as soon as the room falls below `E`).
+///
+/// Rounded up to 0.1 K, which only ever raises the floor (the early switch-off keeps 0.15 K for the rounding and the
+/// quantized reading).
+fn thermostat_target(
+    plan: &crate::lp::Plan,
+    floor: f64,
+    reading: &ZoneReading,
+    h: f64,
+    power_max_w: f64,
+    free_end: f64,
+) -> f64 {
+    let s_min = floor + h;
+    let end = plan.temp_c[1];
+    // "Heating" means more than holding: the plan ends the interval clearly above the floor.
+    let heating = plan.power_w[0] > 0.05 * power_max_w && end > floor + 0.05;
+    let t = reading.t_air;
+    let s = if !heating {
+        // Holding or floating with the heater on: switch it off now, rather than at the top of the band, when the
+        // room will still be above the floor at the next decision even with the heater off all the time.
+        if reading.heater_on && free_end >= floor { (t - h - 0.15).min(s_min) } else { s_min }
+    } else if reading.heater_on {
+        s_min.max(end - h)
+    } else if end > t + 0.05 {
+        s_min.max(t + h + 0.1)
+    } else {
+        s_min.max(end + h)
+    };
+    (s * 10.0 - 1e-6).ceil() / 10.0
+}
+
+/// The step at which the planned warm-up for the next required comfort period starts: walking back from the first
+/// interval that needs comfort, as long as the planned temperature keeps rising. `None` when the room is already
+/// warm enough or no comfort period lies in the horizon.
+fn preheat_start(temp_c: &[f64], interval_lb: &[f64], vac_lb: f64, occ_lb: f64) -> Option<usize> {
+    if occ_lb <= vac_lb {
+        return None;
+    }
+    let first = interval_lb.iter().position(|lb| *lb >= occ_lb)?;
+    if first == 0 {
+        return None;
+    }
+    let mut k = first;
+    while k > 0 && temp_c[k - 1] < temp_c[k] - 1e-3 {
+        k -= 1;
+    }
+    (k < first).then_some(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use heating_core::physics::{RoomState, StepInputs, Thermostat};
+    use heating_core::schedule::WeeklySchedule;
+    use heating_core::zone::default_profiles;
+
+    fn monday() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z").unwrap().to_utc()
+    }
+
+    #[test]
+    fn strategies_parse_and_display() {
+        for s in Strategy::ALL {
+            assert_eq!(s.as_str().parse::<Strategy>().unwrap(), s);
+        }
+        assert!("pid".parse::<Strategy>().is_err());
+    }
+
+    /// An office zone, vacant and set back at 17 °C at 04:00 on a Monday, with people expected at 08:30.
+    /// Simulated with the true model: the predictive controller starts preheating well before 08:30, reaches the
+    /// bound in time (people arrive at 08:15 here), and reports the planned start.
+    fn run(strategy: Strategy, model_factor: f64) -> (f64, Option<DateTime<Utc>>, f64) {
+        let profile = &default_profiles()[3];
+        let params = profile.params();
+        let model = ZoneModel::from_params(&params).scaled(model_factor);
+        let schedule = WeeklySchedule::parse(&["mon-fri 08:30-17:30"]).unwrap();
+        let occupancy = OccupancyForecast::Schedule(schedule);
+        let forecast = Forecast::constant(monday(), 2.0);
+        let prices = PriceProfile::default();
+        let prefs = Preferences::default();
+        let mut ctl = controller(strategy, &PredictiveConfig::default());
+        let mut room = RoomState::new(17.0);
+        let th = Thermostat::default();
+        let mut now = monday() + Duration::hours(4);
+        let mut target = Setpoint::from_celsius(17.0).unwrap();
+        let mut first_preheat = None;
+        let mut tdis = 0.0;
+        while now < monday() + Duration::hours(12) {
+            let arrived = now >= monday() + Duration::minutes(8 * 60 + 15);
+            if (now - monday()).num_minutes() % 15 == 0 {
+                let ctx = ControlContext {
+                    now,
+                    utc_offset_minutes: 0,
+                    reading: Some(ZoneReading {
+                        at: now,
+                        t_air: (room.t_air * 10.0).round() / 10.0,
+                        t_out: Some(2.0),
+                        occupied: arrived,
+                        heater_on: room.heater_on,
+                        device_target: target,
+                    }),
+                    stale_after: Duration::minutes(5),
+                    preferences: &prefs,
+                    hold: None,
+                    occupancy: &occupancy,
+                    forecast: &forecast,
+                    prices: &prices,
+                    model: &model,
+                    hysteresis_k: th.hysteresis_k,
+                };
+                let out = ctl.control(&ctx);
+                target = out.target.unwrap();
+                if first_preheat.is_none() {
+                    first_preheat = ctl.planned_preheat_start();
+                }
+            }
+            room.step(&params, &th, StepInputs { t_out: 2.0, target: target.celsius(), occupied: arrived }, 60.0);
+            now += Duration::minutes(1);
+            if arrived {
+                tdis += (20.5 - room.t_air).max(0.0) / 60.0;
+            }
+        }
+        (tdis, first_preheat, room.energy_j / 3.6e6)
+    }
+
+    #[test]
+    fn predictive_preheats_in_time_and_says_when() {
+        let (tdis, preheat, _) = run(Strategy::Predictive, 1.0);
+        assert!(tdis < 0.01, "discomfort {tdis} K·h");
+        let start = preheat.expect("a preheat is planned");
+        assert!(start > monday() + Duration::hours(4) && start < monday() + Duration::hours(8), "{start}");
+        let (reactive_tdis, none, _) = run(Strategy::Reactive, 1.0);
+        assert!(none.is_none());
+        assert!(reactive_tdis > 0.5, "reactive heats only once people are there: {reactive_tdis}");
+    }
+
+    #[test]
+    fn predictive_survives_a_model_twenty_percent_off() {
+        let (tdis, _, _) = run(Strategy::Predictive, 0.8);
+        assert!(tdis < 0.05, "discomfort {tdis} K·h");
+        let (tdis, _, _) = run(Strategy::Predictive, 1.2);
+        assert!(tdis < 0.05, "discomfort {tdis} K·h");
+    }
+
+    #[test]
+    fn every_strategy_obeys_a_hold_and_reports_its_end() {
+        let prefs = Preferences::default();
+        let occupancy = OccupancyForecast::Schedule(WeeklySchedule::parse(&["mon-fri 08:30-17:30"]).unwrap());
+        let forecast = Forecast::constant(monday(), 3.0);
+        let prices = PriceProfile::default();
+        let model = ZoneModel::from_params(&default_profiles()[3].params());
+        let hold = Hold {
+            target: Setpoint::from_celsius(23.5).unwrap(),
+            until: Some(monday() + Duration::hours(1)),
+            occupied_at_start: false,
+        };
+        for s in Strategy::ALL {
+            let mut ctl = controller(s, &PredictiveConfig::default());
+            let mut ctx = ControlContext {
+                now: monday(),
+                utc_offset_minutes: 0,
+                reading: Some(ZoneReading {
+                    at: monday(),
+                    t_air: 19.0,
+                    t_out: Some(3.0),
+                    occupied: false,
+                    heater_on: false,
+                    device_target: Setpoint::from_celsius(17.0).unwrap(),
+                }),
+                stale_after: Duration::minutes(5),
+                preferences: &prefs,
+                hold: Some(hold),
+                occupancy: &occupancy,
+                forecast: &forecast,
+                prices: &prices,
+                model: &model,
+                hysteresis_k: 0.3,
+            };
+            let out = ctl.control(&ctx);
+            assert_eq!(out.target.unwrap().celsius(), 23.5, "{s}");
+            assert!(!out.hold_expired);
+            ctx.now = monday() + Duration::hours(2);
+            ctx.reading = ctx.reading.map(|r| ZoneReading { at: ctx.now, ..r });
+            let out = ctl.control(&ctx);
+            assert!(out.hold_expired, "{s}");
+            assert!(out.target.unwrap().celsius() < 23.5, "{s}");
+        }
+    }
+
+    #[test]
+    fn stale_readings_mean_no_decision() {
+        let prefs = Preferences::default();
+        let occupancy = OccupancyForecast::Unknown;
+        let forecast = Forecast::default();
+        let prices = PriceProfile::default();
+        let model = ZoneModel::fallback(1000.0);
+        let ctx = ControlContext {
+            now: monday(),
+            utc_offset_minutes: 0,
+            reading: None,
+            stale_after: Duration::minutes(5),
+            preferences: &prefs,
+            hold: None,
+            occupancy: &occupancy,
+            forecast: &forecast,
+            prices: &prices,
+            model: &model,
+            hysteresis_k: 0.3,
+        };
+        for s in Strategy::ALL {
+            assert!(controller(s, &PredictiveConfig::default()).control(&ctx).target.is_none(), "{s}");
+        }
+    }
+}
