@@ -45,7 +45,8 @@ fn parse_interval(s: &str) -> Result<f64, String> {
 #[derive(Clone, Parser)]
 #[command(name = "heating-server", version)]
 pub struct Config {
-    /// Database URL. SQLite: `sqlite://PATH?mode=rwc` (the file is created if missing).
+    /// Database URL. SQLite: `sqlite://PATH?mode=rwc` (the file is created if missing); PostgreSQL:
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB`.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
     /// Address and port the HTTP server listens on.

@@ -3,7 +3,7 @@
 //! - [`config`]: flags, environment and `.env`, with secrets redacted.
 //! - [`app`]: builds the application ([`app::build`]) apart from running it ([`app::App::run`]), so tests get a
 //!   handle on a server bound to port 0.
-//! - [`storage`]: the one storage interface the handlers use ([`storage::Storage`]), SQLite today.
+//! - [`storage`]: the one storage interface the handlers use ([`storage::Storage`]): SQLite or PostgreSQL.
 //! - [`http`]: one module per REST resource, each with its own `router()`, merged once with the OpenAPI document
 //!   and Swagger UI; one error type ([`http::error::ApiError`]).
 //! - [`domain`]: validated values (zone names, Modbus endpoints, pagination) that requests convert into.

@@ -14,7 +14,7 @@ use heating_core::preferences::Preferences;
 use heating_core::units::Setpoint;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{ConnectOptions, Connection, Postgres, QueryBuilder, Row};
 
 use super::model::*;
 use super::sqlite::{counter_step, preferences_text, time_of};
@@ -31,6 +31,9 @@ const READING_PARAMS: usize = 8;
 /// Rows per multi-row INSERT, below the parameter limit (8 × 8000 = 64 000 parameters).
 const INSERT_CHUNK: usize = 8_000;
 const _: () = assert!(INSERT_CHUNK * READING_PARAMS <= MAX_BIND_PARAMS);
+
+/// Longest wait for a connection, at start and from the pool.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Name of the unique constraint on `zones.name` (see the migration).
 const ZONE_NAME_UNIQUE: &str = "zones_name_unique";
@@ -62,12 +65,21 @@ impl PostgresStorage {
     /// once if the server cannot be reached or refuses the login. Does not migrate.
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
         let options = PgConnectOptions::from_str(url)?.application_name("heating-server");
+        // One connection first, so that a refused connection, a failed login or a missing database is reported as
+        // such at once (the pool would retry until its timeout and report only that).
+        let probe = tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await.map_err(|_| {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer from the PostgreSQL server within {} s", CONNECT_TIMEOUT.as_secs()),
+            ))
+        })??;
+        probe.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .min_connections(0)
             .idle_timeout(Some(Duration::from_secs(600)))
             .max_lifetime(Some(Duration::from_secs(1800)))
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await?;
         Ok(Self { pool })

@@ -18,8 +18,8 @@ use heating_server::storage::{
     ZoneFields,
 };
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{AssertSqlSafe, ConnectOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -425,7 +425,7 @@ async fn sqlite_storage_conforms() {
 
 /// A database of its own on the test server, dropped when the test ends (also after a failure).
 struct PgTestDatabase {
-    admin: sqlx::PgPool,
+    admin: PgConnection,
     name: String,
     url: String,
 }
@@ -435,44 +435,38 @@ impl PgTestDatabase {
     /// cannot be reached.
     async fn create() -> Self {
         let admin_url = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
-        let options: PgConnectOptions = admin_url
-            .parse()
-            .unwrap_or_else(|e| panic!("TEST_POSTGRES_URL {admin_url:?} is not a PostgreSQL URL: {e}"));
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone())
+        let options: PgConnectOptions =
+            admin_url.parse().unwrap_or_else(|e| panic!("TEST_POSTGRES_URL is not a PostgreSQL URL: {e}"));
+        let mut admin = tokio::time::timeout(Duration::from_secs(10), options.connect())
             .await
+            .map_err(|_| "no answer within 10 s".to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
             .unwrap_or_else(|e| {
+                let (host, port) = (options.get_host(), options.get_port());
+                let db = options.get_database().unwrap_or_default();
                 panic!(
-                    "PostgreSQL is unreachable at {} ({e}). These tests need it: start it (see .ci/run: \
-                     `pg_ctlcluster <version> main start`) or point TEST_POSTGRES_URL at a server with trust or \
-                     password login and a database to connect to.",
-                    format!(
-                        "{}:{}/{}",
-                        options.get_host(),
-                        options.get_port(),
-                        options.get_database().unwrap_or_default()
-                    )
+                    "PostgreSQL is unreachable at {host}:{port}/{db} ({e}). These tests need it: start it (see \
+                     .ci/run: `pg_ctlcluster <version> main start`) or point TEST_POSTGRES_URL at a server with trust \
+                     or password login and a database to connect to."
                 )
             });
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000_000;
         let name = format!("heating_test_{}_{}_{}", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed));
         sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
+            .execute(&mut admin)
             .await
             .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on the test server failed: {e}"));
         let url = options.database(&name).to_url_lossy().to_string();
         Self { admin, name, url }
     }
 
-    async fn drop_database(self) {
+    async fn drop_database(mut self) {
         sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)))
-            .execute(&self.admin)
+            .execute(&mut self.admin)
             .await
             .unwrap_or_else(|e| panic!("DROP DATABASE {} failed: {e}", self.name));
-        self.admin.close().await;
+        let _ = self.admin.close().await;
     }
 
     /// Runs `test` with the database's URL, then drops the database whatever the outcome, then passes a panic on.
