@@ -264,7 +264,7 @@
       setText(el, "heater", r ? (r.heater_on ? "On" : "Off") : "–");
       heater.className = r && r.heater_on ? "on" : "";
       heater.title = r ? `Rated ${(r.heater_power_w / 1000).toFixed(1)} kW` : "";
-      setText(el, "last-seen", z.health.last_seen ? fmtWhen(Date.parse(z.health.last_seen)) : "never");
+      setText(el, "last-seen", z.health.last_seen ? fmtShort(Date.parse(z.health.last_seen)) : "never");
       el.classList.toggle("heating", !!(r && r.heater_on));
       el.dataset.readingTs = r ? r.timestamp : "";
       el.dataset.health = z.health.state;
