@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, redact_url};
 use crate::fleet::Fleet;
+use crate::http::model::ModelCache;
 use crate::http::{self, AppService};
 use crate::jobs::{self, JobReports};
 use crate::storage::{Storage, StorageError};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub reports: Arc<JobReports>,
     /// Weather forecasts (cached; simulated when no provider is configured).
     pub weather: WeatherService,
+    /// Identified zone models, refitted at most hourly (`GET /zones/{id}/model`).
+    pub models: Arc<ModelCache>,
 }
 
 impl AppState {
@@ -93,6 +96,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
             fleet,
             reports: Arc::new(JobReports::default()),
             weather,
+            models: Arc::new(ModelCache::default()),
         },
     })
 }

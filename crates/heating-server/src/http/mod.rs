@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod history;
+pub mod model;
 pub mod sensordata;
 pub mod status;
 pub mod weather;
@@ -58,6 +59,7 @@ pub const DOCS_PATH: &str = "/docs";
         (name = "control", description = "Manual targets and holds, sent to the device at once"),
         (name = "status", description = "Live status: health, readings, targets in force and why"),
         (name = "weather", description = "Weather forecasts (cached; WeatherAPI.com, Open-Meteo or simulated)"),
+        (name = "model", description = "Zone thermal models identified from the zones' own readings"),
     )
 )]
 struct ApiDoc;
@@ -74,6 +76,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(status::router())
         .merge(weather::router())
         .merge(history::router())
+        .merge(model::router())
 }
 
 /// The OpenAPI document of [`api_router`].

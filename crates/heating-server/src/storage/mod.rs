@@ -162,6 +162,18 @@ impl Storage {
         dispatch!(self, list_zone_readings(zone_id, filter))
     }
 
+    /// One zone's readings in `from <= ts < to`, oldest first (by timestamp, then id): the newest `max_rows` of
+    /// them, so that a huge range cannot exhaust memory.
+    pub async fn readings_between(
+        &self,
+        zone_id: ZoneId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        max_rows: i64,
+    ) -> Result<Vec<Reading>, StorageError> {
+        dispatch!(self, readings_between(zone_id, from, to, max_rows))
+    }
+
     // --- commands ---
 
     /// Logs a command. `NotFound` if the zone does not exist.

@@ -274,6 +274,28 @@ impl PostgresStorage {
         rows.iter().map(reading_from_row).collect()
     }
 
+    pub async fn readings_between(
+        &self,
+        zone_id: ZoneId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        max_rows: i64,
+    ) -> Result<Vec<Reading>, StorageError> {
+        let rows = sqlx::query(concat!(
+            "SELECT * FROM (SELECT ",
+            reading_columns!(),
+            " FROM sensor_readings WHERE zone_id = $1 AND ts_ms >= $2 AND ts_ms < $3 ",
+            "ORDER BY ts_ms DESC, id DESC LIMIT $4) AS newest ORDER BY ts_ms, id"
+        ))
+        .bind(zone_id)
+        .bind(to_ms(from))
+        .bind(to_ms(to))
+        .bind(max_rows.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(reading_from_row).collect()
+    }
+
     // --- commands ---
 
     pub async fn insert_command(&self, c: &NewCommand) -> Result<Command, StorageError> {

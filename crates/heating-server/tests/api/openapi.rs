@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::helpers::{json_of, spawn_app};
 
 /// Every endpoint the issue asks for (method, path as documented).
-const ENDPOINTS: [(&str, &str); 18] = [
+const ENDPOINTS: [(&str, &str); 19] = [
     ("post", "/zones"),
     ("get", "/zones"),
     ("get", "/zones/{id}"),
@@ -27,6 +27,7 @@ const ENDPOINTS: [(&str, &str); 18] = [
     ("get", "/weather"),
     ("get", "/weather/forecast/{location}"),
     ("get", "/zones/{id}/history"),
+    ("get", "/zones/{id}/model"),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];

@@ -6,3 +6,4 @@ mod control;
 mod demo;
 mod faults;
 mod helpers;
+mod model;

@@ -256,6 +256,15 @@ async fn readings_batches_ordering_and_filters(s: &Storage) {
     let none = ReadingFilter { page: Page::default(), from: Some(at(50_000)), to: None };
     assert!(s.list_zone_readings(z.id, none).await.unwrap().is_empty());
 
+    // A time range in ascending order (model identification); capped to the newest rows.
+    let range = s.readings_between(z.id, at(100), at(103), 1000).await.unwrap();
+    assert_eq!(range.len(), 9);
+    assert!(range.windows(2).all(|p| (p[0].ts, p[0].id) < (p[1].ts, p[1].id)), "ascending");
+    assert_eq!((range[0].ts, range[8].ts), (at(100), at(102)));
+    let capped = s.readings_between(z.id, at(100), at(103), 4).await.unwrap();
+    assert_eq!(capped.len(), 4);
+    assert_eq!(capped, range[5..].to_vec(), "the newest four, still ascending");
+
     // All zones' readings, newest first.
     let newest = s.list_readings(page(0, 4)).await.unwrap();
     assert_eq!(newest.iter().map(|r| r.ts).collect::<Vec<_>>(), vec![at(2999), at(2999), at(2999), at(2998)]);
