@@ -16,6 +16,9 @@
     occupied: "Occupied comfort",
     unoccupied: "Unoccupied setback",
     skipped: "Control paused",
+    constant: "Constant setpoint",
+    scheduled: "Occupancy schedule",
+    predictive: "Predictive plan",
   };
   const HEALTH = {
     online: ["Online", "ok"],
@@ -141,6 +144,13 @@
   }
 
   /// The target in force for a zone, and why.
+  // The zone's control strategy and, for the predictive one, when its plan starts preheating.
+  function planText(z) {
+    if (!z.strategy) return "";
+    const pre = z.planned_preheat_start ? ` · preheat from ${fmtShort(Date.parse(z.planned_preheat_start))}` : "";
+    return `Strategy: ${z.strategy}${pre}`;
+  }
+
   function activeTarget(z) {
     if (z.hold) {
       const until = z.hold.until ? `until ${fmtWhen(Date.parse(z.hold.until))}` : "until occupancy changes";
@@ -236,6 +246,7 @@
             h("span", { "data-field": "temperature" }, "–"), h("span", { class: "unit" }, "°C")),
           h("p", { class: "target-line", style: "margin:0" }, "Target ", h("strong", { "data-field": "target" }, "–"))),
         h("p", { class: "why" }, h("span", { "data-field": "why" }, ""), h("span", { class: "reason", "data-field": "reason" }, "")),
+        h("p", { class: "why" }, h("span", { class: "reason", "data-field": "plan" }, "")),
         h("dl", { class: "facts" },
           h("div", {}, h("dt", {}, "Occupancy"), h("dd", { "data-field": "occupancy" }, "–")),
           h("div", {}, h("dt", {}, "Heater"), h("dd", { "data-field": "heater" }, "–")),
@@ -257,6 +268,7 @@
       setText(el, "why", t.why);
       setText(el, "reason", t.reason || "");
       el.querySelector('[data-field="reason"]').title = t.reason || "";
+      setText(el, "plan", planText(z));
       const occ = el.querySelector('[data-field="occupancy"]');
       setText(el, "occupancy", r ? (r.occupancy ? "Occupied" : "Vacant") : "–");
       occ.className = r && r.occupancy ? "occ" : "";
@@ -556,7 +568,7 @@
         setText(main, "temperature", r ? deg(r.temperature) : "–");
         setText(main, "temperature-note", r ? `Read ${fmtTimeS(Date.parse(r.timestamp))}` : "");
         setText(main, "target", deg(t.value));
-        setText(main, "target-note", t.why);
+        setText(main, "target-note", [t.why, planText(z)].filter(Boolean).join(" · "));
         setText(main, "occupancy", r ? (r.occupancy ? "Occupied" : "Vacant") : "–");
         setText(main, "occupancy-note", "");
         setText(main, "heater", r ? (r.heater_on ? "On" : "Off") : "–");

@@ -32,6 +32,13 @@ pub const DEFAULT_BACKOFF_MAX_SECS: f64 = 30.0;
 pub const DEFAULT_POLL_CONCURRENCY: usize = 512;
 pub const DEFAULT_SIM_SEED: u64 = 42;
 
+/// `CONTROL_STRATEGY`: one of constant, reactive, scheduled, predictive.
+fn parse_strategy(s: &str) -> Result<heating_predict::Strategy, String> {
+    s.trim().to_ascii_lowercase().parse().map_err(|_| {
+        format!("unknown control strategy {s:?}: expected one of constant, reactive, scheduled, predictive")
+    })
+}
+
 fn parse_interval(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
     if v.is_finite() && (0.1..=86_400.0).contains(&v) {
@@ -76,6 +83,10 @@ pub struct Config {
     /// Seed of the simulated weather (the simulator's `--seed`, so both agree).
     #[arg(long, env = "SIM_SEED", default_value_t = DEFAULT_SIM_SEED)]
     pub sim_seed: u64,
+    /// Control strategy of zones without a `control_strategy` preference: constant, reactive, scheduled or
+    /// predictive [default: reactive; demo: predictive].
+    #[arg(long, env = "CONTROL_STRATEGY", value_parser = parse_strategy)]
+    pub control_strategy: Option<heating_predict::Strategy>,
     /// Weather provider settings.
     #[command(flatten)]
     pub weather: heating_weather::WeatherSettings,
@@ -141,6 +152,14 @@ impl Config {
         std::time::Duration::from_secs_f64(self.poll_interval_secs.unwrap_or(default))
     }
 
+    /// The control strategy of zones without a `control_strategy` preference.
+    #[must_use]
+    pub fn control_strategy(&self) -> heating_predict::Strategy {
+        let default =
+            if self.demo { heating_predict::Strategy::Predictive } else { heating_predict::Strategy::Reactive };
+        self.control_strategy.unwrap_or(default)
+    }
+
     /// Time between two control runs (real time).
     #[must_use]
     pub fn control_interval(&self) -> std::time::Duration {
@@ -182,6 +201,7 @@ impl Default for Config {
             poll_concurrency: DEFAULT_POLL_CONCURRENCY,
             site_utc_offset_minutes: 0,
             sim_seed: DEFAULT_SIM_SEED,
+            control_strategy: None,
             weather: heating_weather::WeatherSettings::default(),
             background_jobs_disabled: false,
             demo: false,
@@ -201,6 +221,7 @@ impl fmt::Debug for Config {
             .field("poll_concurrency", &self.poll_concurrency)
             .field("site_utc_offset_minutes", &self.site_utc_offset_minutes)
             .field("sim_seed", &self.sim_seed)
+            .field("control_strategy", &self.control_strategy())
             .field("weather", &self.weather)
             .finish()
     }
@@ -274,6 +295,24 @@ mod tests {
         assert_eq!(fast.poll_interval(), std::time::Duration::from_millis(500));
         let demo = Config { demo: true, ..Config::default() };
         assert_eq!(demo.poll_interval(), std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn control_strategy_defaults_to_reactive_and_refuses_unknown_values() {
+        let mut cli = Cli::try_parse_from(["heating-server"]).unwrap();
+        assert_eq!(cli.config.control_strategy(), heating_predict::Strategy::Reactive);
+        cli.config.demo = true;
+        assert_eq!(cli.config.control_strategy(), heating_predict::Strategy::Predictive, "the demo's default");
+        let mut cli = Cli::try_parse_from(["heating-server", "--control-strategy", "Scheduled"]).unwrap();
+        cli.config.demo = true;
+        assert_eq!(cli.config.control_strategy(), heating_predict::Strategy::Scheduled, "the flag wins");
+        let err = Cli::try_parse_from(["heating-server", "--control-strategy", "bogus"]).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "unknown control strategy \"bogus\": expected one of constant, reactive, scheduled, predictive"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

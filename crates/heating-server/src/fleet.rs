@@ -49,6 +49,10 @@ pub struct Live {
     pub decision: Option<ActiveDecision>,
     pub hold: Option<HoldRecord>,
     pub last_command: Option<Command>,
+    /// The last output of a non-reactive controller, and when.
+    pub control_output: Option<(DateTime<Utc>, heating_predict::ControlOutput)>,
+    /// The strategy of the last control run.
+    pub strategy: Option<heating_predict::Strategy>,
 }
 
 /// One zone with a device.
@@ -60,6 +64,11 @@ pub struct ZoneRuntime {
     /// The persistent connection. Held for the length of one request (or one write plus its read-back).
     pub link: tokio::sync::Mutex<ZoneLink>,
     live: Mutex<Live>,
+    /// The zone's controller (for strategies other than reactive), rebuilt when the strategy changes. Locked
+    /// briefly, never across an await.
+    pub controller: Mutex<Option<Box<dyn heating_predict::Controller>>>,
+    /// Occupancy learned from this zone's polls.
+    pub learned: Mutex<heating_predict::LearnedSchedule>,
 }
 
 impl ZoneRuntime {
@@ -70,6 +79,8 @@ impl ZoneRuntime {
             endpoint,
             zone: RwLock::new(zone),
             live: Mutex::new(Live::default()),
+            controller: Mutex::new(None),
+            learned: Mutex::new(heating_predict::LearnedSchedule::default()),
         }
     }
 

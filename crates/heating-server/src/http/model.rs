@@ -49,7 +49,7 @@ pub struct ModelCache {
 
 impl ModelCache {
     /// The cached fit of `zone` over `days`, if it was made less than [`CACHE_TTL`] before `now`.
-    fn get(&self, zone: ZoneId, days: u32, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Identification)> {
+    pub(crate) fn get(&self, zone: ZoneId, days: u32, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Identification)> {
         let fits = self.fits.lock().unwrap_or_else(PoisonError::into_inner);
         let (at, d, id) = fits.get(&zone)?;
         (*d == days && *at <= now && now - *at < CACHE_TTL).then(|| (*at, id.clone()))

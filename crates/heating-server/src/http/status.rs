@@ -15,8 +15,10 @@ use super::commands::CommandOut;
 use super::control::HoldOut;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
+use super::model::ZoneModelOut;
 use crate::app::AppState;
 use crate::fleet::{Live, endpoint_of};
+use crate::jobs::control::{zone_model, zone_strategy};
 use crate::jobs::{ControlReport, PollReport};
 use crate::storage::ZoneId;
 use crate::time::{serialize_opt_rfc3339, serialize_rfc3339};
@@ -100,7 +102,8 @@ pub struct ActiveOut {
     pub decided_at: DateTime<Utc>,
     /// The target control wants, °C; null when it skipped (no fresh data).
     pub target_temp: Option<f64>,
-    /// `manual_hold`, `schedule`, `occupied`, `unoccupied`, or `skipped`.
+    /// Reactive strategy: `manual_hold`, `schedule`, `occupied`, `unoccupied`, or `skipped`. Other strategies:
+    /// the strategy's name (`constant`, `scheduled`, `predictive`), or `skipped`.
     pub rule: String,
     /// In words, e.g. `occupied: occupied_temp 21.0 °C; weather: outdoor 22.0 °C above 21.0 °C, -1.0 K`.
     pub reason: String,
@@ -120,9 +123,29 @@ pub struct ZoneStatus {
     pub active: Option<ActiveOut>,
     pub hold: Option<HoldOut>,
     pub last_command: Option<CommandOut>,
+    /// The control strategy of the zone: its `control_strategy` preference, else the server's `CONTROL_STRATEGY`
+    /// (`constant`, `reactive`, `scheduled` or `predictive`).
+    pub strategy: String,
+    /// When the predictive controller's current plan starts heating for the next expected occupancy; null for
+    /// other strategies, or when no preheat is planned within its horizon.
+    #[serde(serialize_with = "serialize_opt_rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub planned_preheat_start: Option<DateTime<Utc>>,
+    /// The thermal model control uses for this zone (`source`: `identified` when the hourly cached fit of
+    /// `GET /zones/{id}/model` is good, else `fallback`); null without a device.
+    pub model: Option<ZoneModelOut>,
 }
 
 fn active_of(live: &Live) -> Option<ActiveOut> {
+    if let Some((at, out)) = &live.control_output {
+        return Some(ActiveOut {
+            decided_at: *at,
+            target_temp: out.target.map(|t| t.celsius()),
+            rule: if out.target.is_some() { live.strategy.map_or("skipped", |s| s.as_str()) } else { "skipped" }.into(),
+            reason: out.reason.clone(),
+            weather_adjustment_k: 0.0,
+        });
+    }
     let d = live.decision.as_ref()?;
     Some(match &d.decision {
         Decision::Skip { why } => ActiveOut {
@@ -195,6 +218,7 @@ async fn weather_status(state: &AppState) -> WeatherStatus {
 async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, ApiError> {
     let zones = state.storage.list_zones().await?;
     let mut out = Vec::with_capacity(zones.len());
+    let now = state.clock.now();
     for zone in zones {
         let runtime = state.fleet.get(zone.id);
         let live = runtime.as_ref().map(|rt| rt.live().clone()).unwrap_or_default();
@@ -246,6 +270,9 @@ async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, Ap
             active: active_of(&live),
             hold: live.hold.map(HoldOut::from),
             last_command: live.last_command.clone().map(CommandOut::from),
+            strategy: zone_strategy(&zone.preferences, state.config.control_strategy()).as_str().to_string(),
+            planned_preheat_start: live.control_output.as_ref().and_then(|(_, o)| o.planned_preheat_start),
+            model: runtime.as_ref().map(|rt| zone_model(&state, rt, now).into()),
         });
     }
     Ok(Json(StatusOut {

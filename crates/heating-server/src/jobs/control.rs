@@ -1,5 +1,13 @@
-//! One control run: for every zone with a device, decide its target with the domain policy
-//! ([`heating_core::control::decide`]) and write it when the device's target differs by 0.1 K or more.
+//! One control run: for every zone with a device, decide its target with the zone's strategy and write it when
+//! the device's target differs by 0.1 K or more.
+//!
+//! The strategy is the zone's `control_strategy` preference, else the server's `CONTROL_STRATEGY` (default
+//! `reactive`). `reactive` is the domain policy ([`heating_core::control::decide`]); the others run the zone's own
+//! [`heating_predict::Controller`] (kept in its [`ZoneRuntime`], rebuilt when the strategy changes) with the hourly
+//! weather forecast, the default time-of-use price profile, the zone's model (the hourly cached fit of
+//! `GET /zones/{id}/model` when good, else the conservative fallback for the heater's rated power; never refitted
+//! here), and its expected occupancy: the `occupancy_schedule` preference when set (e.g.
+//! `["mon-fri 08:30-17:30"]`), else the occupancy the poller learned from the zone's readings.
 //!
 //! Inputs per zone: its preferences, its newest reading from the poller (stale after three poll intervals of
 //! the server clock, so no decision is taken on old data), the site-local time, the outdoor temperature from the
@@ -8,12 +16,17 @@
 //! here: the next run decides again and writes again if still needed.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use heating_core::control::{ControlInput, Decision, ReadingView, decide};
+use heating_core::preferences::Preferences;
+use heating_core::schedule::WeeklySchedule;
+use heating_predict::{
+    ControlContext, OccupancyForecast, PredictiveConfig, PriceProfile, Strategy, ZoneModel, ZoneReading, controller,
+};
 use serde::Serialize;
 
 use crate::app::AppState;
@@ -39,8 +52,15 @@ pub struct ControlReport {
 /// Most writes in flight at once.
 const WRITE_CONCURRENCY: usize = 64;
 
-/// Outdoor temperature per weather location (`None`: the site default), from the cached weather service.
-async fn outdoor_by_location(state: &AppState, zones: &[Arc<ZoneRuntime>]) -> HashMap<Option<String>, f64> {
+/// What the weather service says for one location: the outdoor temperature now and the hourly forecast.
+#[derive(Debug, Default)]
+struct Weather {
+    now_c: Option<f64>,
+    forecast: heating_predict::Forecast,
+}
+
+/// Weather per location (`None`: the site default), from the cached weather service.
+async fn weather_by_location(state: &AppState, zones: &[Arc<ZoneRuntime>]) -> HashMap<Option<String>, Weather> {
     let mut out = HashMap::new();
     let weather = &state.weather;
     let now = state.clock.now();
@@ -57,10 +77,9 @@ async fn outdoor_by_location(state: &AppState, zones: &[Arc<ZoneRuntime>]) -> Ha
         };
         match served {
             Ok(f) => {
-                if let Some(t) = f.forecast.temperature_at(now).or(f.forecast.current.as_ref().map(|c| c.temperature_c))
-                {
-                    out.insert(location, t);
-                }
+                let now_c = f.forecast.temperature_at(now).or(f.forecast.current.as_ref().map(|c| c.temperature_c));
+                let points = f.forecast.hourly.iter().map(|h| (h.time, h.temperature_c)).collect();
+                out.insert(location, Weather { now_c, forecast: heating_predict::Forecast::new(points) });
             }
             Err(e) => tracing::warn!(location = location.as_deref().unwrap_or("site"), "no weather for control: {e}"),
         }
@@ -68,12 +87,49 @@ async fn outdoor_by_location(state: &AppState, zones: &[Arc<ZoneRuntime>]) -> Ha
     out
 }
 
+/// Hysteresis of the controllers around their setpoints, in K.
+const HYSTERESIS_K: f64 = 0.3;
+
+/// The zone's strategy: its `control_strategy` preference when valid, else the server's `CONTROL_STRATEGY`.
+#[must_use]
+pub fn zone_strategy(prefs: &Preferences, default: Strategy) -> Strategy {
+    prefs
+        .extra
+        .get("control_strategy")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.trim().to_ascii_lowercase().parse().ok())
+        .unwrap_or(default)
+}
+
+/// The zone's occupancy schedule from its `occupancy_schedule` preference (weekly entries such as
+/// `"mon-fri 08:30-17:30"`), if set and valid.
+#[must_use]
+pub fn occupancy_schedule(prefs: &Preferences) -> Option<WeeklySchedule> {
+    let v = prefs.extra.get("occupancy_schedule")?;
+    let entries: Vec<String> = serde_json::from_value(v.clone()).ok()?;
+    WeeklySchedule::try_from(entries).ok()
+}
+
+/// The model the controllers use: the hourly cached fit when good, else the conservative fallback.
+#[must_use]
+pub fn zone_model(state: &AppState, rt: &ZoneRuntime, now: DateTime<Utc>) -> ZoneModel {
+    match state.models.get(rt.id, crate::http::model::DEFAULT_DAYS, now) {
+        Some((_, id)) if id.good => id.model,
+        _ => {
+            let rated = rt.live().reading.map_or(0.0, |r| f64::from(r.snapshot.heater_power_w));
+            ZoneModel::fallback(rated)
+        }
+    }
+}
+
 /// Decides every zone's target and writes those that changed.
 pub async fn control_once(state: &AppState) -> ControlReport {
     let started = Instant::now();
     let now = state.clock.now();
     let zones = state.fleet.all();
-    let outdoor = outdoor_by_location(state, &zones).await;
+    let weather = weather_by_location(state, &zones).await;
+    let no_weather = Weather::default();
+    let prices = PriceProfile::default();
     let stale_after = chrono::Duration::milliseconds(
         (state.config.poll_interval().as_secs_f64() * 3.0 * state.clock.scale() * 1000.0).round() as i64,
     );
@@ -82,7 +138,66 @@ pub async fn control_once(state: &AppState) -> ControlReport {
     let mut due = Vec::new();
     for rt in &zones {
         let prefs = rt.preferences();
+        let strategy = zone_strategy(&prefs, state.config.control_strategy());
+        let zone_weather = weather.get(&prefs.weather_location).unwrap_or(&no_weather);
+        if strategy != Strategy::Reactive {
+            let model = zone_model(state, rt, now);
+            let occupancy = {
+                let learned = rt.learned.lock().unwrap_or_else(PoisonError::into_inner);
+                OccupancyForecast::choose(occupancy_schedule(&prefs).as_ref(), Some(&learned))
+            };
+            let mut live = rt.live();
+            let ctx = ControlContext {
+                now,
+                utc_offset_minutes: state.config.site_utc_offset_minutes,
+                reading: live.reading.map(|r| ZoneReading {
+                    at: r.at,
+                    t_air: r.snapshot.air_temperature,
+                    t_out: zone_weather.now_c.or(Some(r.snapshot.outdoor_temperature)),
+                    occupied: r.snapshot.occupied,
+                    heater_on: r.snapshot.heater_on,
+                    device_target: r.snapshot.target,
+                }),
+                stale_after,
+                preferences: &prefs,
+                hold: live.hold.map(|h| h.hold),
+                occupancy: &occupancy,
+                forecast: &zone_weather.forecast,
+                prices: &prices,
+                model: &model,
+                hysteresis_k: HYSTERESIS_K,
+            };
+            let output = {
+                let mut slot = rt.controller.lock().unwrap_or_else(PoisonError::into_inner);
+                if slot.as_ref().is_none_or(|c| c.strategy() != strategy) {
+                    *slot = Some(controller(strategy, &PredictiveConfig::default()));
+                }
+                slot.as_mut().map(|c| c.control(&ctx))
+            };
+            let Some(output) = output else { continue };
+            if output.hold_expired {
+                tracing::info!(zone_id = rt.id, "manual hold expired");
+                live.hold = None;
+            }
+            match (output.target, live.reading) {
+                (Some(target), Some(r)) => {
+                    if (target.celsius() - r.snapshot.target.celsius()).abs() >= 0.1 - 1e-9 {
+                        due.push((rt.clone(), target, output.reason.clone()));
+                    }
+                }
+                _ => {
+                    report.skipped += 1;
+                    tracing::info!(zone_id = rt.id, "no control decision: {}", output.reason);
+                }
+            }
+            live.decision = None;
+            live.control_output = Some((now, output));
+            live.strategy = Some(strategy);
+            continue;
+        }
         let mut live = rt.live();
+        live.control_output = None;
+        live.strategy = Some(strategy);
         let input = ControlInput {
             preferences: &prefs,
             now,
@@ -94,7 +209,7 @@ pub async fn control_once(state: &AppState) -> ControlReport {
                 outdoor_c: Some(r.snapshot.outdoor_temperature),
             }),
             stale_after,
-            weather_outdoor_c: outdoor.get(&prefs.weather_location).copied(),
+            weather_outdoor_c: zone_weather.now_c,
             hold: live.hold.map(|h| h.hold),
         };
         let decision = decide(&input);

@@ -128,3 +128,17 @@ async fn the_binary_exits_non_zero_with_a_clear_message_on_an_unopenable_databas
     assert!(stderr.contains("could not open database postgres://app:[redacted]@localhost/heating"), "{stderr}");
     assert!(!stderr.contains("s3cret-pw") && !stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_binary_refuses_an_unknown_control_strategy_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir.path().join("heating.db"));
+    let (ok, code, stderr) = run_binary(&url, &[("CONTROL_STRATEGY", "bogus")]).await;
+    assert!(!ok, "{stderr}");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr
+            .contains("unknown control strategy \"bogus\": expected one of constant, reactive, scheduled, predictive"),
+        "{stderr}"
+    );
+}

@@ -181,3 +181,48 @@ async fn an_unreachable_device_gets_503_and_a_failed_command() {
     assert_eq!(commands[0]["status"], "failed");
     assert!(commands[0]["error"].as_str().is_some_and(|e| !e.is_empty()));
 }
+
+#[tokio::test]
+async fn a_predictive_zone_plans_its_preheat_and_writes_ahead_of_arrival() {
+    let clock = Arc::new(ManualClock::new(monday_3am()));
+    let env = start(Options::stepped(clock.clone())).await;
+    let id = env.zone_ids[OFFICE];
+    let prefs =
+        json!({"preferences": {"control_strategy": "predictive", "occupancy_schedule": ["mon-fri 08:30-17:30"]}});
+    let r = env.client.put(env.url(&format!("/zones/{id}"))).json(&prefs).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    poll_once(&env.state).await;
+    control_once(&env.state).await;
+
+    let status = env.zone_status(OFFICE).await;
+    assert_eq!(status["strategy"], "predictive", "{status}");
+    assert_eq!(status["model"]["source"], "fallback", "{status}");
+    assert!(status["model"]["ua_w_per_k"].as_f64().unwrap() > 0.0, "{status}");
+    assert_eq!(env.zone_status(0).await["strategy"], "reactive", "the other zones keep the server's default");
+    assert!(env.zone_status(0).await["planned_preheat_start"].is_null());
+    let arrival = chrono::DateTime::parse_from_rfc3339("2026-01-05T08:30:00Z").unwrap().to_utc();
+    let preheat = status["planned_preheat_start"].as_str().unwrap_or_else(|| panic!("no preheat planned: {status}"));
+    let preheat = chrono::DateTime::parse_from_rfc3339(preheat).unwrap().to_utc();
+    // With cheap night power (time-of-use prices) the plan may start heating right away; never after arrival.
+    assert!(preheat >= clock_now(&clock) && preheat < arrival, "preheat {preheat} not between now and arrival");
+
+    // Step the morning in 10-minute control intervals: a target above the night setback is written before 08:30.
+    let mut raised_at = (env.device_target(OFFICE) > 18.0 + 0.05).then(|| clock_now(&clock));
+    while clock_now(&clock) < arrival && raised_at.is_none() {
+        clock.advance(Duration::minutes(10));
+        poll_once(&env.state).await;
+        control_once(&env.state).await;
+        if env.device_target(OFFICE) > 18.0 + 0.05 {
+            raised_at = Some(clock_now(&clock));
+        }
+    }
+    let raised_at = raised_at.expect("a preheat target is written before arrival");
+    assert!(raised_at < arrival, "{raised_at}");
+    let commands = env.commands(OFFICE).await;
+    let last = commands.iter().find(|c| c["target_temp"].as_f64().unwrap() > 18.05).unwrap();
+    assert_eq!(last["source"], "control");
+    assert_eq!(last["status"], "confirmed");
+    let status = env.zone_status(OFFICE).await;
+    assert_eq!(status["active"]["rule"], "predictive", "{status}");
+    env.shutdown().await;
+}
