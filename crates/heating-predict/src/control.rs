@@ -131,6 +131,15 @@ impl ControlContext<'_> {
         self.hold.filter(|h| h.is_active(self.now, occupied))
     }
 
+    /// The answer while a manual hold is in force: its target, within the zone's bounds.
+    fn hold_output(&self, occupied: bool) -> Option<ControlOutput> {
+        self.active_hold(occupied).map(|h| ControlOutput {
+            target: self.setpoint(h.target.celsius()),
+            reason: "manual hold".into(),
+            ..hold_out()
+        })
+    }
+
     fn setpoint(&self, celsius: f64) -> Option<Setpoint> {
         Setpoint::from_celsius(self.preferences.clamp(celsius)).ok()
     }
@@ -201,12 +210,8 @@ impl Controller for Constant {
             Ok(r) => r,
             Err(why) => return ControlOutput::skip(why),
         };
-        if let Some(h) = ctx.active_hold(reading.occupied) {
-            return ControlOutput {
-                target: ctx.setpoint(h.target.celsius()),
-                reason: "manual hold".into(),
-                ..hold_out()
-            };
+        if let Some(held) = ctx.hold_output(reading.occupied) {
+            return held;
         }
         ControlOutput {
             target: Setpoint::from_celsius(self.celsius).ok(),
@@ -267,12 +272,8 @@ impl Controller for Scheduled {
             Ok(r) => r,
             Err(why) => return ControlOutput::skip(why),
         };
-        if let Some(h) = ctx.active_hold(reading.occupied) {
-            return ControlOutput {
-                target: ctx.setpoint(h.target.celsius()),
-                reason: "manual hold".into(),
-                ..hold_out()
-            };
+        if let Some(held) = ctx.hold_output(reading.occupied) {
+            return held;
         }
         let active = ctx.occupancy.is_expected(ctx.local_now());
         let p = ctx.preferences;
@@ -465,12 +466,8 @@ impl Controller for Predictive {
         if reading.occupied {
             self.last_seen_occupied = Some(reading.at);
         }
-        if let Some(h) = ctx.active_hold(reading.occupied) {
-            return ControlOutput {
-                target: ctx.setpoint(h.target.celsius()),
-                reason: "manual hold".into(),
-                ..hold_out()
-            };
+        if let Some(held) = ctx.hold_output(reading.occupied) {
+            return held;
         }
         let cfg = self.config;
         let p = ctx.preferences;
