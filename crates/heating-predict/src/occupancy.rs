@@ -47,11 +47,17 @@ impl LearnedSchedule {
 
     /// Adds one reading.
     pub fn record(&mut self, at: DateTime<Utc>, occupied: bool, utc_offset_minutes: i32) {
+        self.record_many(at, u32::from(occupied), 1, utc_offset_minutes);
+    }
+
+    /// Adds `readings` readings taken in the slot containing `at`, `occupied` of them occupied (e.g. one
+    /// aggregated bucket of logged readings). `occupied` is capped at `readings`.
+    pub fn record_many(&mut self, at: DateTime<Utc>, occupied: u32, readings: u32, utc_offset_minutes: i32) {
         let local = (at + Duration::minutes(i64::from(utc_offset_minutes))).naive_utc();
         let (d, s) = slot_of(local);
         let c = &mut self.counts[d][s];
-        c.0 += u32::from(occupied);
-        c.1 += 1;
+        c.0 = c.0.saturating_add(occupied.min(readings));
+        c.1 = c.1.saturating_add(readings);
     }
 
     /// Occupancy frequency of the slot containing `local` (`None` without any data for it or its kind of day).
@@ -161,5 +167,20 @@ mod tests {
         let saturday_9 = (monday() + Duration::days(5) + Duration::hours(9)).naive_utc();
         assert!(!l.is_expected(saturday_9));
         assert_eq!(OccupancyForecast::choose(None, None), OccupancyForecast::Unknown);
+    }
+
+    #[test]
+    fn aggregated_buckets_count_like_their_readings() {
+        let at = monday() + Duration::hours(9) + Duration::minutes(3);
+        let mut one_by_one = LearnedSchedule::default();
+        for k in 0..10 {
+            one_by_one.record(at + Duration::minutes(k), k < 3, 60);
+        }
+        let mut bucket = LearnedSchedule::default();
+        bucket.record_many(at, 3, 10, 60);
+        assert_eq!(bucket, one_by_one);
+        bucket.record_many(at, 50, 10, 60);
+        let local = (at + Duration::minutes(60)).naive_utc();
+        assert_eq!(bucket.frequency(local), Some(13.0 / 20.0), "occupied is capped at the readings");
     }
 }

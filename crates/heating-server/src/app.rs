@@ -36,7 +36,7 @@ pub struct AppState {
     pub reports: Arc<JobReports>,
     /// Weather forecasts (cached; simulated when no provider is configured).
     pub weather: WeatherService,
-    /// Identified zone models, refitted at most hourly (`GET /zones/{id}/model`).
+    /// The latest model fit of each zone (by the learning job or `GET /zones/{id}/model`), reused for an hour.
     pub models: Arc<ModelCache>,
 }
 
@@ -127,11 +127,12 @@ impl App {
         if !self.state.config.background_jobs_disabled {
             tasks.spawn(jobs::run_poller(self.state.clone(), stop.clone()));
             tasks.spawn(jobs::run_control(self.state.clone(), stop.clone()));
+            tasks.spawn(jobs::run_learner(self.state.clone(), stop.clone()));
             tracing::info!(
                 poll_interval = ?self.state.config.poll_interval(),
                 control_interval = ?self.state.config.control_interval(),
                 weather = %self.state.weather.provider_kind(),
-                "poller and control job started"
+                "poller, control and learning jobs started"
             );
         }
         tracing::info!(%addr, "listening on http://{addr}/ ; API docs at http://{addr}/docs/");

@@ -53,6 +53,20 @@ pub struct Live {
     pub control_output: Option<(DateTime<Utc>, heating_predict::ControlOutput)>,
     /// The strategy of the last control run.
     pub strategy: Option<heating_predict::Strategy>,
+    /// The predictive controller's last plan and the kind of model it used (`None` for strategies that do not
+    /// plan, or when the last run made no plan).
+    pub plan: Option<(heating_predict::control::PlanSummary, heating_predict::model::ModelSource)>,
+}
+
+/// What the controllers know of a zone from its history (see [`crate::jobs::learn`]).
+#[derive(Debug, Clone, Default)]
+pub struct Learned {
+    /// Expected occupancy: rebuilt hourly from the database, fed each new reading by the poller in between.
+    pub occupancy: heating_predict::LearnedSchedule,
+    /// When the occupancy was last rebuilt from the database (server clock).
+    pub occupancy_rebuilt_at: Option<DateTime<Utc>>,
+    /// The latest good model fit; `None` until there is one (control then uses the fallback model).
+    pub model: Option<crate::jobs::learn::LearnedModel>,
 }
 
 /// One zone with a device.
@@ -67,8 +81,7 @@ pub struct ZoneRuntime {
     /// The zone's controller (for strategies other than reactive), rebuilt when the strategy changes. Locked
     /// briefly, never across an await.
     pub controller: Mutex<Option<Box<dyn heating_predict::Controller>>>,
-    /// Occupancy learned from this zone's polls.
-    pub learned: Mutex<heating_predict::LearnedSchedule>,
+    learned: Mutex<Learned>,
 }
 
 impl ZoneRuntime {
@@ -80,7 +93,7 @@ impl ZoneRuntime {
             zone: RwLock::new(zone),
             live: Mutex::new(Live::default()),
             controller: Mutex::new(None),
-            learned: Mutex::new(heating_predict::LearnedSchedule::default()),
+            learned: Mutex::new(Learned::default()),
         }
     }
 
@@ -108,6 +121,11 @@ impl ZoneRuntime {
     /// The live state, locked briefly (never across an await).
     pub fn live(&self) -> MutexGuard<'_, Live> {
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What was learned of the zone, locked briefly (never across an await).
+    pub fn learned(&self) -> MutexGuard<'_, Learned> {
+        self.learned.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

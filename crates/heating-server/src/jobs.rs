@@ -1,7 +1,9 @@
-//! The background jobs: the poller and the control job, each one public step (`poll_once`, `control_once`) plus a
-//! loop that runs it every interval until shutdown. Their latest reports are kept for `/status`.
+//! The background jobs: the poller, the control job and the learning job, each one public step (`poll_once`,
+//! `control_once`, `learn_once`) plus a loop that runs it every interval until shutdown. Their latest reports are
+//! kept for `/status`.
 
 pub mod control;
+pub mod learn;
 pub mod poll;
 
 use std::sync::{Mutex, PoisonError};
@@ -11,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 pub use control::{ControlReport, control_once};
+pub use learn::{LearnReport, learn_once};
 pub use poll::{PollReport, poll_once};
 
 /// The latest report of each job.
@@ -18,6 +21,7 @@ pub use poll::{PollReport, poll_once};
 pub struct JobReports {
     poll: Mutex<Option<PollReport>>,
     control: Mutex<Option<ControlReport>>,
+    learn: Mutex<Option<LearnReport>>,
 }
 
 impl JobReports {
@@ -29,6 +33,15 @@ impl JobReports {
     #[must_use]
     pub fn control(&self) -> Option<ControlReport> {
         self.control.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    #[must_use]
+    pub fn learn(&self) -> Option<LearnReport> {
+        self.learn.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn set_learn(&self, r: LearnReport) {
+        *self.learn.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
     }
 
     fn set_poll(&self, r: PollReport) {
@@ -80,5 +93,26 @@ pub async fn run_control(state: AppState, stop: CancellationToken) {
             "control run"
         );
         state.reports.set_control(report);
+    }
+}
+
+/// Runs the learning job until `stop` is cancelled: first after one poll interval (so the heaters' rated powers
+/// are known), then every control interval; each zone is refitted when its last fit is an hour old (server clock).
+pub async fn run_learner(state: AppState, stop: CancellationToken) {
+    let mut wait = state.config.poll_interval().mul_f64(1.5);
+    while every(wait, &stop).await {
+        let report = learn_once(&state).await;
+        if report.fitted > 0 || report.failed > 0 {
+            tracing::info!(
+                fitted = report.fitted,
+                good = report.good,
+                occupancy_rebuilt = report.occupancy_rebuilt,
+                failed = report.failed,
+                ms = report.duration_ms.round(),
+                "learning run"
+            );
+        }
+        state.reports.set_learn(report);
+        wait = state.config.control_interval();
     }
 }

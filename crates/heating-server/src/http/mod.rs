@@ -14,6 +14,7 @@ pub mod extract;
 pub mod health;
 pub mod history;
 pub mod model;
+pub mod plan;
 pub mod sensordata;
 pub mod status;
 pub mod weather;
@@ -77,6 +78,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(weather::router())
         .merge(history::router())
         .merge(model::router())
+        .merge(plan::router())
 }
 
 /// The OpenAPI document of [`api_router`].

@@ -1,18 +1,18 @@
 //! `GET /zones/{id}/model`: the zone's thermal model (1R1C: UA = 1/R, C, internal gains), identified from its own
-//! logged readings with [`heating_predict::identify`], with the quality of the fit. The model in use is the fit
-//! when it is good, the conservative fallback otherwise.
+//! logged readings with [`heating_predict::identify`] (see [`crate::jobs::learn::fit_zone`]), with the quality of
+//! the fit.
 //!
 //! Fitting is not free (seconds of CPU on two weeks of readings), so results are cached per zone for an hour of
-//! server-clock time ([`ModelCache`]): dashboards may poll the endpoint, the zone is refitted at most hourly (or
-//! when another `days` is asked for).
+//! server-clock time ([`ModelCache`]): the learning job refits every zone hourly over the default days, which this
+//! endpoint then answers from; other `days` are fitted on request and cached the same way.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
+use heating_predict::Identification;
 use heating_predict::model::{FitQuality, ModelSource, ZoneModel};
-use heating_predict::{FitCriteria, Identification, Sample, identify};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -22,41 +22,41 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
 use super::zones::require_zone;
 use crate::app::AppState;
-use crate::storage::{Reading, ZoneId};
+use crate::jobs::learn::{self, DEFAULT_DAYS, LearnError, MAX_DAYS};
+use crate::storage::ZoneId;
 use crate::time::serialize_rfc3339;
 
-/// Days of readings when `days` is not given.
-pub const DEFAULT_DAYS: u32 = 3;
-/// Most days of readings one fit may use.
-pub const MAX_DAYS: u32 = 14;
-/// Most readings loaded for one fit (two weeks of readings every 3 s), so a huge range cannot exhaust memory.
-pub const MAX_READINGS: i64 = 400_000;
 /// How long a fit is reused (server clock).
-pub const CACHE_TTL: Duration = Duration::hours(1);
+pub const CACHE_TTL: Duration = learn::REFIT_EVERY;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(zone_model))
 }
 
-/// One cached fit: when it was made (server clock), over how many days, and its result.
-type CachedFit = (DateTime<Utc>, u32, Identification);
+/// One cached fit: when it was made (server clock) and its result.
+type CachedFit = (DateTime<Utc>, Identification);
 
-/// The latest fit of each zone.
+/// The latest fit of each zone over each number of days.
 #[derive(Debug, Default)]
 pub struct ModelCache {
-    fits: Mutex<HashMap<ZoneId, CachedFit>>,
+    fits: Mutex<HashMap<(ZoneId, u32), CachedFit>>,
 }
 
 impl ModelCache {
     /// The cached fit of `zone` over `days`, if it was made less than [`CACHE_TTL`] before `now`.
     pub(crate) fn get(&self, zone: ZoneId, days: u32, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Identification)> {
         let fits = self.fits.lock().unwrap_or_else(PoisonError::into_inner);
-        let (at, d, id) = fits.get(&zone)?;
-        (*d == days && *at <= now && now - *at < CACHE_TTL).then(|| (*at, id.clone()))
+        let (at, id) = fits.get(&(zone, days))?;
+        (*at <= now && now - *at < CACHE_TTL).then(|| (*at, id.clone()))
     }
 
-    fn put(&self, zone: ZoneId, days: u32, at: DateTime<Utc>, id: Identification) {
-        self.fits.lock().unwrap_or_else(PoisonError::into_inner).insert(zone, (at, days, id));
+    pub(crate) fn put(&self, zone: ZoneId, days: u32, at: DateTime<Utc>, id: Identification) {
+        self.fits.lock().unwrap_or_else(PoisonError::into_inner).insert((zone, days), (at, id));
+    }
+
+    /// Keeps only the fits of zones for which `keep` holds.
+    pub(crate) fn retain(&self, keep: impl Fn(ZoneId) -> bool) {
+        self.fits.lock().unwrap_or_else(PoisonError::into_inner).retain(|(id, _), _| keep(*id));
     }
 }
 
@@ -204,28 +204,6 @@ impl ZoneModelFit {
     }
 }
 
-/// One-minute samples from polled readings (those with the heater state and the outdoor temperature; readings
-/// posted by hand lack them): the last reading of each minute, in time order. Gaps are left as gaps.
-#[must_use]
-pub fn samples_of(readings: &[Reading]) -> Vec<Sample> {
-    let mut samples: Vec<Sample> = Vec::new();
-    let mut last_minute = None;
-    for r in readings {
-        let (Some(heater_on), Some(t_out)) = (r.heater_on, r.outdoor_temp) else { continue };
-        if !(r.temperature.is_finite() && t_out.is_finite()) {
-            continue;
-        }
-        let sample = Sample { at: r.ts, t_air: r.temperature, t_out, heater_on, occupied: r.occupancy };
-        let minute = r.ts.timestamp().div_euclid(60);
-        match samples.last_mut() {
-            Some(last) if last_minute == Some(minute) => *last = sample,
-            _ => samples.push(sample),
-        }
-        last_minute = Some(minute);
-    }
-    samples
-}
-
 /// The zone's thermal model, identified from its own readings over the last `days` days, with the fit's quality.
 /// Refitted at most hourly: within an hour (server clock) of the last fit over the same `days`, that fit is returned.
 #[utoipa::path(
@@ -261,14 +239,9 @@ async fn zone_model(
                     .into(),
             )
         })?;
-    // Up to and including a reading taken this very millisecond.
-    let (from, to) = (now - Duration::days(i64::from(days)), now + Duration::milliseconds(1));
-    let readings = state.storage.readings_between(id, from, to, MAX_READINGS).await?;
-    let samples = samples_of(&readings);
-    drop(readings);
-    let fit = tokio::task::spawn_blocking(move || identify(&samples, f64::from(power), &FitCriteria::default()))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("model identification failed: {e}")))?;
-    state.models.put(id, days, now, fit.clone());
+    let fit = learn::fit_zone(&state, id, f64::from(power), days, now).await.map_err(|e| match e {
+        LearnError::Storage(e) => ApiError::from(e),
+        e @ LearnError::Internal(_) => ApiError::Internal(anyhow::anyhow!(e)),
+    })?;
     Ok(Json(ZoneModelFit::new(id, days, now, fit)))
 }

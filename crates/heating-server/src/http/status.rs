@@ -18,8 +18,9 @@ use super::extract::Json;
 use super::model::ZoneModelOut;
 use crate::app::AppState;
 use crate::fleet::{Live, endpoint_of};
-use crate::jobs::control::{zone_model, zone_strategy};
-use crate::jobs::{ControlReport, PollReport};
+use crate::jobs::control::zone_strategy;
+use crate::jobs::learn::model_in_use;
+use crate::jobs::{ControlReport, LearnReport, PollReport};
 use crate::storage::ZoneId;
 use crate::time::{serialize_opt_rfc3339, serialize_rfc3339};
 
@@ -43,6 +44,8 @@ pub struct StatusOut {
     pub control_interval_s: f64,
     pub poller: Option<PollReport>,
     pub control: Option<ControlReport>,
+    /// The learning job's latest run (model fits and occupancy relearned from the database).
+    pub learning: Option<LearnReport>,
     pub weather: WeatherStatus,
     pub zones: Vec<ZoneStatus>,
 }
@@ -131,9 +134,13 @@ pub struct ZoneStatus {
     #[serde(serialize_with = "serialize_opt_rfc3339")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub planned_preheat_start: Option<DateTime<Utc>>,
-    /// The thermal model control uses for this zone (`source`: `identified` when the hourly cached fit of
-    /// `GET /zones/{id}/model` is good, else `fallback`); null without a device.
+    /// The thermal model control uses for this zone: `source` `identified` (the latest good fit of the zone's own
+    /// readings, refitted hourly) or `fallback` (until a fit is good); null without a device.
     pub model: Option<ZoneModelOut>,
+    /// When the model in use was fitted (server clock); null for the fallback.
+    #[serde(serialize_with = "serialize_opt_rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub model_fitted_at: Option<DateTime<Utc>>,
 }
 
 fn active_of(live: &Live) -> Option<ActiveOut> {
@@ -218,7 +225,6 @@ async fn weather_status(state: &AppState) -> WeatherStatus {
 async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, ApiError> {
     let zones = state.storage.list_zones().await?;
     let mut out = Vec::with_capacity(zones.len());
-    let now = state.clock.now();
     for zone in zones {
         let runtime = state.fleet.get(zone.id);
         let live = runtime.as_ref().map(|rt| rt.live().clone()).unwrap_or_default();
@@ -272,7 +278,8 @@ async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, Ap
             last_command: live.last_command.clone().map(CommandOut::from),
             strategy: zone_strategy(&zone.preferences, state.config.control_strategy()).as_str().to_string(),
             planned_preheat_start: live.control_output.as_ref().and_then(|(_, o)| o.planned_preheat_start),
-            model: runtime.as_ref().map(|rt| zone_model(&state, rt, now).into()),
+            model: runtime.as_ref().map(|rt| model_in_use(rt).into()),
+            model_fitted_at: runtime.as_ref().and_then(|rt| rt.learned().model.as_ref().map(|m| m.fitted_at)),
         });
     }
     Ok(Json(StatusOut {
@@ -283,6 +290,7 @@ async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, Ap
         control_interval_s: state.config.control_interval().as_secs_f64(),
         poller: state.reports.poll(),
         control: state.reports.control(),
+        learning: state.reports.learn(),
         weather: weather_status(&state).await,
         zones: out,
     }))

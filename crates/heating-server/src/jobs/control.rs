@@ -4,10 +4,10 @@
 //! The strategy is the zone's `control_strategy` preference, else the server's `CONTROL_STRATEGY` (default
 //! `reactive`). `reactive` is the domain policy ([`heating_core::control::decide`]); the others run the zone's own
 //! [`heating_predict::Controller`] (kept in its [`ZoneRuntime`], rebuilt when the strategy changes) with the hourly
-//! weather forecast, the default time-of-use price profile, the zone's model (the hourly cached fit of
-//! `GET /zones/{id}/model` when good, else the conservative fallback for the heater's rated power; never refitted
-//! here), and its expected occupancy: the `occupancy_schedule` preference when set (e.g.
-//! `["mon-fri 08:30-17:30"]`), else the occupancy the poller learned from the zone's readings.
+//! weather forecast, the default time-of-use price profile, the zone's model (its latest good fit from the
+//! learning job, [`crate::jobs::learn`], else the conservative fallback for the heater's rated power), and its
+//! expected occupancy: the `occupancy_schedule` preference when set (e.g. `["mon-fri 08:30-17:30"]`), else the
+//! occupancy learned from the zone's logged readings.
 //!
 //! Inputs per zone: its preferences, its newest reading from the poller (stale after three poll intervals of
 //! the server clock, so no decision is taken on old data), the site-local time, the outdoor temperature from the
@@ -25,13 +25,14 @@ use heating_core::control::{ControlInput, Decision, ReadingView, decide};
 use heating_core::preferences::Preferences;
 use heating_core::schedule::WeeklySchedule;
 use heating_predict::{
-    ControlContext, OccupancyForecast, PredictiveConfig, PriceProfile, Strategy, ZoneModel, ZoneReading, controller,
+    ControlContext, OccupancyForecast, PredictiveConfig, PriceProfile, Strategy, ZoneReading, controller,
 };
 use serde::Serialize;
 
 use crate::app::AppState;
 use crate::dispatch::send_target;
 use crate::fleet::{ActiveDecision, ZoneRuntime};
+use crate::jobs::learn::model_in_use;
 use crate::storage::CommandSource;
 
 /// What one control run did.
@@ -110,18 +111,6 @@ pub fn occupancy_schedule(prefs: &Preferences) -> Option<WeeklySchedule> {
     WeeklySchedule::try_from(entries).ok()
 }
 
-/// The model the controllers use: the hourly cached fit when good, else the conservative fallback.
-#[must_use]
-pub fn zone_model(state: &AppState, rt: &ZoneRuntime, now: DateTime<Utc>) -> ZoneModel {
-    match state.models.get(rt.id, crate::http::model::DEFAULT_DAYS, now) {
-        Some((_, id)) if id.good => id.model,
-        _ => {
-            let rated = rt.live().reading.map_or(0.0, |r| f64::from(r.snapshot.heater_power_w));
-            ZoneModel::fallback(rated)
-        }
-    }
-}
-
 /// Decides every zone's target and writes those that changed.
 pub async fn control_once(state: &AppState) -> ControlReport {
     let started = Instant::now();
@@ -141,11 +130,9 @@ pub async fn control_once(state: &AppState) -> ControlReport {
         let strategy = zone_strategy(&prefs, state.config.control_strategy());
         let zone_weather = weather.get(&prefs.weather_location).unwrap_or(&no_weather);
         if strategy != Strategy::Reactive {
-            let model = zone_model(state, rt, now);
-            let occupancy = {
-                let learned = rt.learned.lock().unwrap_or_else(PoisonError::into_inner);
-                OccupancyForecast::choose(occupancy_schedule(&prefs).as_ref(), Some(&learned))
-            };
+            let model = model_in_use(rt);
+            let occupancy =
+                OccupancyForecast::choose(occupancy_schedule(&prefs).as_ref(), Some(&rt.learned().occupancy));
             let mut live = rt.live();
             let ctx = ControlContext {
                 now,
@@ -167,14 +154,15 @@ pub async fn control_once(state: &AppState) -> ControlReport {
                 model: &model,
                 hysteresis_k: HYSTERESIS_K,
             };
-            let output = {
+            let (output, plan) = {
                 let mut slot = rt.controller.lock().unwrap_or_else(PoisonError::into_inner);
-                if slot.as_ref().is_none_or(|c| c.strategy() != strategy) {
-                    *slot = Some(controller(strategy, &PredictiveConfig::default()));
+                let c = slot.get_or_insert_with(|| controller(strategy, &PredictiveConfig::default()));
+                if c.strategy() != strategy {
+                    *c = controller(strategy, &PredictiveConfig::default());
                 }
-                slot.as_mut().map(|c| c.control(&ctx))
+                let output = c.control(&ctx);
+                (output, c.last_plan().filter(|p| p.made_at == now).map(|p| (p.clone(), model.source)))
             };
-            let Some(output) = output else { continue };
             if output.hold_expired {
                 tracing::info!(zone_id = rt.id, "manual hold expired");
                 live.hold = None;
@@ -193,11 +181,13 @@ pub async fn control_once(state: &AppState) -> ControlReport {
             live.decision = None;
             live.control_output = Some((now, output));
             live.strategy = Some(strategy);
+            live.plan = plan;
             continue;
         }
         let mut live = rt.live();
         live.control_output = None;
         live.strategy = Some(strategy);
+        live.plan = None;
         let input = ControlInput {
             preferences: &prefs,
             now,

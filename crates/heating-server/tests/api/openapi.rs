@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::helpers::{json_of, spawn_app};
 
 /// Every endpoint the issue asks for (method, path as documented).
-const ENDPOINTS: [(&str, &str); 19] = [
+const ENDPOINTS: [(&str, &str); 20] = [
     ("post", "/zones"),
     ("get", "/zones"),
     ("get", "/zones/{id}"),
@@ -28,6 +28,7 @@ const ENDPOINTS: [(&str, &str); 19] = [
     ("get", "/weather/forecast/{location}"),
     ("get", "/zones/{id}/history"),
     ("get", "/zones/{id}/model"),
+    ("get", "/zones/{id}/plan"),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];

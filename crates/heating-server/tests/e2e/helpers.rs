@@ -21,6 +21,8 @@ pub struct Env {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub zone_ids: Vec<i64>,
+    config: Config,
+    clock: SharedClock,
     stop: tokio_util::sync::CancellationToken,
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: TempDir,
@@ -75,21 +77,15 @@ pub async fn start(opts: Options) -> Env {
         background_jobs_disabled: !opts.jobs,
         ..Config::with_database_url(url)
     };
-    let app = heating_server::build_with_clock(config, opts.clock.clone()).await.unwrap();
-    let state = app.state().clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = tokio_util::sync::CancellationToken::new();
-    let token = stop.clone();
-    let server = tokio::spawn(async move {
-        app.run(listener, async move { token.cancelled().await }).await.unwrap();
-    });
+    let (state, addr, stop, server) = serve(config.clone(), opts.clock.clone()).await;
     let mut env = Env {
         sim,
         state,
         addr,
         client: reqwest::Client::new(),
         zone_ids: Vec::new(),
+        config,
+        clock: opts.clock,
         stop,
         server: Some(server),
         _dir: dir,
@@ -105,7 +101,34 @@ pub async fn start(opts: Options) -> Env {
     env
 }
 
+/// Builds the server on `config` and serves it on an ephemeral port until the returned token is cancelled.
+async fn serve(
+    config: Config,
+    clock: SharedClock,
+) -> (AppState, SocketAddr, tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
+    let app = heating_server::build_with_clock(config, clock).await.unwrap();
+    let state = app.state().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let token = stop.clone();
+    let server = tokio::spawn(async move {
+        app.run(listener, async move { token.cancelled().await }).await.unwrap();
+    });
+    (state, addr, stop, server)
+}
+
 impl Env {
+    /// Stops the server and starts a new one on the same database, clock and simulator: a server restart.
+    pub async fn restart(mut self) -> Self {
+        self.stop.cancel();
+        if let Some(s) = self.server.take() {
+            s.await.unwrap();
+        }
+        let (state, addr, stop, server) = serve(self.config.clone(), self.clock.clone()).await;
+        Self { state, addr, stop, server: Some(server), ..self }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

@@ -6,4 +6,5 @@ mod control;
 mod demo;
 mod faults;
 mod helpers;
+mod learning;
 mod model;

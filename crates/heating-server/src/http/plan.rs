@@ -1,0 +1,143 @@
+//! `GET /zones/{id}/plan`: the predictive controller's current 24-hour plan for a zone, as the dashboard draws it:
+//! the planned air temperature at each step, the comfort bound the plan keeps, the planned heater power and the
+//! electricity price, and when the warm-up for the next expected occupancy starts.
+
+use axum::extract::State;
+use chrono::{DateTime, Duration, Utc};
+use heating_predict::{PriceProfile, Strategy};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Json, Path};
+use super::model::ModelSourceOut;
+use super::zones::require_zone;
+use crate::app::AppState;
+use crate::jobs::control::zone_strategy;
+use crate::storage::ZoneId;
+use crate::time::{serialize_opt_rfc3339, serialize_rfc3339};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(zone_plan))
+}
+
+/// One step of a plan.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanPointOut {
+    #[serde(serialize_with = "serialize_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: DateTime<Utc>,
+    /// Planned air temperature at `at`, °C (the first point is the measured temperature the plan started from).
+    pub temp_c: f64,
+    /// The lowest temperature the plan allows at `at`, °C: the comfort bound while people are expected (the
+    /// occupied temperature minus 0.5 K), the set-back bound otherwise; null at the first point.
+    pub lower_c: Option<f64>,
+    /// Planned heater power from `at` to the next point, W; null at the last point.
+    pub power_w: Option<f64>,
+    /// Electricity price from `at` to the next point, €/kWh; null at the last point.
+    pub price_eur_kwh: Option<f64>,
+}
+
+/// A zone's current plan.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanOut {
+    /// When the plan was made (server clock).
+    #[serde(serialize_with = "serialize_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub made_at: DateTime<Utc>,
+    /// Seconds between points.
+    pub step_s: i64,
+    /// When the warm-up for the next expected occupancy starts; null when none is planned in the horizon.
+    #[serde(serialize_with = "serialize_opt_rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub preheat_start: Option<DateTime<Utc>>,
+    /// Planned energy and cost over the horizon.
+    pub energy_kwh: f64,
+    pub cost_eur: f64,
+    /// The model the plan was made with.
+    pub model_source: ModelSourceOut,
+    pub points: Vec<PlanPointOut>,
+}
+
+/// A zone's plan, or why it has none.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ZonePlanOut {
+    pub zone_id: ZoneId,
+    /// The zone's strategy (`constant`, `reactive`, `scheduled` or `predictive`).
+    pub strategy: String,
+    /// Null when there is no plan; `reason` says why.
+    pub plan: Option<PlanOut>,
+    /// Why there is no plan; null when there is one.
+    pub reason: Option<String>,
+}
+
+/// The predictive controller's current plan for the zone: 24 hours in 15-minute steps. Only the `predictive`
+/// strategy plans; for the others, and while a manual hold is in force, `plan` is null and `reason` says why.
+#[utoipa::path(
+    get, path = "/zones/{id}/plan", tag = "control",
+    params(("id" = i64, Path, description = "Zone id")),
+    responses(
+        (status = 200, description = "The plan, or why there is none", body = ZonePlanOut),
+        (status = 404, description = "No such zone", body = ErrorBody),
+        (status = 422, description = "Bad id", body = ErrorBody),
+    )
+)]
+async fn zone_plan(State(state): State<AppState>, Path(id): Path<ZoneId>) -> Result<Json<ZonePlanOut>, ApiError> {
+    let zone = require_zone(&state, id).await?;
+    let strategy = zone_strategy(&zone.preferences, state.config.control_strategy());
+    let answer = |plan: Option<PlanOut>, reason: Option<String>| {
+        Json(ZonePlanOut { zone_id: id, strategy: strategy.as_str().to_string(), plan, reason })
+    };
+    if strategy != Strategy::Predictive {
+        return Ok(answer(
+            None,
+            Some(format!(
+                "the {strategy} strategy does not plan ahead; the predictive one does (the zone's control_strategy \
+                 preference, or the server's CONTROL_STRATEGY)"
+            )),
+        ));
+    }
+    let Some(rt) = state.fleet.get(id) else {
+        return Ok(answer(None, Some("the zone has no device to control".into())));
+    };
+    let (plan, last) = {
+        let live = rt.live();
+        (live.plan.clone(), live.control_output.as_ref().map(|(_, o)| o.reason.clone()))
+    };
+    let Some((plan, model_source)) = plan else {
+        let why = last.map_or_else(|| "no control run yet".to_string(), |r| format!("no plan now: {r}"));
+        return Ok(answer(None, Some(why)));
+    };
+    let prices = PriceProfile::default();
+    let step = Duration::seconds(plan.step_s);
+    let n = plan.power_w.len();
+    let points = plan
+        .temp_c
+        .iter()
+        .enumerate()
+        .map(|(k, &temp_c)| {
+            let at = plan.made_at + step * i32::try_from(k).unwrap_or(i32::MAX);
+            PlanPointOut {
+                at,
+                temp_c,
+                lower_c: k.checked_sub(1).and_then(|i| plan.lower_c.get(i)).copied(),
+                power_w: plan.power_w.get(k).copied(),
+                price_eur_kwh: (k < n).then(|| prices.mean_over(at, step)),
+            }
+        })
+        .collect();
+    Ok(answer(
+        Some(PlanOut {
+            made_at: plan.made_at,
+            step_s: plan.step_s,
+            preheat_start: plan.preheat_start,
+            energy_kwh: plan.energy_kwh,
+            cost_eur: plan.cost_eur,
+            model_source: model_source.into(),
+            points,
+        }),
+        None,
+    ))
+}
