@@ -2,19 +2,31 @@
 //! real Modbus TCP on loopback), the server on a fresh SQLite file, the zones registered through the same code as
 //! `POST /zones/`, all on one scaled simulated clock, so an observer sees a day of occupancy and heating in
 //! 24 minutes at the default 60×. Readings and commands carry simulated timestamps.
+//!
+//! A building that has run for a while has a history, and the predictive controller learns from it. So that the
+//! demo shows that from its first minute, it first simulates the week before the start ([`simulate_history`]: the
+//! same zones, weather and occupancy, under the prototype's reactive control) and logs one reading per zone and
+//! minute, as the poller would have; the live zones then continue from where that week ended. The learning job
+//! fits each zone's model and learns its occupancy from that history at its first run. `--history-days 0` starts
+//! with an empty database instead.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use heating_core::clock::{ScaledClock, SharedClock};
+use heating_core::control::{ControlInput, Decision, ReadingView, decide};
+use heating_core::preferences::Preferences;
+use heating_core::registers::ZoneSnapshot;
+use heating_core::zone::SimZone;
 use serde_json::json;
 use tokio::net::TcpListener;
 use zone_simulator::{Simulator, SimulatorConfig};
 
 use crate::config::{Config, DEFAULT_DATABASE_URL};
 use crate::http::zones::{ZoneCreate, register_zone};
+use crate::storage::NewReading;
 
 /// The demo's database when none is given: created afresh at every start.
 pub const DEMO_DATABASE_FILE: &str = "heating-demo.db";
@@ -34,6 +46,71 @@ pub struct DemoArgs {
     /// Keep the demo database of an earlier run instead of starting from an empty one.
     #[arg(long)]
     pub keep_database: bool,
+    /// Days of simulated history logged before the start (one reading per zone and minute, under reactive
+    /// control), so that charts, zone models and learned occupancy have data from the first minute; 0 to 14.
+    /// Not added to a kept database.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=14))]
+    pub history_days: u32,
+}
+
+/// One zone's simulated past: the readings the poller would have logged.
+#[derive(Debug)]
+pub struct History {
+    pub readings: Vec<(DateTime<Utc>, ZoneSnapshot)>,
+}
+
+/// Simulates the zones of `sim` for `days` days up to `start`, each under the reactive control policy with its
+/// preferences (a decision every `control_every`), and returns one snapshot per zone and minute. Each zone's
+/// profile in `sim` is then set to start where its history ended (air temperature and target), so the live
+/// simulator continues it. Pure computation: seconds for a week of five zones.
+pub fn simulate_history(
+    sim: &mut SimulatorConfig,
+    preferences: &[Preferences],
+    start: DateTime<Utc>,
+    days: u32,
+    control_every: Duration,
+) -> anyhow::Result<Vec<History>> {
+    let from = start - Duration::days(i64::from(days));
+    let step = Duration::milliseconds((sim.step_s * 1000.0).round() as i64);
+    let mut out = Vec::with_capacity(sim.zones.len());
+    for (i, (spec, prefs)) in sim.zones.iter_mut().zip(preferences).enumerate() {
+        let mut zone = SimZone::new(&spec.profile, i as u64, &sim.weather, from)
+            .map_err(|e| anyhow::anyhow!("zone {:?}: {}", spec.profile.name, e.0))?;
+        let mut readings = Vec::with_capacity(usize::try_from(days).unwrap_or(0) * 24 * 60);
+        let mut now = from;
+        let mut next_control = from;
+        while now < start {
+            if now >= next_control {
+                let s = zone.snapshot();
+                let input = ControlInput {
+                    preferences: prefs,
+                    now,
+                    utc_offset_minutes: sim.weather.utc_offset_minutes,
+                    reading: Some(ReadingView {
+                        at: now,
+                        occupied: s.occupied,
+                        device_target: s.target,
+                        outdoor_c: Some(s.outdoor_temperature),
+                    }),
+                    stale_after: control_every,
+                    weather_outdoor_c: None,
+                    hold: None,
+                };
+                if let Decision::Target { target, .. } = decide(&input) {
+                    zone.set_target(target);
+                }
+                next_control = now + control_every;
+            }
+            now += Duration::minutes(1);
+            zone.advance_to(now, step, &sim.weather);
+            readings.push((now, zone.snapshot()));
+        }
+        let last = zone.snapshot();
+        spec.profile.initial_temperature_c = Some(last.air_temperature);
+        spec.profile.initial_target_c = last.target.celsius();
+        out.push(History { readings });
+    }
+    Ok(out)
 }
 
 fn parse_scale(s: &str) -> Result<f64, String> {
@@ -51,6 +128,30 @@ fn demo_preferences(name: &str) -> serde_json::Value {
         "Guest Room" => json!({"occupied_temp": 20.5, "unoccupied_temp": 14.0}),
         _ => json!({}),
     }
+}
+
+/// Logs a zone's simulated history as readings.
+async fn log_history(
+    state: &crate::AppState,
+    zone_id: crate::storage::ZoneId,
+    history: &History,
+) -> anyhow::Result<()> {
+    let readings: Vec<NewReading> = history
+        .readings
+        .iter()
+        .map(|(at, s)| NewReading {
+            zone_id,
+            ts: *at,
+            temperature: s.air_temperature,
+            target_temp: Some(s.target.celsius()),
+            occupancy: s.occupied,
+            heater_on: Some(s.heater_on),
+            energy_wh: Some(s.energy_wh),
+            outdoor_temp: Some(s.outdoor_temperature),
+        })
+        .collect();
+    state.storage.insert_readings(&readings).await.context("cannot log the simulated history")?;
+    Ok(())
 }
 
 fn remove_demo_database() -> anyhow::Result<()> {
@@ -79,20 +180,37 @@ pub async fn run(
         }
         config.database_url = format!("sqlite://{DEMO_DATABASE_FILE}?mode=rwc");
     }
-    let clock: SharedClock = Arc::new(ScaledClock::new(args.start.unwrap_or_else(Utc::now), args.time_scale));
-    let sim_config = SimulatorConfig {
+    let start = args.start.unwrap_or_else(Utc::now);
+    let clock: SharedClock = Arc::new(ScaledClock::new(start, args.time_scale));
+    let mut sim_config = SimulatorConfig {
         base_port: args.base_port,
         weather: config.synthetic_weather(),
         time_scale: args.time_scale,
-        start: args.start,
+        start: Some(start),
         ..SimulatorConfig::default()
+    };
+    let preferences = sim_config
+        .zones
+        .iter()
+        .map(|z| Preferences::from_json(demo_preferences(&z.profile.name)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("demo preferences: {e}"))?;
+    let fresh = !args.keep_database || !std::path::Path::new(DEMO_DATABASE_FILE).exists();
+    let history = if fresh && args.history_days > 0 {
+        let control_every =
+            Duration::milliseconds((config.control_interval().as_secs_f64() * args.time_scale * 1000.0) as i64);
+        let history = simulate_history(&mut sim_config, &preferences, start, args.history_days, control_every)?;
+        tracing::info!(days = args.history_days, "simulated the week before the start, to log as history");
+        history
+    } else {
+        Vec::new()
     };
     let simulator = Simulator::bind_with_clock(&sim_config, clock.clone())
         .await
         .context("cannot start the simulated zones (is a zone simulator already running on these ports?)")?
         .spawn();
     let app = crate::build_with_clock(config, clock.clone()).await?;
-    for (zone, addr) in simulator.zones().iter().zip(simulator.addrs()) {
+    for (i, (zone, addr)) in simulator.zones().iter().zip(simulator.addrs()).enumerate() {
         let body = ZoneCreate {
             name: zone.name.clone(),
             preferences: Some(demo_preferences(&zone.name)),
@@ -101,7 +219,12 @@ pub async fn run(
             modbus_unit_id: Some(zone.unit_id),
         };
         match register_zone(app.state(), body).await {
-            Ok(z) => tracing::info!(zone_id = z.id, name = %z.name, %addr, "demo zone registered"),
+            Ok(z) => {
+                tracing::info!(zone_id = z.id, name = %z.name, %addr, "demo zone registered");
+                if let Some(h) = history.get(i) {
+                    log_history(app.state(), z.id, h).await?;
+                }
+            }
             Err(crate::http::error::ApiError::Conflict(msg)) if args.keep_database => {
                 tracing::info!(name = %zone.name, "demo zone kept from the earlier run ({msg})");
             }

@@ -20,6 +20,9 @@ async fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A closed stderr (the terminal or log pipe gone) must not panic the task that logs: the default reports
+        // the failed write with `eprintln!`, which panics on that same closed stream and would stop a job loop.
+        .log_internal_errors(false)
         .init();
     tracing::debug!(config = ?cli.config, "configuration");
     match run(cli).await {

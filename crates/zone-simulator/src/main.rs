@@ -8,6 +8,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        // A closed stdout must not panic the zone task that logs (the default reports it with a panicking
+        // `eprintln!`).
+        .log_internal_errors(false)
         .init();
     let cli = Cli::parse();
     let config = match SimulatorConfig::from_cli(&cli) {

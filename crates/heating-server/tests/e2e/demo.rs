@@ -1,4 +1,5 @@
-//! `heating-server demo`, the README's first command, from the binary: zones registered, readings flowing.
+//! `heating-server demo`, the README's first command, from the binary: zones registered, a week of history logged,
+//! readings flowing, every zone's model identified from that history and its plan made with it.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -58,6 +59,40 @@ async fn the_demo_registers_the_zones_and_readings_flow() {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "no readings flowing: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The week before the start is history: one reading per zone and minute.
+    let now = |status: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(status["now"].as_str().unwrap()).unwrap().to_utc()
+    };
+    let week_old: serde_json::Value = client
+        .get(format!("{base}/sensordata/zone/1?skip={}&limit=1", 7 * 24 * 60 - 10))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let status: serde_json::Value = client.get(format!("{base}/status")).send().await.unwrap().json().await.unwrap();
+    let oldest = chrono::DateTime::parse_from_rfc3339(week_old[0]["timestamp"].as_str().unwrap()).unwrap().to_utc();
+    let age = now(&status) - oldest;
+    assert!(age > chrono::Duration::hours(6 * 24 + 20) && age <= chrono::Duration::days(7), "{age}: {week_old}");
+
+    // The learning job fits every zone's model from it, and the predictive controller plans with it (the first
+    // control run comes one control interval, 10 s, after the start).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let status: serde_json::Value =
+            client.get(format!("{base}/status")).send().await.unwrap().json().await.unwrap();
+        let zones = status["zones"].as_array().unwrap();
+        let learned = zones.iter().all(|z| z["model"]["source"] == "identified" && z["strategy"] == "predictive");
+        let plan: serde_json::Value =
+            client.get(format!("{base}/zones/1/plan")).send().await.unwrap().json().await.unwrap();
+        if learned && plan["plan"]["model_source"] == "identified" && status["learning"]["good"] == 5 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "models not identified or not planned with: {status}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
