@@ -101,6 +101,26 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
     })
 }
 
+/// Runs a job loop until `stop`; if it panics (a bug), logs the panic and starts it again a second later, so one
+/// bad cycle never silently ends polling or control for good.
+async fn supervise<S, F, Fut>(name: &'static str, state: S, stop: CancellationToken, job: F)
+where
+    S: Clone,
+    F: Fn(S, CancellationToken) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match tokio::spawn(job(state.clone(), stop.clone())).await {
+            Ok(()) => return,
+            Err(e) => tracing::error!(job = name, "job loop failed, restarting it: {e}"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}
+
 impl App {
     #[must_use]
     pub fn state(&self) -> &AppState {
@@ -125,9 +145,9 @@ impl App {
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
         if !self.state.config.background_jobs_disabled {
-            tasks.spawn(jobs::run_poller(self.state.clone(), stop.clone()));
-            tasks.spawn(jobs::run_control(self.state.clone(), stop.clone()));
-            tasks.spawn(jobs::run_learner(self.state.clone(), stop.clone()));
+            tasks.spawn(supervise("poller", self.state.clone(), stop.clone(), jobs::run_poller));
+            tasks.spawn(supervise("control", self.state.clone(), stop.clone(), jobs::run_control));
+            tasks.spawn(supervise("learning", self.state.clone(), stop.clone(), jobs::run_learner));
             tracing::info!(
                 poll_interval = ?self.state.config.poll_interval(),
                 control_interval = ?self.state.config.control_interval(),
@@ -146,5 +166,31 @@ impl App {
         self.state.storage.close().await;
         tracing::info!("server stopped");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_job_loop_that_panics_is_restarted_and_stops_on_cancel() {
+        let starts = Arc::new(AtomicUsize::new(0));
+        let stop = CancellationToken::new();
+        let job = |starts: Arc<AtomicUsize>, stop: CancellationToken| async move {
+            if starts.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("a bug in the first cycle");
+            }
+            stop.cancelled().await;
+        };
+        let supervisor = tokio::spawn(supervise("test", starts.clone(), stop.clone(), job));
+        while starts.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        stop.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(5), supervisor).await.unwrap().unwrap();
+        assert_eq!(starts.load(Ordering::SeqCst), 2, "restarted once, then stopped");
     }
 }
