@@ -52,10 +52,12 @@ impl AppState {
         Ok(())
     }
 
-    /// Reloads the fleet from the database now.
+    /// Reloads the fleet from the database now, with the stored manual holds of zones that have none in force.
     pub async fn sync_fleet(&self) -> Result<(), StorageError> {
         let zones = self.storage.list_zones().await?;
+        let holds = self.storage.list_holds().await?;
         self.fleet.sync(zones);
+        self.fleet.restore_holds(&holds);
         Ok(())
     }
 }

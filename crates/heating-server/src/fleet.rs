@@ -17,7 +17,7 @@ use heating_core::preferences::Preferences;
 use heating_core::registers::ZoneSnapshot;
 use zone_client::{Endpoint, Health, LinkConfig, ZoneLink};
 
-use crate::storage::{Command, CommandSource, Zone, ZoneId};
+use crate::storage::{Command, CommandSource, StoredHold, Zone, ZoneId};
 
 /// A reading as the poller last saw it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,6 +39,31 @@ pub struct HoldRecord {
     pub hold: Hold,
     pub set_at: DateTime<Utc>,
     pub source: CommandSource,
+}
+
+impl HoldRecord {
+    /// The record to store for `zone_id`.
+    #[must_use]
+    pub fn stored(&self, zone_id: ZoneId) -> StoredHold {
+        StoredHold {
+            zone_id,
+            target: self.hold.target,
+            until: self.hold.until,
+            occupied_at_start: self.hold.occupied_at_start,
+            set_at: self.set_at,
+            source: self.source,
+        }
+    }
+}
+
+impl From<&StoredHold> for HoldRecord {
+    fn from(h: &StoredHold) -> Self {
+        Self {
+            hold: Hold { target: h.target, until: h.until, occupied_at_start: h.occupied_at_start },
+            set_at: h.set_at,
+            source: h.source,
+        }
+    }
 }
 
 /// What the jobs know of a zone right now.
@@ -178,6 +203,18 @@ impl Fleet {
             next.insert(id, runtime);
         }
         *map = next;
+    }
+
+    /// Puts stored holds in force in zones that have none in memory (after a restart, or a new runtime).
+    pub fn restore_holds(&self, holds: &[StoredHold]) {
+        for h in holds {
+            if let Some(rt) = self.get(h.zone_id) {
+                let mut live = rt.live();
+                if live.hold.is_none() {
+                    live.hold = Some(HoldRecord::from(h));
+                }
+            }
+        }
     }
 
     /// Every runtime, by zone id.

@@ -130,6 +130,10 @@ pub async fn send_manual(
                 source,
             };
             runtime.live().hold = Some(record);
+            if let Err(e) = state.storage.put_hold(&record.stored(zone.id)).await {
+                // The device has the target and the hold is in force; only a restart would end it early.
+                tracing::error!(zone_id = zone.id, "manual hold not stored (a restart would end it): {e}");
+            }
             Ok((command, record))
         }
         Err(SendError::Device { command, error }) => Err(ApiError::Unavailable(format!(
@@ -185,7 +189,11 @@ async fn set_target(
 )]
 async fn cancel_hold(State(state): State<AppState>, Path(id): Path<ZoneId>) -> Result<Json<HoldOut>, ApiError> {
     require_zone(&state, id).await?;
+    let stored = state.storage.delete_hold(id).await?;
     let cancelled = state.fleet.get(id).and_then(|rt| rt.live().hold.take());
+    if stored && cancelled.is_none() {
+        tracing::warn!(zone_id = id, "a stored hold was not in force; removed");
+    }
     match cancelled {
         Some(h) => {
             tracing::info!(zone_id = id, "manual hold cancelled");

@@ -125,6 +125,7 @@ pub async fn control_once(state: &AppState) -> ControlReport {
     let mut report =
         ControlReport { started_at: now, duration_ms: 0.0, zones: zones.len(), skipped: 0, writes: 0, failed: 0 };
     let mut due = Vec::new();
+    let mut expired = Vec::new();
     for rt in &zones {
         let prefs = rt.preferences();
         let strategy = zone_strategy(&prefs, state.config.control_strategy());
@@ -166,6 +167,7 @@ pub async fn control_once(state: &AppState) -> ControlReport {
             if output.hold_expired {
                 tracing::info!(zone_id = rt.id, "manual hold expired");
                 live.hold = None;
+                expired.push(rt.id);
             }
             match (output.target, live.reading) {
                 (Some(target), Some(r)) => {
@@ -212,6 +214,7 @@ pub async fn control_once(state: &AppState) -> ControlReport {
                 if *hold_expired {
                     tracing::info!(zone_id = rt.id, "manual hold expired");
                     live.hold = None;
+                expired.push(rt.id);
                 }
                 if *write_due {
                     due.push((rt.clone(), *target, reason.to_string()));
@@ -219,6 +222,12 @@ pub async fn control_once(state: &AppState) -> ControlReport {
             }
         }
         live.decision = Some(ActiveDecision { at: now, decision });
+    }
+    for id in expired {
+        if let Err(e) = state.storage.delete_hold(id).await {
+            // Restored at the next fleet reload, found expired again, and removed then.
+            tracing::warn!(zone_id = id, "expired hold not removed from the database: {e}");
+        }
     }
     report.writes = due.len();
     report.failed = futures::stream::iter(due)

@@ -139,6 +139,18 @@ impl Storage {
     // --- readings ---
 
     /// Stores one reading. `NotFound` if the zone does not exist.
+    pub async fn put_hold(&self, hold: &StoredHold) -> Result<(), StorageError> {
+        dispatch!(self, put_hold(hold))
+    }
+
+    pub async fn delete_hold(&self, zone_id: ZoneId) -> Result<bool, StorageError> {
+        dispatch!(self, delete_hold(zone_id))
+    }
+
+    pub async fn list_holds(&self) -> Result<Vec<StoredHold>, StorageError> {
+        dispatch!(self, list_holds())
+    }
+
     pub async fn insert_reading(&self, reading: &NewReading) -> Result<Reading, StorageError> {
         dispatch!(self, insert_reading(reading))
     }

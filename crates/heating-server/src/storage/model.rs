@@ -144,6 +144,18 @@ macro_rules! text_enum {
 text_enum!(CommandSource { Control => "control", Manual => "manual", Api => "api" });
 text_enum!(CommandStatus { Pending => "pending", Sent => "sent", Confirmed => "confirmed", Failed => "failed" });
 
+/// A manual hold as stored, so that it outlives a restart (at most one per zone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredHold {
+    pub zone_id: ZoneId,
+    pub target: Setpoint,
+    /// End of the hold; `None`: until the zone's occupancy changes.
+    pub until: Option<DateTime<Utc>>,
+    pub occupied_at_start: bool,
+    pub set_at: DateTime<Utc>,
+    pub source: CommandSource,
+}
+
 /// A command to log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCommand {

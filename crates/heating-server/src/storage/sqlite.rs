@@ -179,6 +179,44 @@ impl SqliteStorage {
         Ok(())
     }
 
+    // --- holds ---
+
+    /// Stores the zone's hold, replacing any other; `NotFound` if the zone does not exist.
+    pub async fn put_hold(&self, h: &StoredHold) -> Result<(), StorageError> {
+        sqlx::query(concat!(
+            "INSERT INTO zone_holds (zone_id, target_temp, until_ms, occupied_at_start, set_ms, source) ",
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (zone_id) DO UPDATE SET target_temp = excluded.target_temp, ",
+            "until_ms = excluded.until_ms, occupied_at_start = excluded.occupied_at_start, set_ms = excluded.set_ms, ",
+            "source = excluded.source"
+        ))
+        .bind(h.zone_id)
+        .bind(h.target.celsius())
+        .bind(h.until.map(to_ms))
+        .bind(h.occupied_at_start)
+        .bind(to_ms(h.set_at))
+        .bind(h.source.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(history_write_error)?;
+        Ok(())
+    }
+
+    /// Removes the zone's hold; whether there was one.
+    pub async fn delete_hold(&self, zone_id: ZoneId) -> Result<bool, StorageError> {
+        let done = sqlx::query("DELETE FROM zone_holds WHERE zone_id = ?").bind(zone_id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Every stored hold, by zone id.
+    pub async fn list_holds(&self) -> Result<Vec<StoredHold>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT zone_id, target_temp, until_ms, occupied_at_start, set_ms, source FROM zone_holds ORDER BY zone_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(hold_from_row).collect()
+    }
+
     // --- readings ---
 
     pub async fn insert_reading(&self, r: &NewReading) -> Result<Reading, StorageError> {
@@ -579,6 +617,20 @@ fn reading_from_row(row: &SqliteRow) -> Result<Reading, StorageError> {
         heater_on: row.try_get("heater_on")?,
         energy_wh,
         outdoor_temp: row.try_get("outdoor_temp")?,
+    })
+}
+
+fn hold_from_row(row: &SqliteRow) -> Result<StoredHold, StorageError> {
+    let target: f64 = row.try_get("target_temp")?;
+    let source: String = row.try_get("source")?;
+    let until: Option<i64> = row.try_get("until_ms")?;
+    Ok(StoredHold {
+        zone_id: row.try_get("zone_id")?,
+        target: Setpoint::from_celsius(target).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        until: until.map(|ms| time_of(ms, "until_ms")).transpose()?,
+        occupied_at_start: row.try_get("occupied_at_start")?,
+        set_at: time_of(row.try_get("set_ms")?, "set_ms")?,
+        source: source.parse().map_err(StorageError::Corrupt)?,
     })
 }
 

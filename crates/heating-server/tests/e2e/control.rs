@@ -111,6 +111,47 @@ async fn a_manual_hold_is_honoured_until_it_expires() {
 }
 
 #[tokio::test]
+async fn holds_outlive_a_server_restart_until_they_expire_or_are_cancelled() {
+    let clock = Arc::new(ManualClock::new(monday_3am()));
+    let env = start(Options::stepped(clock.clone())).await;
+    poll_once(&env.state).await;
+    let (office, kitchen) = (env.zone_ids[OFFICE], env.zone_ids[2]);
+    let (s, body) = env.post(&format!("/zones/{office}/target"), &json!({"target_temp": 22.5, "hold_minutes": 60})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, body) = env.post(&format!("/zones/{kitchen}/target"), &json!({"target_temp": 23.5})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let held = env.zone_status(OFFICE).await["hold"].clone();
+
+    let env = env.restart().await;
+    clock.advance(Duration::minutes(10));
+    poll_once(&env.state).await;
+    control_once(&env.state).await;
+    assert_eq!(env.zone_status(OFFICE).await["hold"], held, "the same hold, back from the database");
+    assert_eq!(env.zone_status(OFFICE).await["active"]["rule"], "manual_hold");
+    assert_eq!(env.device_target(OFFICE), 22.5, "not overridden after the restart");
+    assert_eq!(env.device_target(2), 23.5);
+    let (s, _) = env.delete(&format!("/zones/{kitchen}/hold")).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // The Office's hold expires (and is removed); the cancelled Kitchen hold does not come back.
+    clock.advance(Duration::minutes(51));
+    poll_once(&env.state).await;
+    control_once(&env.state).await;
+    assert!(env.zone_status(OFFICE).await["hold"].is_null());
+    let env = env.restart().await;
+    clock.advance(Duration::minutes(1));
+    poll_once(&env.state).await;
+    control_once(&env.state).await;
+    for i in [OFFICE, 2] {
+        let status = env.zone_status(i).await;
+        assert!(status["hold"].is_null(), "{status}");
+        assert_ne!(status["active"]["rule"], "manual_hold", "{status}");
+    }
+    assert_eq!(env.device_target(OFFICE), 18.0);
+    env.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_hold_can_be_cancelled() {
     let clock = Arc::new(ManualClock::new(monday_3am()));
     let env = start(Options::stepped(clock.clone())).await;

@@ -15,7 +15,7 @@ use heating_core::units::Setpoint;
 use heating_server::domain::{ModbusHost, Page, ZoneName};
 use heating_server::storage::{
     CommandSource, CommandStatus, HistoryQuery, NewCommand, NewReading, ReadingFilter, Storage, StorageError,
-    ZoneFields,
+    StoredHold, ZoneFields,
 };
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
@@ -95,6 +95,39 @@ async fn conformance_suite(storage: &Storage) {
     readings_batches_ordering_and_filters(storage).await;
     commands_and_status_updates(storage).await;
     history_buckets(storage).await;
+    holds_are_stored_replaced_and_go_with_their_zone(storage).await;
+}
+
+async fn holds_are_stored_replaced_and_go_with_their_zone(s: &Storage) {
+    let a = s.create_zone(&fields("Hold A", Some(6101)), at(0)).await.unwrap();
+    let b = s.create_zone(&fields("Hold B", Some(6102)), at(0)).await.unwrap();
+    let hold = |zone_id, celsius, until: Option<i64>, source| StoredHold {
+        zone_id,
+        target: Setpoint::from_celsius(celsius).unwrap(),
+        until: until.map(at),
+        occupied_at_start: until.is_none(),
+        set_at: at(5),
+        source,
+    };
+    assert!(s.list_holds().await.unwrap().is_empty());
+    s.put_hold(&hold(b.id, 19.5, None, CommandSource::Api)).await.unwrap();
+    s.put_hold(&hold(a.id, 23.0, Some(3_600_000), CommandSource::Manual)).await.unwrap();
+    assert_eq!(
+        s.list_holds().await.unwrap(),
+        [hold(a.id, 23.0, Some(3_600_000), CommandSource::Manual), hold(b.id, 19.5, None, CommandSource::Api)],
+        "by zone id, every field back as stored"
+    );
+    // One per zone: a new hold replaces the old.
+    s.put_hold(&hold(a.id, 21.5, Some(7_200_000), CommandSource::Manual)).await.unwrap();
+    assert_eq!(s.list_holds().await.unwrap()[0], hold(a.id, 21.5, Some(7_200_000), CommandSource::Manual));
+    assert_not_found(s.put_hold(&hold(999_999, 20.0, None, CommandSource::Manual)).await, "zone");
+    assert!(s.delete_hold(a.id).await.unwrap());
+    assert!(!s.delete_hold(a.id).await.unwrap(), "already gone");
+    // Deleting the zone (with its history) deletes its hold.
+    s.insert_command(&command(b.id, 10, 19.5, CommandSource::Api)).await.unwrap();
+    s.delete_zone(b.id, true).await.unwrap();
+    assert!(s.list_holds().await.unwrap().is_empty());
+    s.delete_zone(a.id, true).await.unwrap();
 }
 
 async fn zones_crud_and_conflicts(s: &Storage) {
