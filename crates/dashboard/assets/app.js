@@ -329,6 +329,9 @@
     let lastDrawn = null; // [history, from, to]
     let lastCommands = 0;
     let prefilled = false;
+    let planKey = null, planSeq = 0;
+    let lastPlan = null; // GET zones/{id}/plan
+    let lastZone = null; // this zone in the last status
 
     const chart = h("div", { class: "chart-wrap", id: "chart" });
     const fromInput = h("input", { type: "datetime-local", id: "range-from" });
@@ -345,6 +348,17 @@
     const chartNote = h("p", { id: "chart-note", style: "margin:0" }, "");
     const chartError = h("p", { class: "msg error", id: "chart-error", role: "alert" });
     const commandsBody = h("tbody", {});
+
+    const planChart = h("div", { class: "plan-wrap", id: "plan-chart" });
+    const planSummary = h("p", { class: "plan-summary", id: "plan-summary" });
+    const planReason = h("p", { class: "plan-reason", id: "plan-reason" });
+    const planError = h("p", { class: "msg error", id: "plan-error", role: "alert" });
+    const planLegend = h("ul", { class: "legend", "aria-label": "Plan legend", hidden: true },
+      h("li", {}, h("span", { class: "swatch temp" }), "Planned air"),
+      h("li", {}, h("span", { class: "swatch bound" }), "Lowest allowed (comfort when occupied)"),
+      h("li", {}, h("span", { class: "swatch heat" }), "Heater power"),
+      h("li", {}, h("span", { class: "swatch price" }), h("span", { "data-field": "price-range" }, "Price")),
+      h("li", {}, h("span", { class: "swatch preheat" }), "Warm-up start"));
 
     const targetInput = h("input", { id: "target-temp", name: "target_temp", type: "number", inputmode: "decimal",
       step: "0.5", min: "5", max: "35", required: true, "aria-describedby": "target-hint" });
@@ -387,6 +401,9 @@
             h("div", { class: "chart-foot" },
               h("p", { style: "margin:0" }, "Energy used in this range: ", energy), chartNote),
             chartError),
+          h("section", { class: "panel", id: "plan", "aria-labelledby": "plan-heading" },
+            h("div", { class: "panel-head", style: "margin-bottom:8px" }, h("h2", { id: "plan-heading" }, "Plan — next 24 h")),
+            planSummary, planReason, planChart, planLegend, planError),
           h("section", { class: "panel", "aria-labelledby": "commands-heading" },
             h("div", { class: "panel-head" }, h("h2", { id: "commands-heading" }, "Commands"), h("span", { class: "muted" }, "Latest 20")),
             h("div", { class: "table-scroll" },
@@ -467,8 +484,68 @@
     let resizeTimer = null;
     window.addEventListener("resize", () => {
       clearTimeout(resizeTimer);
-      resizeTimer = setTimeout(() => { if (lastDrawn && document.body.contains(chart)) draw(...lastDrawn); }, 150);
+      resizeTimer = setTimeout(() => {
+        if (!document.body.contains(chart)) return;
+        if (lastDrawn) draw(...lastDrawn);
+        if (lastPlan) drawPlan(lastPlan);
+      }, 150);
     });
+
+    async function loadPlan() {
+      const mine = ++planSeq;
+      try {
+        const r = await api("GET", `zones/${id}/plan`);
+        if (mine !== planSeq) return;
+        planError.textContent = "";
+        lastPlan = r;
+        drawPlan(r);
+      } catch (e) {
+        if (mine === planSeq) planError.textContent = e.message;
+      }
+    }
+
+    function drawPlan(r) {
+      const plan = r.plan;
+      if (!plan) {
+        planChart.textContent = "";
+        delete planChart.dataset.hoverAt;
+        planSummary.textContent = "";
+        planLegend.hidden = true;
+        planReason.textContent = r.reason || "No plan.";
+        return;
+      }
+      planReason.textContent = "";
+      const z = lastZone;
+      const pts = plan.points;
+      const from = Date.parse(plan.made_at);
+      const to = pts.length ? Date.parse(pts[pts.length - 1].at) : from + DAY;
+      const preheat = plan.preheat_start ? Date.parse(plan.preheat_start) : null;
+      const warm = preheat === null ? "No warm-up planned" : `Warm-up from ${fmtShort(preheat)}`;
+      const fitted = plan.model_source === "identified" && z && z.model_fitted_at ? ` (fitted ${fmtShort(Date.parse(z.model_fitted_at))})`
+        : plan.model_source === "fallback" ? " (no good fit yet)" : "";
+      const energyText = `${plan.energy_kwh.toFixed(1)} kWh`, costText = `${plan.cost_eur.toFixed(2)} €`;
+      planSummary.textContent = "";
+      const nb = (text) => text.replace(/ /g, "\u00a0"); // a figure and its unit on one line
+      planSummary.append(h("strong", {}, nb(warm).replace("\u00a0from", " from")),
+        ` · ${nb(energyText)} · ${nb(costText)} planned · model: ${plan.model_source}${fitted}`);
+      const temps = pts.map((p) => p.temp_c);
+      const heated = pts.filter((p) => p.power_w !== null && p.power_w >= 1).length;
+      const prices = pts.map((p) => p.price_eur_kwh).filter((v) => v !== null && v !== undefined);
+      setText(main, "price-range", prices.length ? `Price ${Math.min(...prices).toFixed(2)}–${Math.max(...prices).toFixed(2)} €/kWh` : "Price");
+      planLegend.hidden = false;
+      const label = `Plan for ${zone ? zone.name : `zone ${id}`} from ${fmtTime(from)} to ${fmtShort(to)}: ` +
+        `${preheat === null ? "no warm-up planned" : `warm-up from ${fmtShort(preheat)}`}; planned air ${f1(Math.min(...temps))} to ${f1(Math.max(...temps))} °C; ` +
+        `heating in ${heated} of ${Math.max(0, pts.length - 1)} intervals; ${energyText}, ${costText}.`;
+      HeatChart.renderPlan(planChart, plan, {
+        offsetMin: (app.status && app.status.site_utc_offset_minutes) || 0,
+        now: serverNow(),
+        maxPowerW: z && z.reading ? z.reading.heater_power_w : 0,
+        label,
+        fmtTip: (ms) => `${fmtShort(ms)}–${fmtTime(ms + plan.step_s * 1000)}`,
+        fmtTick: (ms) => (fmtTime(ms) === "00:00" ? fmtDay(ms).replace(/ \w+$/, "") : fmtTime(ms)),
+        fmtMark: (ms) => fmtShort(ms),
+      });
+    }
 
     async function loadCommands() {
       try {
@@ -557,6 +634,13 @@
       update(s) {
         const z = s.zones.find((zz) => zz.id === id);
         if (!z) return;
+        lastZone = z;
+        // The plan changes with each control run (and with the strategy or a hold): fetch it then, not every poll.
+        const key = `${z.active ? z.active.decided_at : ""}|${z.strategy}|${z.hold ? z.hold.set_at : ""}`;
+        if (key !== planKey) {
+          planKey = key;
+          loadPlan();
+        }
         const r = z.reading;
         const t = activeTarget(z);
         const pill = healthPill(z.health);

@@ -1,5 +1,6 @@
-// A small SVG time-series chart for GET /zones/{id}/history: air temperature (mean line over a min-max band),
+// Small SVG charts. `render`, for GET /zones/{id}/history: air temperature (mean line over a min-max band),
 // target (dashed steps), outdoor temperature, and two strips below for heater-on and occupied shares.
+// `renderPlan`, for GET /zones/{id}/plan: the predictive controller's next 24 hours.
 // No library: a few hundred buckets are a few hundred path points.
 "use strict";
 
@@ -210,5 +211,200 @@
     overlay.addEventListener("pointerleave", hide);
   }
 
-  window.HeatChart = { render };
+  /// Renders a plan of GET /zones/{id}/plan (its `plan` object) into `container`: the planned temperature, the
+  /// lowest temperature the plan allows (stepped, shaded below, so comfort periods stand out), the heater power per
+  /// interval as bars on their own kW scale, the price per interval as a colour strip, and markers for now and the
+  /// start of the warm-up. `opts`: { offsetMin, now (ms), maxPowerW, label, fmtTip(ms), fmtTick(ms, step),
+  /// fmtMark(ms) }.
+  function renderPlan(container, plan, opts) {
+    container.textContent = "";
+    const pts = (plan.points || []).map((p) => ({ p, t: Date.parse(p.at) }));
+    const width = Math.max(300, Math.round(container.clientWidth || 800));
+    const narrow = width < 560;
+    const m = { left: 44, right: 12, top: 24 };
+    const plotH = narrow ? 170 : 220;
+    const powerH = narrow ? 36 : 44, priceH = 10;
+    const powerY = m.top + plotH + 12;
+    const priceY = powerY + powerH + 8;
+    const height = priceY + priceH + 26;
+    const plotW = width - m.left - m.right;
+    const from = pts.length ? pts[0].t : 0;
+    const to = pts.length > 1 ? pts[pts.length - 1].t : from + DAY;
+    const x = (t) => m.left + ((t - from) / (to - from)) * plotW;
+
+    const svg = el("svg", {
+      class: "chart plan-chart", viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
+      "aria-label": opts.label, "data-points": pts.length, "data-made-at": plan.made_at,
+      "data-preheat": plan.preheat_start || "", "data-energy-kwh": plan.energy_kwh,
+    }, container);
+
+    // y domain: planned temperatures and bounds.
+    let lo = Infinity, hi = -Infinity;
+    for (const { p } of pts) {
+      for (const v of [p.temp_c, p.lower_c]) {
+        if (v !== null && v !== undefined) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+      }
+    }
+    if (!isFinite(lo)) { lo = 15; hi = 22; }
+    lo -= 0.5; hi += 0.3;
+    if (hi - lo < 2) { const mid = (hi + lo) / 2; lo = mid - 1; hi = mid + 1; }
+    const ticksWanted = narrow ? 4 : 5;
+    const yStep = Y_STEPS.find((s) => (hi - lo) / s <= ticksWanted) || 50;
+    lo = Math.floor(lo / yStep) * yStep; hi = Math.ceil(hi / yStep) * yStep;
+    const y = (v) => m.top + (1 - (v - lo) / (hi - lo)) * plotH;
+    const bottom = m.top + plotH;
+
+    const grid = el("g", { class: "grid" }, svg);
+    for (let v = lo; v <= hi + yStep / 2; v += yStep) {
+      el("line", { x1: m.left, x2: width - m.right, y1: y(v), y2: y(v) }, grid);
+      const label = el("text", { x: m.left - 8, y: y(v) + 4, "text-anchor": "end" }, svg);
+      label.textContent = yStep < 1 ? v.toFixed(1) : v.toFixed(0);
+    }
+    const unit = el("text", { x: m.left - 8, y: 12, "text-anchor": "end" }, svg);
+    unit.textContent = "°C";
+
+    const off = (opts.offsetMin || 0) * MINUTE;
+    const step = X_STEPS.find((s) => (to - from) / s <= plotW / (narrow ? 60 : 80)) || 14 * DAY;
+    for (let t = Math.ceil((from + off) / step) * step - off; t <= to; t += step) {
+      el("line", { x1: x(t), x2: x(t), y1: m.top, y2: bottom }, grid);
+      const label = el("text", { x: x(t), y: height - 8, "text-anchor": "middle" }, svg);
+      label.textContent = opts.fmtTick(t, step);
+    }
+
+    // The lowest allowed temperature: it holds from its point to the next one.
+    let boundD = "", areaD = "", prev = null;
+    for (let i = 0; i < pts.length; i++) {
+      const v = pts[i].p.lower_c;
+      if (v === null || v === undefined) { prev = null; continue; }
+      const x0 = x(pts[i].t).toFixed(1);
+      const x1 = x(i + 1 < pts.length ? pts[i + 1].t : to).toFixed(1);
+      const yy = y(v).toFixed(1);
+      boundD += prev === null ? `M${x0},${yy}` : `L${x0},${yy}`;
+      boundD += `L${x1},${yy}`;
+      areaD += `M${x0},${bottom}L${x0},${yy}L${x1},${yy}L${x1},${bottom}Z`;
+      prev = yy;
+    }
+    el("path", { class: "plan-bound-area", d: areaD }, svg);
+    el("line", { class: "axis-line", x1: m.left, x2: width - m.right, y1: bottom, y2: bottom }, svg);
+    el("path", { class: "series plan-bound", d: boundD }, svg);
+    el("path", {
+      class: "series plan-temp", "data-points": pts.length,
+      d: pts.length ? "M" + pts.map(({ p, t }) => `${x(t).toFixed(1)},${y(p.temp_c).toFixed(1)}`).join("L") : "",
+    }, svg);
+
+    // Heater power, W, on its own scale: one bar per interval.
+    const maxW = Math.max(opts.maxPowerW || 0, ...pts.map(({ p }) => p.power_w || 0));
+    const scaleKw = Math.max(0.5, Math.ceil(maxW / 500) / 2);
+    const power = el("g", { class: "plan-power" }, svg);
+    el("rect", { class: "strip-bg", x: m.left, y: powerY, width: plotW, height: powerH, rx: 3 }, power);
+    for (let i = 0; i + 1 < pts.length; i++) {
+      const w = pts[i].p.power_w;
+      if (!w || w < 1) continue;
+      const hgt = Math.max(1, Math.min(1, w / 1000 / scaleKw) * powerH);
+      const x0 = x(pts[i].t), x1 = x(pts[i + 1].t);
+      el("rect", { class: "bar", x: x0 + 0.5, y: powerY + powerH - hgt, width: Math.max(0.5, x1 - x0 - 1), height: hgt }, power);
+    }
+    const kwTop = el("text", { class: "strip-label", x: m.left - 6, y: powerY + 9, "text-anchor": "end" }, svg);
+    kwTop.textContent = scaleKw.toFixed(1);
+    const kwUnit = el("text", { class: "strip-label", x: m.left - 6, y: powerY + powerH - 2, "text-anchor": "end" }, svg);
+    kwUnit.textContent = "kW";
+
+    // Price per interval: darker is dearer.
+    const prices = pts.map(({ p }) => p.price_eur_kwh).filter((v) => v !== null && v !== undefined);
+    const pMin = Math.min(...prices), pMax = Math.max(...prices);
+    const price = el("g", { class: "plan-price" }, svg);
+    el("rect", { class: "strip-bg", x: m.left, y: priceY, width: plotW, height: priceH, rx: 3 }, price);
+    for (let i = 0; i + 1 < pts.length; i++) {
+      const v = pts[i].p.price_eur_kwh;
+      if (v === null || v === undefined) continue;
+      const share = pMax > pMin ? (v - pMin) / (pMax - pMin) : 0.5;
+      const x0 = x(pts[i].t), x1 = x(pts[i + 1].t);
+      el("rect", { class: "on", x: x0, y: priceY, width: Math.max(0.5, x1 - x0 + 0.3), height: priceH, "fill-opacity": (0.12 + 0.88 * share).toFixed(2) }, price);
+    }
+    const priceLabel = el("text", { class: "strip-label", x: m.left - 6, y: priceY + priceH - 1, "text-anchor": "end" }, svg);
+    priceLabel.textContent = "€/kWh";
+
+    // Markers: now, and the start of the warm-up.
+    const markBottom = priceY + priceH;
+    if (opts.now !== undefined && opts.now !== null) {
+      const xn = x(Math.min(Math.max(opts.now, from), to));
+      el("line", { class: "plan-now", x1: xn, x2: xn, y1: m.top, y2: markBottom }, svg);
+      const label = el("text", { class: "mark-label", x: xn + 4, y: m.top + 12 }, svg);
+      label.textContent = "now";
+    }
+    if (plan.preheat_start) {
+      const tp = Date.parse(plan.preheat_start);
+      if (tp >= from && tp <= to) {
+        const xp = x(tp);
+        el("line", { class: "plan-preheat", x1: xp, x2: xp, y1: m.top - 4, y2: markBottom }, svg);
+        const right = xp > width - m.right - 120;
+        const label = el("text", { class: "mark-label preheat-label", x: right ? xp - 4 : xp + 4, y: m.top - 8, "text-anchor": right ? "end" : "start" }, svg);
+        label.textContent = `Warm-up ${opts.fmtMark(tp)}`;
+      }
+    }
+
+    if (!pts.length) return;
+
+    // Hover / touch: the nearest point, with a tooltip.
+    const cursor = el("line", { class: "cursor", y1: m.top, y2: markBottom, visibility: "hidden" }, svg);
+    const dot = el("circle", { class: "dot", r: 4.5, fill: "var(--c-temp)", visibility: "hidden" }, svg);
+    const overlay = el("rect", { class: "plan-overlay", x: m.left, y: m.top, width: plotW, height: markBottom - m.top, fill: "transparent" }, svg);
+    const tip = document.createElement("div");
+    tip.className = "chart-tip";
+    tip.hidden = true;
+    container.appendChild(tip);
+    const stepMs = (plan.step_s || 900) * 1000;
+    function show(evt) {
+      const rect = svg.getBoundingClientRect();
+      const px = ((evt.clientX - rect.left) / rect.width) * width;
+      showAt(from + ((px - m.left) / plotW) * (to - from));
+    }
+    function showAt(t) {
+      // Kept on the container: a redraw with a newer plan keeps the tooltip where the pointer is.
+      container.dataset.hoverAt = String(t);
+      const rect = svg.getBoundingClientRect();
+      const best = Math.min(pts.length - 1, Math.max(0, Math.round((t - from) / stepMs)));
+      const { p, t: at } = pts[best];
+      cursor.setAttribute("x1", x(at)); cursor.setAttribute("x2", x(at)); cursor.setAttribute("visibility", "visible");
+      dot.setAttribute("cx", x(at)); dot.setAttribute("cy", y(p.temp_c)); dot.setAttribute("visibility", "visible");
+      const has = (v) => v !== null && v !== undefined;
+      const rows = [
+        ["Planned", `${f1(p.temp_c)} °C`],
+        ["Lowest allowed", has(p.lower_c) ? `${f1(p.lower_c)} °C` : "–"],
+        ["Heater", has(p.power_w) ? (p.power_w < 1 ? "off" : `${(p.power_w / 1000).toFixed(2)} kW`) : "–"],
+        ["Price", has(p.price_eur_kwh) ? `${p.price_eur_kwh.toFixed(3)} €/kWh` : "–"],
+      ];
+      tip.textContent = "";
+      const head = document.createElement("p");
+      head.className = "tip-time";
+      head.textContent = opts.fmtTip(at);
+      tip.appendChild(head);
+      for (const [k, v] of rows) {
+        const row = document.createElement("p");
+        const a = document.createElement("span"); a.className = "muted"; a.textContent = k;
+        const c = document.createElement("span"); c.textContent = v;
+        row.append(a, c);
+        tip.appendChild(row);
+      }
+      tip.hidden = false;
+      const scale = rect.width / width;
+      const left = x(at) * scale;
+      const w = tip.offsetWidth;
+      tip.style.left = `${left + 12 + w > rect.width ? Math.max(0, left - 12 - w) : left + 12}px`;
+      tip.style.top = `${m.top * scale + 8}px`;
+    }
+    function hide() {
+      delete container.dataset.hoverAt;
+      tip.hidden = true;
+      cursor.setAttribute("visibility", "hidden");
+      dot.setAttribute("visibility", "hidden");
+    }
+    overlay.addEventListener("pointermove", show);
+    overlay.addEventListener("pointerdown", show);
+    overlay.addEventListener("pointerleave", hide);
+    const hoverAt = Number(container.dataset.hoverAt);
+    if (container.dataset.hoverAt && hoverAt >= from && hoverAt <= to) showAt(hoverAt);
+  }
+
+  window.HeatChart = { render, renderPlan };
 })();

@@ -165,6 +165,110 @@ fn severe(console: &[Value]) -> Vec<&Value> {
     console.iter().filter(|e| e["level"] == "SEVERE").collect()
 }
 
+/// What the plan panel of a zone page shows: its chart's data attributes, accessible name and drawing, and the
+/// tooltip of point `k` (hovered with a synthetic pointer event at the point's vertex); null while no chart is drawn.
+const PLAN_JS: &str = r#"
+    const k = arguments[0];
+    const svg = document.querySelector('#plan-chart svg.plan-chart');
+    if (!svg) return null;
+    const d = svg.querySelector('path.plan-temp').getAttribute('d');
+    const vertices = d.split(/[ML]/).filter(Boolean).map((p) => p.split(',').map(Number));
+    let tip = null;
+    if (vertices[k]) {
+        const rect = svg.getBoundingClientRect();
+        const scale = rect.width / svg.viewBox.baseVal.width;
+        svg.querySelector('.plan-overlay').dispatchEvent(new PointerEvent('pointermove', {
+            bubbles: true, clientX: rect.left + vertices[k][0] * scale, clientY: rect.top + 40 }));
+        tip = document.querySelector('#plan-chart .chart-tip').textContent;
+    }
+    return {
+        made_at: svg.dataset.madeAt, preheat: svg.dataset.preheat, role: svg.getAttribute('role'),
+        label: svg.getAttribute('aria-label'), vertices: vertices.length,
+        moves: (d.match(/M/g) || []).length,
+        bars: svg.querySelectorAll('.plan-power rect.bar').length,
+        prices: svg.querySelectorAll('.plan-price rect.on').length,
+        preheat_marker: svg.querySelectorAll('.plan-preheat').length,
+        summary: document.getElementById('plan-summary').textContent,
+        reason: document.getElementById('plan-reason').textContent,
+        heading: document.getElementById('plan-heading').textContent,
+        tip,
+    };
+"#;
+
+/// Moves a (synthetic) pointer over the plan chart, at a share of its width.
+const PLAN_HOVER_JS: &str = r#"
+    const overlay = document.querySelector('#plan-chart .plan-overlay');
+    const rect = overlay.getBoundingClientRect();
+    overlay.dispatchEvent(new PointerEvent('pointermove', {
+        bubbles: true, clientX: rect.left + rect.width * arguments[0], clientY: rect.top + 40 }));
+"#;
+
+/// `HH:MM` of an RFC 3339 instant in site-local time, as the page shows it.
+fn site_hhmm(at: &str, offset_min: i64) -> String {
+    let t = chrono::DateTime::parse_from_rfc3339(at).unwrap() + chrono::Duration::minutes(offset_min);
+    t.format("%H:%M").to_string()
+}
+
+/// Waits for the plan chart on the zone page shown, and checks that it draws the plan `GET /zones/{id}/plan`
+/// returns: one vertex per point, a bar per heated interval, a price cell per interval, the warm-up marker and
+/// time, the energy and cost in its accessible name, and a point's values in the hover tooltip.
+/// Returns the plan's `made_at`.
+async fn check_plan_drawn(browser: &webdriver::Session, demo: &Demo, zone_id: i64) -> String {
+    let k = 40;
+    browser.wait_for("the plan chart", "document.querySelector('#plan-chart svg.plan-chart')", LOAD).await;
+    let offset = demo.get("/status").await["site_utc_offset_minutes"].as_i64().unwrap();
+    let started = tokio::time::Instant::now();
+    // The control job replaces the plan at every run, and the page fetches it once it sees the run in /status:
+    // compare when both show the same plan.
+    let (drawn, plan) = loop {
+        let drawn = browser.execute(PLAN_JS, vec![json!(k)]).await;
+        let answer = demo.get(&format!("/zones/{zone_id}/plan")).await;
+        if !drawn.is_null() && answer["plan"]["made_at"] == drawn["made_at"] {
+            break (drawn, answer["plan"].clone());
+        }
+        assert!(started.elapsed() < LOAD, "the page's plan differs from the API's:\npage: {drawn}\napi:  {answer}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let points = plan["points"].as_array().unwrap();
+    assert_eq!(points.len(), 97, "24 h in 15-minute steps: {plan}");
+    assert_eq!(drawn["heading"], "Plan — next 24 h");
+    assert_eq!(drawn["role"], "img");
+    assert_eq!(drawn["vertices"], json!(points.len()), "one vertex per planned point: {drawn}");
+    assert_eq!(drawn["moves"], 1, "one unbroken temperature line: {drawn}");
+    let heated = points.iter().filter(|p| p["power_w"].as_f64().is_some_and(|w| w >= 1.0)).count();
+    assert_eq!(drawn["bars"], json!(heated), "a power bar per heated interval: {drawn}");
+    let priced = points.iter().filter(|p| p["price_eur_kwh"].is_number()).count();
+    assert_eq!(drawn["prices"], json!(priced), "a price cell per interval: {drawn}");
+    let label = drawn["label"].as_str().unwrap();
+    let energy = format!("{:.1} kWh", plan["energy_kwh"].as_f64().unwrap());
+    let cost = format!("{:.2} €", plan["cost_eur"].as_f64().unwrap());
+    assert!(label.contains(&energy) && label.contains(&cost), "{label:?} names {energy} and {cost}");
+    let summary = drawn["summary"].as_str().unwrap().replace('\u{a0}', " ");
+    let summary = summary.as_str();
+    assert!(summary.contains(&energy) && summary.contains(&cost), "{summary:?} names {energy} and {cost}");
+    let source = plan["model_source"].as_str().unwrap();
+    assert!(summary.contains(&format!("model: {source}")), "{summary:?} names the model ({source})");
+    if let Some(preheat) = plan["preheat_start"].as_str() {
+        let hhmm = site_hhmm(preheat, offset);
+        assert_eq!(drawn["preheat"], preheat);
+        assert_eq!(drawn["preheat_marker"], 1, "{drawn}");
+        assert!(label.contains("warm-up from ") && label.contains(&hhmm), "{label:?} names {hhmm}");
+        assert!(summary.starts_with("Warm-up from ") && summary.contains(&hhmm), "{summary:?} names {hhmm}");
+    } else {
+        assert_eq!(drawn["preheat"], "");
+        assert_eq!(drawn["preheat_marker"], 0, "{drawn}");
+        assert!(label.contains("no warm-up planned"), "{label:?}");
+        assert!(summary.starts_with("No warm-up planned"), "{summary:?}");
+    }
+    assert_eq!(drawn["reason"], "", "no reason shown beside a plan");
+    let tip = drawn["tip"].as_str().unwrap();
+    let p = &points[k];
+    let temp = format!("Planned{:.1} °C", p["temp_c"].as_f64().unwrap());
+    let time = site_hhmm(p["at"].as_str().unwrap(), offset);
+    assert!(tip.contains(&temp) && tip.contains(&time), "tooltip of point {k} {tip:?} shows {time} and {temp}");
+    plan["made_at"].as_str().unwrap().to_string()
+}
+
 /// Holding register 1 (the target, 0.1 °C) of the zone at `port`, read over Modbus TCP.
 async fn device_target_register(port: u16) -> u16 {
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -225,6 +329,20 @@ async fn the_dashboard_works_in_a_real_browser() {
         )
         .await;
     assert!(points.as_f64().unwrap() >= 2.0, "chart points: {points}");
+    // The demo's zones run the predictive strategy: the plan panel draws the zone's plan, and the next one after
+    // the next control run.
+    let first = check_plan_drawn(&browser, &demo, zone_id).await;
+    browser
+        .wait_for(
+            "the next plan",
+            &format!(
+                "(document.querySelector('#plan-chart svg.plan-chart') || {{dataset: {{}}}}).dataset.madeAt > {}",
+                serde_json::to_string(&first).unwrap()
+            ),
+            LOAD,
+        )
+        .await;
+    check_plan_drawn(&browser, &demo, zone_id).await;
     browser.wait_for("the commands table", "document.querySelectorAll('#commands tbody tr').length > 0", LOAD).await;
 
     // 3. A target set through the form is confirmed, and the device's register 1 holds it.
@@ -262,6 +380,10 @@ async fn the_dashboard_works_in_a_real_browser() {
     let urls = requested_urls(&browser.log("performance").await);
     assert!(urls.iter().any(|u| u.ends_with("/assets/app.js")), "the network log is recorded: {urls:?}");
     assert!(urls.iter().any(|u| u.contains("/history?")), "{urls:?}");
+    // The plan is fetched when a control run shows in GET /status, not at every poll.
+    let plans = urls.iter().filter(|u| u.ends_with(&format!("/zones/{zone_id}/plan"))).count();
+    let polls = urls.iter().filter(|u| u.ends_with("/status")).count();
+    assert!(plans >= 2 && plans * 3 <= polls, "{plans} plan requests over {polls} status polls");
     let foreign: Vec<&String> = urls.iter().filter(|u| is_foreign(u, &demo.base)).collect();
     assert!(foreign.is_empty(), "requests to other hosts: {foreign:?}");
 
@@ -292,7 +414,49 @@ async fn the_dashboard_works_in_a_real_browser() {
         requested_urls(&browser.log("performance").await).into_iter().filter(|u| is_foreign(u, &demo.base)).collect();
     assert!(foreign.is_empty(), "requests to other hosts: {foreign:?}");
 
-    // 5. Zones: the form says what the server refuses, in its words; a valid zone is added, then deleted.
+    // 5. A zone switched to the reactive strategy shows why it has no plan instead of a chart; back on the
+    // predictive one, the chart returns after the next control run. The body holds the whole preferences object, as
+    // read, with the strategy changed.
+    let other_id = zones[1]["id"].as_i64().unwrap();
+    browser.goto(&demo.url(&format!("/#/zone/{other_id}"))).await;
+    check_plan_drawn(&browser, &demo, other_id).await;
+    let before = demo.get(&format!("/zones/{other_id}")).await["preferences"].clone();
+    let mut reactive = before.clone();
+    reactive.as_object_mut().unwrap().insert("control_strategy".into(), json!("reactive"));
+    let put = |prefs: Value| {
+        let url = demo.url(&format!("/zones/{other_id}"));
+        async move {
+            let resp = reqwest::Client::new().put(url).json(&json!({"preferences": prefs})).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            resp.json::<Value>().await.unwrap()
+        }
+    };
+    assert_eq!(put(reactive.clone()).await["preferences"], reactive);
+    let answer = demo.get(&format!("/zones/{other_id}/plan")).await;
+    assert_eq!(answer["strategy"], "reactive");
+    assert!(answer["plan"].is_null(), "{answer}");
+    let reason = answer["reason"].as_str().unwrap().to_string();
+    assert!(!reason.is_empty());
+    browser
+        .wait_for(
+            "the reason instead of the plan",
+            &format!(
+                "document.getElementById('plan-reason').textContent === {} && \
+                 !document.querySelector('#plan-chart svg') && document.getElementById('plan-summary').textContent === ''",
+                serde_json::to_string(&reason).unwrap()
+            ),
+            LOAD,
+        )
+        .await;
+    // Back to what it was: PUT merges key by key, and null resets a key.
+    let mut restore = before.clone();
+    restore.as_object_mut().unwrap().entry("control_strategy").or_insert(Value::Null);
+    assert_eq!(put(restore).await["preferences"], before);
+    check_plan_drawn(&browser, &demo, other_id).await;
+    let console = browser.log("browser").await;
+    assert!(severe(&console).is_empty(), "console errors: {console:?}");
+
+    // 6. Zones: the form says what the server refuses, in its words; a valid zone is added, then deleted.
     let taken = reqwest::Client::new().post(demo.url("/zones")).json(&json!({"name": "Kitchen"})).send().await.unwrap();
     assert_eq!(taken.status(), StatusCode::CONFLICT);
     let taken = taken.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_string();
@@ -334,7 +498,8 @@ async fn the_dashboard_works_in_a_real_browser() {
     browser.quit().await;
 }
 
-/// Rewrites `docs/dashboard-*.png`: the overview and a zone detail, light and dark, after a simulated day.
+/// Rewrites `docs/dashboard-*.png`: the overview and a zone detail (history and plan), light and dark, after a
+/// simulated day.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes the README's screenshots under docs/; run with --ignored to refresh them"]
 async fn refresh_screenshots() {
@@ -383,7 +548,7 @@ async fn refresh_screenshots() {
             .await;
         std::fs::write(docs.join(format!("dashboard-overview-{scheme}.png")), browser.screenshot().await).unwrap();
 
-        browser.set_viewport(1440, 1380, false).await;
+        browser.set_viewport(1440, 1800, false).await;
         browser.goto(&demo.url(&format!("/#/zone/{}", zones[0]["id"]))).await;
         browser
             .wait_for(
@@ -393,6 +558,9 @@ async fn refresh_screenshots() {
             )
             .await;
         browser.wait_for("commands", "document.querySelectorAll('#commands tbody tr').length > 1", LOAD).await;
+        browser.wait_for("the plan", "document.querySelector('#plan-chart svg.plan-chart')", LOAD).await;
+        // Hover the plan a little past its middle, to show its tooltip.
+        browser.execute(PLAN_HOVER_JS, vec![json!(0.6)]).await;
         std::fs::write(docs.join(format!("dashboard-zone-{scheme}.png")), browser.screenshot().await).unwrap();
     }
     // A phone, light theme: the overview and the zone's chart.
@@ -409,6 +577,7 @@ async fn refresh_screenshots() {
             LOAD,
         )
         .await;
+    browser.wait_for("the plan", "document.querySelector('#plan-chart svg.plan-chart')", LOAD).await;
     browser.execute("document.getElementById('chart').scrollIntoView()", vec![]).await;
     std::fs::write(docs.join("dashboard-phone-zone.png"), browser.screenshot().await).unwrap();
     browser.quit().await;
