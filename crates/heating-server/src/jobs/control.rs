@@ -214,7 +214,7 @@ pub async fn control_once(state: &AppState) -> ControlReport {
                 if *hold_expired {
                     tracing::info!(zone_id = rt.id, "manual hold expired");
                     live.hold = None;
-                expired.push(rt.id);
+                    expired.push(rt.id);
                 }
                 if *write_due {
                     due.push((rt.clone(), *target, reason.to_string()));

@@ -116,7 +116,8 @@ async fn holds_outlive_a_server_restart_until_they_expire_or_are_cancelled() {
     let env = start(Options::stepped(clock.clone())).await;
     poll_once(&env.state).await;
     let (office, kitchen) = (env.zone_ids[OFFICE], env.zone_ids[2]);
-    let (s, body) = env.post(&format!("/zones/{office}/target"), &json!({"target_temp": 22.5, "hold_minutes": 60})).await;
+    let (s, body) =
+        env.post(&format!("/zones/{office}/target"), &json!({"target_temp": 22.5, "hold_minutes": 60})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let (s, body) = env.post(&format!("/zones/{kitchen}/target"), &json!({"target_temp": 23.5})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
