@@ -10,6 +10,7 @@
 //! | `--modbus-backoff-max-secs` | `MODBUS_BACKOFF_MAX_SECS` | `30` |
 //! | `--poll-concurrency` | `POLL_CONCURRENCY` | `512` |
 //! | `--site-utc-offset-minutes` | `SITE_UTC_OFFSET_MINUTES` | `0` |
+//! | `--site-timezone` | `SITE_TIMEZONE` | none (IANA name; daylight saving followed; replaces the fixed offset) |
 //! | `--sim-seed` | `SIM_SEED` | `42` (the simulated weather's seed, same as the simulator's) |
 //! | weather flags | `WEATHER_*`, `WEATHERAPI_*`, `OPEN_METEO_BASE_URL` | see `heating-weather` |
 //!
@@ -37,6 +38,10 @@ fn parse_strategy(s: &str) -> Result<heating_predict::Strategy, String> {
     s.trim().to_ascii_lowercase().parse().map_err(|_| {
         format!("unknown control strategy {s:?}: expected one of constant, reactive, scheduled, predictive")
     })
+}
+
+fn parse_timezone(s: &str) -> Result<chrono_tz::Tz, String> {
+    s.trim().parse().map_err(|_| format!("unknown time zone {s:?}: expected an IANA name such as Europe/Berlin or UTC"))
 }
 
 fn parse_interval(s: &str) -> Result<f64, String> {
@@ -80,6 +85,10 @@ pub struct Config {
     #[arg(long, env = "SITE_UTC_OFFSET_MINUTES", default_value_t = 0, allow_negative_numbers = true,
           value_parser = clap::value_parser!(i32).range(-840..=840))]
     pub site_utc_offset_minutes: i32,
+    /// Site time zone, an IANA name such as `Europe/Berlin`: site-local time then follows its daylight-saving
+    /// changes. Takes the place of SITE_UTC_OFFSET_MINUTES.
+    #[arg(long, env = "SITE_TIMEZONE", value_parser = parse_timezone)]
+    pub site_timezone: Option<chrono_tz::Tz>,
     /// Seed of the simulated weather (the simulator's `--seed`, so both agree).
     #[arg(long, env = "SIM_SEED", default_value_t = DEFAULT_SIM_SEED)]
     pub sim_seed: u64,
@@ -179,11 +188,23 @@ impl Config {
         }
     }
 
+    /// Site-local time's offset from UTC at `at`, minutes: from `SITE_TIMEZONE` (daylight saving included) when set,
+    /// else `SITE_UTC_OFFSET_MINUTES`.
+    #[must_use]
+    pub fn site_offset_minutes(&self, at: chrono::DateTime<chrono::Utc>) -> i32 {
+        use chrono::{Offset, TimeZone};
+        match self.site_timezone {
+            Some(tz) => tz.offset_from_utc_datetime(&at.naive_utc()).fix().local_minus_utc() / 60,
+            None => self.site_utc_offset_minutes,
+        }
+    }
+
     /// The synthetic weather model the simulated provider uses: the simulator's, for the same seed and site.
     #[must_use]
     pub fn synthetic_weather(&self) -> heating_core::weather::SyntheticWeather {
         heating_core::weather::SyntheticWeather {
-            utc_offset_minutes: self.site_utc_offset_minutes,
+            // The simulated daily cycle keeps one offset: the site's at start-up.
+            utc_offset_minutes: self.site_offset_minutes(chrono::Utc::now()),
             ..heating_core::weather::SyntheticWeather::with_seed(self.sim_seed)
         }
     }
@@ -200,6 +221,7 @@ impl Default for Config {
             modbus_backoff_max_secs: DEFAULT_BACKOFF_MAX_SECS,
             poll_concurrency: DEFAULT_POLL_CONCURRENCY,
             site_utc_offset_minutes: 0,
+            site_timezone: None,
             sim_seed: DEFAULT_SIM_SEED,
             control_strategy: None,
             weather: heating_weather::WeatherSettings::default(),
@@ -220,6 +242,7 @@ impl fmt::Debug for Config {
             .field("modbus_backoff_max_secs", &self.modbus_backoff_max_secs)
             .field("poll_concurrency", &self.poll_concurrency)
             .field("site_utc_offset_minutes", &self.site_utc_offset_minutes)
+            .field("site_timezone", &self.site_timezone)
             .field("sim_seed", &self.sim_seed)
             .field("control_strategy", &self.control_strategy())
             .field("weather", &self.weather)
@@ -259,6 +282,21 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_site_timezone_follows_daylight_saving() {
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let c = Config::try_parse_from(["heating-server", "--site-timezone", "Europe/Berlin"]).unwrap();
+        assert_eq!(c.site_offset_minutes(at("2026-01-15T12:00:00Z")), 60);
+        assert_eq!(c.site_offset_minutes(at("2026-07-15T12:00:00Z")), 120);
+        // The spring change happens at 01:00 UTC.
+        assert_eq!(c.site_offset_minutes(at("2026-03-29T00:59:00Z")), 60);
+        assert_eq!(c.site_offset_minutes(at("2026-03-29T01:00:00Z")), 120);
+        let fixed = Config::try_parse_from(["heating-server", "--site-utc-offset-minutes", "-300"]).unwrap();
+        assert_eq!(fixed.site_offset_minutes(at("2026-07-15T12:00:00Z")), -300);
+        let err = Config::try_parse_from(["heating-server", "--site-timezone", "Europe/Atlantis"]).unwrap_err();
+        assert!(err.to_string().contains("unknown time zone \"Europe/Atlantis\""), "{err}");
+    }
 
     #[test]
     fn secrets_are_redacted_in_debug() {

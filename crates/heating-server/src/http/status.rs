@@ -37,8 +37,10 @@ pub struct StatusOut {
     pub now: DateTime<Utc>,
     /// Simulated seconds per real second (1 on the wall clock).
     pub clock_scale: f64,
-    /// Site-local offset from UTC, minutes.
+    /// Site-local offset from UTC now, minutes (follows daylight saving when `site_timezone` is set).
     pub site_utc_offset_minutes: i32,
+    /// The site's IANA time zone (`SITE_TIMEZONE`), or null for a fixed offset.
+    pub site_timezone: Option<String>,
     /// Real seconds between polls and between control runs.
     pub poll_interval_s: f64,
     pub control_interval_s: f64,
@@ -285,7 +287,8 @@ async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, Ap
     Ok(Json(StatusOut {
         now: state.clock.now(),
         clock_scale: state.clock.scale(),
-        site_utc_offset_minutes: state.config.site_utc_offset_minutes,
+        site_utc_offset_minutes: state.config.site_offset_minutes(state.clock.now()),
+        site_timezone: state.config.site_timezone.map(|tz| tz.name().to_string()),
         poll_interval_s: state.config.poll_interval().as_secs_f64(),
         control_interval_s: state.config.control_interval().as_secs_f64(),
         poller: state.reports.poll(),

@@ -137,7 +137,7 @@ pub async fn control_once(state: &AppState) -> ControlReport {
             let mut live = rt.live();
             let ctx = ControlContext {
                 now,
-                utc_offset_minutes: state.config.site_utc_offset_minutes,
+                utc_offset_minutes: state.config.site_offset_minutes(now),
                 reading: live.reading.map(|r| ZoneReading {
                     at: r.at,
                     t_air: r.snapshot.air_temperature,
@@ -193,7 +193,7 @@ pub async fn control_once(state: &AppState) -> ControlReport {
         let input = ControlInput {
             preferences: &prefs,
             now,
-            utc_offset_minutes: state.config.site_utc_offset_minutes,
+            utc_offset_minutes: state.config.site_offset_minutes(now),
             reading: live.reading.map(|r| ReadingView {
                 at: r.at,
                 occupied: r.snapshot.occupied,

@@ -138,7 +138,7 @@ pub async fn occupancy_from_storage(
     for b in history.buckets {
         let readings = u32::try_from(b.count).unwrap_or(u32::MAX);
         let occupied = (b.occupied_fraction * f64::from(readings)).round() as u32;
-        learned.record_many(b.start, occupied, readings, state.config.site_utc_offset_minutes);
+        learned.record_many(b.start, occupied, readings, state.config.site_offset_minutes(b.start));
     }
     Ok(learned)
 }

@@ -58,7 +58,7 @@ async fn poll_zone(state: &AppState, runtime: Arc<ZoneRuntime>) -> Outcome {
     match result {
         Ok(s) => {
             live.reading = Some(LiveReading { at, snapshot: s });
-            runtime.learned().occupancy.record(at, s.occupied, state.config.site_utc_offset_minutes);
+            runtime.learned().occupancy.record(at, s.occupied, state.config.site_offset_minutes(at));
             Outcome::Read(NewReading {
                 zone_id: runtime.id,
                 ts: at,
