@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Run a scenario for one controller or all, write trace.csv and kpis.json, print the table.
-    Scenario(ScenarioArgs),
+    Scenario(Box<ScenarioArgs>),
     /// Time one predictive optimization per zone (the work of one zone per control step).
     Timing(TimingArgs),
 }
@@ -115,6 +115,10 @@ pub struct ScenarioArgs {
     /// Predictive: fraction of the rated heater power the plan assumes (robustness against optimistic models).
     #[arg(long, default_value_t = PredictiveConfig::default().power_fraction)]
     pub power_fraction: f64,
+    /// Predictive: once the heater has been seen on for 12 whole control intervals, plan with this fraction of the
+    /// power observed instead (0: always `--power-fraction` of the rated power).
+    #[arg(long, default_value_t = PredictiveConfig::default().observed_power_margin)]
+    pub observed_power_margin: f64,
     /// Predictive: be at comfort this many minutes before the expected arrival.
     #[arg(long, default_value_t = PredictiveConfig::default().arrival_margin.num_minutes())]
     pub arrival_margin_min: i64,
@@ -235,6 +239,7 @@ impl ScenarioArgs {
                 step: Duration::seconds(self.control_interval_s),
                 storage_band_k: self.storage_band_k,
                 power_fraction: self.power_fraction,
+                observed_power_margin: self.observed_power_margin,
                 arrival_margin: Duration::minutes(self.arrival_margin_min),
                 energy_weight_eur_kwh: self.energy_weight,
                 comfort_margin_k: self.comfort_margin_k,

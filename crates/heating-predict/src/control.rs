@@ -328,8 +328,14 @@ pub struct PredictiveConfig {
     pub no_show_after: Duration,
     /// Aim this far above the comfort lower bound, K.
     pub comfort_margin_k: f64,
-    /// Plan with this fraction of the rated heater power, so that an optimistic model still arrives in time.
+    /// Plan with this fraction of the rated heater power, so that an optimistic model still arrives in time (until
+    /// the heater's effect has been observed, see `observed_power_margin`).
     pub power_fraction: f64,
+    /// Once the heater has been seen on for 12 whole control intervals, plan with this fraction of the power those
+    /// intervals show (the rise against the model's free-running prediction, over the last 96 such intervals)
+    /// instead of `power_fraction` of the rated power; 0: never.
+    #[serde(default = "default_observed_power_margin")]
+    pub observed_power_margin: f64,
     /// Highest temperature the plan may store heat up to, above the higher of the two preference targets, K.
     pub storage_band_k: f64,
     /// Lower comfort bound below each preference target, K (the benchmark scores against 0.5 K).
@@ -341,6 +347,10 @@ pub struct PredictiveConfig {
     pub shortfall_penalty_eur_per_kh: f64,
 }
 
+fn default_observed_power_margin() -> f64 {
+    0.95
+}
+
 impl Default for PredictiveConfig {
     fn default() -> Self {
         Self {
@@ -350,6 +360,7 @@ impl Default for PredictiveConfig {
             no_show_after: Duration::minutes(45),
             comfort_margin_k: 0.0,
             power_fraction: 0.85,
+            observed_power_margin: default_observed_power_margin(),
             storage_band_k: 0.0,
             comfort_band_k: 0.5,
             objective: Objective::Cost,
@@ -381,7 +392,10 @@ pub struct PlanSummary {
 ///   `arrival_margin`; a period counts as over once people were seen in it and are gone, and as a no-show when
 ///   nobody came within `no_show_after`; people measured present now always require comfort now.
 /// - The plan keeps `T ≥ bound + comfort_margin_k` at every step boundary touching a required period, at least
-///   cost (price profile, forecast outdoor temperature, the zone model with `power_fraction` of its power).
+///   cost (price profile, forecast outdoor temperature, the zone model with the occupied gains where people are
+///   expected, and `power_fraction` of its rated power, or once the heater has been seen on for 12 whole control
+///   intervals, `observed_power_margin` of the power those intervals show: a model that is off in C or UA shows
+///   up as a heater stronger or weaker than modelled).
 /// - The output is a *setpoint*: the zone's thermostat switches on below `target − hysteresis`, so the target
 ///   is the planned temperature at the end of the interval plus the hysteresis, rounded up to 0.1 K. The room
 ///   then follows the planned path from above: it floats down while the plan floats, heats while the plan
@@ -391,12 +405,74 @@ pub struct Predictive {
     pub config: PredictiveConfig,
     last_seen_occupied: Option<DateTime<Utc>>,
     plan: Option<PlanSummary>,
+    /// The reading of the previous decision.
+    previous: Option<ZoneReading>,
+    /// Control intervals the heater was on throughout: start and end temperature, outdoor temperature, gains
+    /// occupied, duration (s). The newest last.
+    heated: std::collections::VecDeque<HeatedInterval>,
+}
+
+/// A control interval with the heater on throughout, as read.
+#[derive(Debug, Clone, Copy)]
+struct HeatedInterval {
+    t0: f64,
+    t1: f64,
+    t_out: f64,
+    occupied: bool,
+    dt_s: f64,
 }
 
 impl Predictive {
     #[must_use]
     pub fn new(config: PredictiveConfig) -> Self {
-        Self { config, last_seen_occupied: None, plan: None }
+        Self { config, last_seen_occupied: None, plan: None, previous: None, heated: std::collections::VecDeque::new() }
+    }
+
+    /// Records the interval since the previous decision if the heater was on throughout: on at both readings, and
+    /// the room never above the device's switch-off point (it rises monotonically while heating).
+    fn observe(&mut self, reading: &ZoneReading, h: f64) {
+        let Some(prev) = self.previous.replace(*reading) else { return };
+        let dt = (reading.at - prev.at).as_seconds_f64();
+        let step = self.config.step.as_seconds_f64();
+        // The target that held during the interval, and the heater state at its start (readings are within 0.05 K).
+        let s = reading.device_target.celsius();
+        let on_at_start = prev.t_air + 0.05 < s - h || (prev.heater_on && prev.t_air + 0.05 < s + h);
+        let on_throughout =
+            on_at_start && reading.heater_on && reading.t_air > prev.t_air && reading.t_air + 0.1 < s + h;
+        if (dt - step).abs() > 1.0 || !on_throughout || prev.occupied != reading.occupied {
+            return;
+        }
+        let t_out = match (prev.t_out, reading.t_out) {
+            (Some(a), Some(b)) => (a + b) / 2.0,
+            _ => return,
+        };
+        self.heated.push_back(HeatedInterval {
+            t0: prev.t_air,
+            t1: reading.t_air,
+            t_out,
+            occupied: reading.occupied,
+            dt_s: dt,
+        });
+        if self.heated.len() > 96 {
+            self.heated.pop_front();
+        }
+    }
+
+    /// The heater's effect as observed over the recorded intervals, relative to what the model predicts for its
+    /// rated power (1: as modelled); `None` with fewer than 12 observations.
+    fn observed_power_ratio(&self, m: &ZoneModel) -> Option<f64> {
+        if self.heated.len() < 12 {
+            return None;
+        }
+        let (mut seen, mut modelled) = (0.0, 0.0);
+        for o in &self.heated {
+            let g = m.gains_w(o.occupied);
+            let free = m.advance(o.t0, o.t_out, g, o.dt_s);
+            let full = m.advance(o.t0, o.t_out, g + m.heater_power_w, o.dt_s);
+            seen += o.t1 - free;
+            modelled += full - free;
+        }
+        (modelled > 0.0 && seen > 0.0).then(|| seen / modelled)
     }
 
     /// Minute-by-minute comfort requirement over the horizon, from `now`.
@@ -466,6 +542,7 @@ impl Controller for Predictive {
         if reading.occupied {
             self.last_seen_occupied = Some(reading.at);
         }
+        self.observe(&reading, ctx.hysteresis_k);
         if let Some(held) = ctx.hold_output(reading.occupied) {
             return held;
         }
@@ -491,16 +568,32 @@ impl Controller for Predictive {
         let step_at = |k: usize| ctx.now + cfg.step * k as i32;
         let t_out: Vec<f64> = (0..n).map(|k| ctx.forecast.at(step_at(k) + cfg.step / 2).unwrap_or(t_now_out)).collect();
         let m = ctx.model;
-        let gains: Vec<f64> =
-            (0..n).map(|k| if k == 0 { m.gains_w(reading.occupied) } else { m.base_gains_w }).collect();
+        // Gains: as measured now for the first step, then the occupied gains where people are expected (and still
+        // required: not gone, not a no-show), pro rata within a step. If they are not there after all, the room is
+        // colder than planned, but then it is vacant and held to the vacant bound.
+        let expected = ctx.occupancy.minutes(ctx.now, need.len(), ctx.utc_offset_minutes);
+        let gains: Vec<f64> = (0..n)
+            .map(|k| {
+                if k == 0 {
+                    return m.gains_w(reading.occupied);
+                }
+                let (a, b) = ((k * step_min).min(need.len()), ((k + 1) * step_min).min(need.len()));
+                let present = (a..b).filter(|&i| need[i] && expected[i]).count() as f64 / (b - a).max(1) as f64;
+                m.base_gains_w + (m.occupied_gains_w - m.base_gains_w) * present
+            })
+            .collect();
         let price: Vec<f64> =
             (0..n).map(|k| ctx.prices.mean_over(step_at(k), cfg.step) + cfg.energy_weight_eur_kwh).collect();
+        let power_fraction = match self.observed_power_ratio(m) {
+            Some(r) if cfg.observed_power_margin > 0.0 => (r * cfg.observed_power_margin).clamp(0.5, 1.5),
+            _ => cfg.power_fraction,
+        };
         let problem = PlanProblem {
             dt_s: cfg.step.as_seconds_f64(),
             t0: reading.t_air,
             ua_w_per_k: m.ua_w_per_k,
             capacitance_j_per_k: m.capacitance_j_per_k,
-            power_max_w: m.heater_power_w * cfg.power_fraction,
+            power_max_w: m.heater_power_w * power_fraction,
             t_out: &t_out,
             gains_w: &gains,
             lower: &lower,
@@ -511,9 +604,10 @@ impl Controller for Predictive {
         };
         match problem.solve() {
             Ok(plan) => {
-                let free_end = m.advance(reading.t_air, t_out[0], m.base_gains_w, cfg.step.as_seconds_f64());
+                let interval =
+                    Interval { model: m, t_out: t_out[0], gains_w: gains[0], dt_s: cfg.step.as_seconds_f64() };
                 let target_c =
-                    thermostat_target(&plan, lower[0], &reading, ctx.hysteresis_k, problem.power_max_w, free_end);
+                    thermostat_target(&plan, lower[0], &reading, ctx.hysteresis_k, problem.power_max_w, &interval);
                 let preheat_start = preheat_start(&plan.temp_c, &interval_lb, vac_lb, occ_lb).map(step_at);
                 let reason = format!(
                     "plan: {:.1} °C in {} min ({}), {:.2} kWh / {:.2} € over {} h",
@@ -563,34 +657,52 @@ impl Controller for Predictive {
 /// - The floor `F` (the bound the plan keeps at the end of the interval) is protected: the target is not below
 ///   `F + h`, so the heater comes on whenever the room falls to `F` (the one exception is the early switch-off
 ///   below, and only when the model says the room stays above `F` until the next decision anyway).
-/// - Floating or holding (the plan does not heat, or only to hold the floor): exactly that, `F + h`, so the room
-///   drifts down freely to the floor; and if the heater is on and the room would stay above the floor for the
-///   whole interval without it, a target just below `T − h` switches it off now instead of at `F + 2h`, which
-///   halves the thermostat's overshoot above the floor.
+/// - Floating or holding (the plan does not heat, or only to hold the floor), heater off: exactly that, `F + h`,
+///   so the room drifts down freely to the floor.
+/// - Floating or holding, heater on: the lowest target whose switch-off point `target + h` still keeps the room
+///   above `F` until the next decision, by the model minute by minute (heater on up to the switch-off point, then
+///   off): a target just below `T − h` (off now) if the room can coast through the interval, else a switch-off a
+///   little above the room, instead of at `F + 2h`; `F + h` if none does.
 /// - Heating, heater on: keep it on until the planned end temperature `E`: target `E − h`.
 /// - Heating, heater off, `E` above the room: force it on with a target above `T + h` (the reading is quantized to
 ///   0.1 K, hence the extra 0.1 K); it will be brought back at the next interval at the latest.
 /// - Heating, heater off, `E` not above the room: `E + h` (on as soon as the room falls below `E`).
 ///
 /// Rounded up to 0.1 K, which only ever raises the floor (the early switch-off keeps 0.15 K for the rounding and the
-/// quantized reading).
+/// quantized reading, and checks the floor also for a room 0.05 K warmer than read, within 0.03 K).
 fn thermostat_target(
     plan: &crate::lp::Plan,
     floor: f64,
     reading: &ZoneReading,
     h: f64,
     power_max_w: f64,
-    free_end: f64,
+    interval: &Interval<'_>,
 ) -> f64 {
     let s_min = floor + h;
     let end = plan.temp_c[1];
     // "Heating" means more than holding: the plan ends the interval clearly above the floor.
     let heating = plan.power_w[0] > 0.05 * power_max_w && end > floor + 0.05;
     let t = reading.t_air;
+    let ceil = |v: f64| (v * 10.0 - 1e-6).ceil() / 10.0;
     let s = if !heating {
-        // Holding or floating with the heater on: switch it off now, rather than at the top of the band, when the
-        // room will still be above the floor at the next decision even with the heater off all the time.
-        if reading.heater_on && free_end >= floor { (t - h - 0.15).min(s_min) } else { s_min }
+        if reading.heater_on {
+            // The lowest target (on the 0.1 K grid) whose switch-off point still keeps the room above the floor until
+            // the next decision: from "off now" (0.15 K below the reading, for the rounding) up to `s_min`. The room
+            // may be up to 0.05 K warmer than read, reaching the switch-off point sooner: 0.03 K of slack for that.
+            let mut c = ceil(t - h - 0.15);
+            let mut pick = s_min;
+            while c < s_min - 1e-6 {
+                let off = c + h;
+                if interval.lowest(t, off) >= floor && interval.lowest(t + 0.05, off) >= floor - 0.03 {
+                    pick = c;
+                    break;
+                }
+                c += 0.1;
+            }
+            pick
+        } else {
+            s_min
+        }
     } else if reading.heater_on {
         s_min.max(end - h)
     } else if end > t + 0.05 {
@@ -598,7 +710,32 @@ fn thermostat_target(
     } else {
         s_min.max(end + h)
     };
-    (s * 10.0 - 1e-6).ceil() / 10.0
+    ceil(s)
+}
+
+/// The coming control interval as the model sees it, for the thermostat's switching within it.
+struct Interval<'a> {
+    model: &'a ZoneModel,
+    t_out: f64,
+    gains_w: f64,
+    dt_s: f64,
+}
+
+impl Interval<'_> {
+    /// The lowest temperature over the interval, minute by minute, when the heater is on at the start (from `t0`)
+    /// and stays on until the room is above `off_above`, then off (`f64::NEG_INFINITY`: off from the start).
+    fn lowest(&self, t0: f64, off_above: f64) -> f64 {
+        let n = (self.dt_s / 60.0).round().max(1.0) as usize;
+        let sub = self.dt_s / n as f64;
+        let (mut t, mut on, mut low) = (t0, true, t0);
+        for _ in 0..n {
+            on = on && t <= off_above;
+            let heat = self.gains_w + if on { self.model.heater_power_w } else { 0.0 };
+            t = self.model.advance(t, self.t_out, heat, sub);
+            low = low.min(t);
+        }
+        low
+    }
 }
 
 /// The step at which the planned warm-up for the next required comfort period starts: walking back from the first
@@ -756,6 +893,75 @@ mod tests {
             let out = ctl.control(&ctx);
             assert!(out.hold_expired, "{s}");
             assert!(out.target.unwrap().celsius() < 23.5, "{s}");
+        }
+    }
+
+    /// Readings of a room heating with the heater on throughout (target far above), every 15 min.
+    fn heated_readings(ctl: &mut Predictive, params: &heating_core::physics::RoomParams) {
+        let th = Thermostat::default();
+        let mut room = RoomState::new(15.0);
+        let target = Setpoint::from_celsius(25.0).unwrap();
+        for k in 0..20 {
+            let at = monday() + Duration::minutes(15 * k);
+            let reading = ZoneReading {
+                at,
+                t_air: (room.t_air * 10.0).round() / 10.0,
+                t_out: Some(2.0),
+                occupied: false,
+                heater_on: room.heater_on,
+                device_target: target,
+            };
+            ctl.observe(&reading, th.hysteresis_k);
+            for _ in 0..15 {
+                room.step(params, &th, StepInputs { t_out: 2.0, target: 25.0, occupied: false }, 60.0);
+            }
+        }
+    }
+
+    #[test]
+    fn the_heaters_effect_is_learned_from_whole_heated_intervals() {
+        let params = default_profiles()[1].params();
+        for (factor, lo, hi) in [(1.0, 0.95, 1.05), (1.2, 1.15, 1.35), (0.8, 0.7, 0.85)] {
+            let model = ZoneModel::from_params(&params).scaled(factor);
+            let mut ctl = Predictive::new(PredictiveConfig::default());
+            assert_eq!(ctl.observed_power_ratio(&model), None);
+            heated_readings(&mut ctl, &params);
+            let r = ctl.observed_power_ratio(&model).expect("enough heated intervals");
+            assert!((lo..hi).contains(&r), "model × {factor}: ratio {r}");
+        }
+    }
+
+    #[test]
+    fn a_heater_on_while_holding_stops_as_early_as_the_floor_allows() {
+        let params = default_profiles()[1].params();
+        let model = ZoneModel::from_params(&params);
+        let interval = Interval { model: &model, t_out: 3.0, gains_w: model.base_gains_w, dt_s: 900.0 };
+        let plan = crate::lp::Plan {
+            power_w: vec![100.0],
+            temp_c: vec![20.6, 20.5],
+            energy_kwh: 0.025,
+            cost_eur: 0.0,
+            shortfall_kh: 0.0,
+        };
+        let th = Thermostat::default();
+        for t_true in [20.56, 20.6, 20.64, 20.7, 20.9] {
+            let reading = ZoneReading {
+                at: monday(),
+                t_air: (t_true * 10.0f64).round() / 10.0,
+                t_out: Some(3.0),
+                occupied: true,
+                heater_on: true,
+                device_target: Setpoint::from_celsius(20.8).unwrap(),
+            };
+            let target = thermostat_target(&plan, 20.5, &reading, th.hysteresis_k, 1200.0, &interval);
+            // Below the plain hold target (which runs the heater up to 21.1 °C) ...
+            assert!(target < 20.8 - 1e-9, "{t_true}: {target}");
+            // ... and the room stays at the floor until the next decision.
+            let mut room = RoomState { t_air: t_true, heater_on: true, energy_j: 0.0 };
+            for _ in 0..15 {
+                room.step(&params, &th, StepInputs { t_out: 3.0, target, occupied: true }, 60.0);
+                assert!(room.t_air > 20.5 - 0.03, "{t_true}: {target} lets the room fall to {}", room.t_air);
+            }
         }
     }
 
