@@ -738,9 +738,14 @@ impl Interval<'_> {
     }
 }
 
-/// The step at which the planned warm-up for the next required comfort period starts: walking back from the first
-/// interval that needs comfort, as long as the planned temperature keeps rising. `None` when the room is already
-/// warm enough or no comfort period lies in the horizon.
+/// How close to the set-back bound the planned temperature counts as "set back", K.
+const SETBACK_BAND_K: f64 = 0.2;
+
+/// The step at which the planned warm-up for the next required comfort period starts: the first rise after the
+/// plan was last set back (at most [`SETBACK_BAND_K`] above the set-back bound) before that period. All the heat
+/// from there on is for the coming period, including heat stored early in cheap hours (the plan may heat, coast,
+/// then heat again); when it is not set back now nor later, the first rise from now. `None` when the plan does not
+/// heat up for it, when it is under way now, or when no comfort period lies in the horizon.
 fn preheat_start(temp_c: &[f64], interval_lb: &[f64], vac_lb: f64, occ_lb: f64) -> Option<usize> {
     if occ_lb <= vac_lb {
         return None;
@@ -749,9 +754,15 @@ fn preheat_start(temp_c: &[f64], interval_lb: &[f64], vac_lb: f64, occ_lb: f64) 
     if first == 0 {
         return None;
     }
+    let set_back = |k: usize| temp_c[k] <= vac_lb + SETBACK_BAND_K;
+    let rises = |k: usize| temp_c[k + 1] > temp_c[k] + 1e-3;
+    // Back to the last set-back point before the period (or now), then forward to where the plan heats up.
     let mut k = first;
-    while k > 0 && temp_c[k - 1] < temp_c[k] - 1e-3 {
+    while k > 0 && !set_back(k) {
         k -= 1;
+    }
+    while k < first && !rises(k) {
+        k += 1;
     }
     (k < first).then_some(k)
 }
@@ -765,6 +776,28 @@ mod tests {
 
     fn monday() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z").unwrap().to_utc()
+    }
+
+    #[test]
+    fn the_warm_up_starts_where_the_plan_leaves_the_set_back() {
+        let (vac, occ) = (16.5, 20.5);
+        // Steps 0-7 vacant, 8-9 comfort.
+        let lb = [vac, vac, vac, vac, vac, vac, vac, vac, occ, occ];
+        // Set back, heat stored in cheap hours from step 2, coasting, a last heat-up from step 6.
+        let stored = [16.6, 16.6, 16.6, 18.0, 19.5, 19.2, 19.0, 20.0, 20.6, 20.6, 20.6];
+        assert_eq!(preheat_start(&stored, &lb, vac, occ), Some(2));
+        // Warm now (cooling from earlier), then heated from step 5.
+        let cooling = [19.0, 18.5, 18.0, 17.6, 17.3, 17.1, 18.5, 19.8, 20.6, 20.6, 20.6];
+        assert_eq!(preheat_start(&cooling, &lb, vac, occ), Some(5));
+        // Heating right away from the set-back.
+        let now = [16.6, 17.5, 18.5, 19.5, 20.0, 20.1, 20.2, 20.4, 20.6, 20.6, 20.6];
+        assert_eq!(preheat_start(&now, &lb, vac, occ), Some(0));
+        // Comfort required now: no warm-up to announce.
+        let lb2 = [occ, occ, vac, vac, vac, vac, vac, vac, occ, occ];
+        assert_eq!(preheat_start(&stored, &lb2, vac, occ), None);
+        // No heat-up needed: the room coasts into the period above the bound.
+        let coast = [22.0, 21.9, 21.8, 21.7, 21.6, 21.5, 21.4, 21.3, 21.2, 21.1, 21.0];
+        assert_eq!(preheat_start(&coast, &lb, vac, occ), None);
     }
 
     #[test]
@@ -837,7 +870,8 @@ mod tests {
         let (tdis, preheat, _) = run(Strategy::Predictive, 1.0);
         assert!(tdis < 0.01, "discomfort {tdis} K·h");
         let start = preheat.expect("a preheat is planned");
-        assert!(start > monday() + Duration::hours(4) && start < monday() + Duration::hours(8), "{start}");
+        // From 04:00 (now) at the earliest: the night's cheap power may be used to store heat.
+        assert!(start >= monday() + Duration::hours(4) && start < monday() + Duration::hours(8), "{start}");
         let (reactive_tdis, none, _) = run(Strategy::Reactive, 1.0);
         assert!(none.is_none());
         assert!(reactive_tdis > 0.5, "reactive heats only once people are there: {reactive_tdis}");
