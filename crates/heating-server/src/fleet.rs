@@ -86,10 +86,12 @@ pub struct Live {
 /// What the controllers know of a zone from its history (see [`crate::jobs::learn`]).
 #[derive(Debug, Clone, Default)]
 pub struct Learned {
-    /// Expected occupancy: rebuilt hourly from the database, fed each new reading by the poller in between.
+    /// Expected occupancy: rebuilt daily from the database, fed each new reading by the poller in between.
     pub occupancy: heating_predict::LearnedSchedule,
     /// When the occupancy was last rebuilt from the database (server clock).
     pub occupancy_rebuilt_at: Option<DateTime<Utc>>,
+    /// When the learning job last fitted the zone's model (server clock).
+    pub model_attempted_at: Option<DateTime<Utc>>,
     /// The latest good model fit; `None` until there is one (control then uses the fallback model).
     pub model: Option<crate::jobs::learn::LearnedModel>,
 }

@@ -2,9 +2,8 @@
 //! logged readings with [`heating_predict::identify`] (see [`crate::jobs::learn::fit_zone`]), with the quality of
 //! the fit.
 //!
-//! Fitting is not free (seconds of CPU on two weeks of readings), so results are cached per zone for an hour of
-//! server-clock time ([`ModelCache`]): the learning job refits every zone hourly over the default days, which this
-//! endpoint then answers from; other `days` are fitted on request and cached the same way.
+//! Fitting is not free (about a second of CPU on two weeks of 5-second readings), so results are cached per zone and
+//! number of days for an hour of server-clock time ([`ModelCache`]); the learning job's fits land in the same cache.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -27,7 +26,7 @@ use crate::storage::ZoneId;
 use crate::time::serialize_rfc3339;
 
 /// How long a fit is reused (server clock).
-pub const CACHE_TTL: Duration = learn::REFIT_EVERY;
+pub const CACHE_TTL: Duration = Duration::hours(1);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(zone_model))

@@ -137,7 +137,7 @@ pub struct ZoneStatus {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub planned_preheat_start: Option<DateTime<Utc>>,
     /// The thermal model control uses for this zone: `source` `identified` (the latest good fit of the zone's own
-    /// readings, refitted hourly) or `fallback` (until a fit is good); null without a device.
+    /// readings, refitted every 6 hours) or `fallback` (until a fit is good); null without a device.
     pub model: Option<ZoneModelOut>,
     /// When the model in use was fitted (server clock); null for the fallback.
     #[serde(serialize_with = "serialize_opt_rfc3339")]

@@ -1,12 +1,13 @@
 //! The learning job: keeps what the controllers know of each zone up to date from the zone's own logged readings.
 //!
-//! - **Thermal model**: every hour of server-clock time a zone is refitted ([`fit_zone`]: the last
-//!   [`DEFAULT_DAYS`] of readings, or the last [`MAX_DAYS`] while no good fit is known, e.g. after a mild spell in
-//!   which the heater hardly ran). A good fit becomes the zone's model in use ([`LearnedModel`], in its
-//!   [`ZoneRuntime`]) and stays in use until a newer good fit replaces it; a poor fit never replaces a good one.
-//!   Until the first good fit, control uses the conservative fallback model.
-//! - **Expected occupancy**: rebuilt hourly from the last [`OCCUPANCY_DAYS`] of logged occupancy, aggregated in
-//!   the database in 15-minute buckets; between rebuilds the poller adds each new reading.
+//! - **Thermal model**: a zone is refitted ([`fit_zone`]: the last [`DEFAULT_DAYS`] of readings, or the last
+//!   [`MAX_DAYS`] while no good fit is known, e.g. after a mild spell in which the heater hardly ran) every hour of
+//!   server-clock time until a fit is good, then every [`REFIT_EVERY`]: a room's physics changes slowly, and a fit
+//!   costs about 0.2 s of CPU per zone (`examples/learn_bench.rs`). A good fit becomes the zone's model in use
+//!   ([`LearnedModel`], in its [`ZoneRuntime`]) and stays in use until a newer good fit replaces it; a poor fit
+//!   never replaces a good one. Until the first good fit, control uses the conservative fallback model.
+//! - **Expected occupancy**: rebuilt daily from the last [`OCCUPANCY_DAYS`] of logged occupancy, aggregated in the
+//!   database in 15-minute buckets; between rebuilds the poller adds each new reading.
 //!
 //! Both come from the database, so a restarted server has its models and schedules back at the first run of the
 //! job, not after weeks of learning. Zones are fitted one at a time on the blocking pool: on a large site the job
@@ -30,8 +31,12 @@ pub const DEFAULT_DAYS: u32 = 3;
 pub const MAX_DAYS: u32 = 14;
 /// Most readings loaded for one fit (two weeks of readings every 3 s), so a huge range cannot exhaust memory.
 pub const MAX_READINGS: i64 = 400_000;
-/// How often a zone is refitted and its occupancy relearned (server clock).
-pub const REFIT_EVERY: Duration = Duration::hours(1);
+/// How often a zone with a good model is refitted (server clock).
+pub const REFIT_EVERY: Duration = Duration::hours(6);
+/// How often a zone without a good model yet is refitted (server clock).
+pub const FIRST_FIT_EVERY: Duration = Duration::hours(1);
+/// How often a zone's expected occupancy is rebuilt from the database (server clock).
+pub const RELEARN_OCCUPANCY_EVERY: Duration = Duration::hours(24);
 /// Days of logged occupancy the expected occupancy is learned from.
 pub const OCCUPANCY_DAYS: i64 = 14;
 
@@ -169,8 +174,8 @@ async fn learn_zone(
     now: DateTime<Utc>,
     report: &mut LearnReport,
 ) -> Result<(), LearnError> {
-    let due = |at: Option<DateTime<Utc>>| at.is_none_or(|at| now < at || now - at >= REFIT_EVERY);
-    if due(rt.learned().occupancy_rebuilt_at) {
+    let due = |at: Option<DateTime<Utc>>, every| at.is_none_or(|at| now < at || now - at >= every);
+    if due(rt.learned().occupancy_rebuilt_at, RELEARN_OCCUPANCY_EVERY) {
         let occupancy = occupancy_from_storage(state, rt.id, now).await?;
         let mut learned = rt.learned();
         learned.occupancy = occupancy;
@@ -179,9 +184,14 @@ async fn learn_zone(
     }
     let power = rt.live().reading.map(|r| f64::from(r.snapshot.heater_power_w)).filter(|p| *p > 0.0);
     let Some(power) = power else { return Ok(()) };
-    if state.models.get(rt.id, DEFAULT_DAYS, now).is_some() {
+    let (attempted, known) = {
+        let learned = rt.learned();
+        (learned.model_attempted_at, learned.model.is_some())
+    };
+    if !due(attempted, if known { REFIT_EVERY } else { FIRST_FIT_EVERY }) {
         return Ok(());
     }
+    rt.learned().model_attempted_at = Some(now);
     let mut fit = fit_zone(state, rt.id, power, DEFAULT_DAYS, now).await?;
     report.fitted += 1;
     if !fit.good && rt.learned().model.is_none() {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use heating_core::clock::{Clock, ManualClock};
 use heating_core::zone::default_profiles;
-use heating_server::jobs::{LearnReport, control_once, learn_once, poll_once};
+use heating_server::jobs::{control_once, learn_once, poll_once};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -34,8 +34,9 @@ struct Seen {
     discomfort_kh: f64,
     /// The Office's air temperature at each full hour.
     hourly: std::collections::BTreeMap<DateTime<Utc>, f64>,
-    /// The learning job's last report.
-    learned: Option<LearnReport>,
+    /// What the learning job's runs did, added up.
+    fitted: usize,
+    good: usize,
 }
 
 /// Steps the clock minute by minute until `until`: a poll every minute, control every 15 minutes, the learning job
@@ -51,7 +52,8 @@ async fn run_until(env: &Env, clock: &ManualClock, until: DateTime<Utc>) -> Seen
         if minute % 60 == 0 {
             let report = learn_once(&env.state).await;
             assert_eq!(report.failed, 0, "{report:?}");
-            seen.learned = Some(report);
+            seen.fitted += report.fitted;
+            seen.good += report.good;
         }
         if minute % 15 == 0 {
             control_once(&env.state).await;
@@ -115,8 +117,9 @@ async fn predictive_control_learns_the_office_and_warms_it_before_people_arrive(
     // Set back once people have left on Wednesday evening (17:30 ± 20 min), not kept warm for nobody.
     let evening = seen.hourly[&at("2026-01-07T23:00:00Z")];
     assert!(evening < OCCUPIED_C - 2.5, "{evening} °C at 23:00");
-    let report = seen.learned.unwrap();
-    assert_eq!((report.fitted, report.good), (5, 5), "every zone refitted hourly, and well: {report:?}");
+    // Hourly until a zone's fit is good (it needs 24 h of data), then every 6 h: about 24 + 8 fits per zone.
+    assert!((5 * 26..=5 * 36).contains(&seen.fitted), "{} fits", seen.fitted);
+    assert!(seen.good >= 5 * 8, "{} good fits of {}", seen.good, seen.fitted);
     let status = env.zone_status(OFFICE).await;
     assert_eq!(status["model"]["source"], "identified", "{status}");
     assert!(status["model_fitted_at"].is_string(), "{status}");
