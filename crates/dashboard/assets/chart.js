@@ -26,6 +26,36 @@
 
   const f1 = (v) => v.toFixed(1);
 
+  /// The temperature and time axes both charts share: a rounded °C range over [lo, hi] with grid lines and labels,
+  /// and time ticks on site-local boundaries (`opts.offsetMin`, labels by `opts.fmtTick`). `g`: the chart's
+  /// geometry { m, width, height, plotW, plotH, from, to, x }; `a`: { ticks (wanted on y), pxPerTick (x), unitY }.
+  /// Returns the y scale.
+  function axes(svg, g, lo, hi, a, opts) {
+    const { m, width, height, plotW, plotH, from, to, x } = g;
+    if (hi - lo < 2) { const mid = (hi + lo) / 2; lo = mid - 1; hi = mid + 1; }
+    const yStep = Y_STEPS.find((s) => (hi - lo) / s <= a.ticks) || 50;
+    lo = Math.floor(lo / yStep) * yStep; hi = Math.ceil(hi / yStep) * yStep;
+    const y = (v) => m.top + (1 - (v - lo) / (hi - lo)) * plotH;
+
+    const grid = el("g", { class: "grid" }, svg);
+    for (let v = lo; v <= hi + yStep / 2; v += yStep) {
+      el("line", { x1: m.left, x2: width - m.right, y1: y(v), y2: y(v) }, grid);
+      const label = el("text", { x: m.left - 8, y: y(v) + 4, "text-anchor": "end" }, svg);
+      label.textContent = yStep < 1 ? v.toFixed(1) : v.toFixed(0);
+    }
+    const unit = el("text", { x: m.left - 8, y: a.unitY, "text-anchor": "end" }, svg);
+    unit.textContent = "°C";
+
+    const off = (opts.offsetMin || 0) * MINUTE;
+    const step = X_STEPS.find((s) => (to - from) / s <= plotW / a.pxPerTick) || 14 * DAY;
+    for (let t = Math.ceil((from + off) / step) * step - off; t <= to; t += step) {
+      el("line", { x1: x(t), x2: x(t), y1: m.top, y2: m.top + plotH }, grid);
+      const label = el("text", { x: x(t), y: height - 8, "text-anchor": "middle" }, svg);
+      label.textContent = opts.fmtTick(t, step);
+    }
+    return y;
+  }
+
   /// Renders `history` (the endpoint's JSON) into `container`. `opts`: { offsetMin, label, fmtTip(ms), fmtTick(ms, step) }.
   function render(container, history, opts) {
     container.textContent = "";
@@ -68,30 +98,8 @@
       }
     }
     if (!isFinite(lo)) { lo = 15; hi = 22; }
-    if (hi - lo < 2) { const mid = (hi + lo) / 2; lo = mid - 1; hi = mid + 1; }
-    const ticksWanted = narrow ? 4 : 6;
-    const yStep = Y_STEPS.find((s) => (hi - lo) / s <= ticksWanted) || 50;
-    lo = Math.floor(lo / yStep) * yStep; hi = Math.ceil(hi / yStep) * yStep;
-    const y = (v) => m.top + (1 - (v - lo) / (hi - lo)) * plotH;
-
-    // Grid and y labels.
-    const grid = el("g", { class: "grid" }, svg);
-    for (let v = lo; v <= hi + yStep / 2; v += yStep) {
-      el("line", { x1: m.left, x2: width - m.right, y1: y(v), y2: y(v) }, grid);
-      const label = el("text", { x: m.left - 8, y: y(v) + 4, "text-anchor": "end" }, svg);
-      label.textContent = yStep < 1 ? v.toFixed(1) : v.toFixed(0);
-    }
-    const unit = el("text", { x: m.left - 8, y: 10, "text-anchor": "end" }, svg);
-    unit.textContent = "°C";
-
-    // x ticks on site-local boundaries.
-    const off = (opts.offsetMin || 0) * MINUTE;
-    const step = X_STEPS.find((s) => (to - from) / s <= plotW / (narrow ? 70 : 95)) || 14 * DAY;
-    for (let t = Math.ceil((from + off) / step) * step - off; t <= to; t += step) {
-      el("line", { x1: x(t), x2: x(t), y1: m.top, y2: m.top + plotH }, grid);
-      const label = el("text", { x: x(t), y: height - 8, "text-anchor": "middle" }, svg);
-      label.textContent = opts.fmtTick(t, step);
-    }
+    const y = axes(svg, { m, width, height, plotW, plotH, from, to, x }, lo, hi,
+      { ticks: narrow ? 4 : 6, pxPerTick: narrow ? 70 : 95, unitY: 10 }, opts);
     el("line", { class: "axis-line", x1: m.left, x2: width - m.right, y1: m.top + plotH, y2: m.top + plotH }, svg);
 
     // Contiguous runs of points.
@@ -247,29 +255,9 @@
     }
     if (!isFinite(lo)) { lo = 15; hi = 22; }
     lo -= 0.5; hi += 0.3;
-    if (hi - lo < 2) { const mid = (hi + lo) / 2; lo = mid - 1; hi = mid + 1; }
-    const ticksWanted = narrow ? 4 : 5;
-    const yStep = Y_STEPS.find((s) => (hi - lo) / s <= ticksWanted) || 50;
-    lo = Math.floor(lo / yStep) * yStep; hi = Math.ceil(hi / yStep) * yStep;
-    const y = (v) => m.top + (1 - (v - lo) / (hi - lo)) * plotH;
+    const y = axes(svg, { m, width, height, plotW, plotH, from, to, x }, lo, hi,
+      { ticks: narrow ? 4 : 5, pxPerTick: narrow ? 60 : 80, unitY: 12 }, opts);
     const bottom = m.top + plotH;
-
-    const grid = el("g", { class: "grid" }, svg);
-    for (let v = lo; v <= hi + yStep / 2; v += yStep) {
-      el("line", { x1: m.left, x2: width - m.right, y1: y(v), y2: y(v) }, grid);
-      const label = el("text", { x: m.left - 8, y: y(v) + 4, "text-anchor": "end" }, svg);
-      label.textContent = yStep < 1 ? v.toFixed(1) : v.toFixed(0);
-    }
-    const unit = el("text", { x: m.left - 8, y: 12, "text-anchor": "end" }, svg);
-    unit.textContent = "°C";
-
-    const off = (opts.offsetMin || 0) * MINUTE;
-    const step = X_STEPS.find((s) => (to - from) / s <= plotW / (narrow ? 60 : 80)) || 14 * DAY;
-    for (let t = Math.ceil((from + off) / step) * step - off; t <= to; t += step) {
-      el("line", { x1: x(t), x2: x(t), y1: m.top, y2: bottom }, grid);
-      const label = el("text", { x: x(t), y: height - 8, "text-anchor": "middle" }, svg);
-      label.textContent = opts.fmtTick(t, step);
-    }
 
     // The lowest allowed temperature: it holds from its point to the next one.
     let boundD = "", areaD = "", prev = null;
