@@ -26,6 +26,22 @@
 
   const f1 = (v) => v.toFixed(1);
 
+  /// Fills a chart's tooltip: a time line, then one "label value" line per row.
+  function fillTip(tip, time, rows) {
+    tip.textContent = "";
+    const head = document.createElement("p");
+    head.className = "tip-time";
+    head.textContent = time;
+    tip.appendChild(head);
+    for (const [k, v] of rows) {
+      const row = document.createElement("p");
+      const a = document.createElement("span"); a.className = "muted"; a.textContent = k;
+      const c = document.createElement("span"); c.textContent = v;
+      row.append(a, c);
+      tip.appendChild(row);
+    }
+  }
+
   /// The temperature and time axes both charts share: a rounded °C range over [lo, hi] with grid lines and labels,
   /// and time ticks on site-local boundaries (`opts.offsetMin`, labels by `opts.fmtTick`). `g`: the chart's
   /// geometry { m, width, height, plotW, plotH, from, to, x }; `a`: { ticks (wanted on y), pxPerTick (x), unitY }.
@@ -191,18 +207,7 @@
         ["Heating", b.heater_on_fraction == null ? "–" : `${Math.round(b.heater_on_fraction * 100)} %`],
         ["Occupied", `${Math.round(b.occupied_fraction * 100)} %`],
       ];
-      tip.textContent = "";
-      const head = document.createElement("p");
-      head.className = "tip-time";
-      head.textContent = opts.fmtTip(p.start);
-      tip.appendChild(head);
-      for (const [k, v] of rows) {
-        const row = document.createElement("p");
-        const a = document.createElement("span"); a.className = "muted"; a.textContent = k;
-        const c = document.createElement("span"); c.textContent = v;
-        row.append(a, c);
-        tip.appendChild(row);
-      }
+      fillTip(tip, opts.fmtTip(p.start), rows);
       tip.hidden = false;
       const scale = rect.width / width;
       const left = x(p.t) * scale;
@@ -362,18 +367,7 @@
         ["Heater", has(p.power_w) ? (p.power_w < 1 ? "off" : `${(p.power_w / 1000).toFixed(2)} kW`) : "–"],
         ["Price", has(p.price_eur_kwh) ? `${p.price_eur_kwh.toFixed(3)} €/kWh` : "–"],
       ];
-      tip.textContent = "";
-      const head = document.createElement("p");
-      head.className = "tip-time";
-      head.textContent = opts.fmtTip(at);
-      tip.appendChild(head);
-      for (const [k, v] of rows) {
-        const row = document.createElement("p");
-        const a = document.createElement("span"); a.className = "muted"; a.textContent = k;
-        const c = document.createElement("span"); c.textContent = v;
-        row.append(a, c);
-        tip.appendChild(row);
-      }
+      fillTip(tip, opts.fmtTip(at), rows);
       tip.hidden = false;
       const scale = rect.width / width;
       const left = x(at) * scale;
