@@ -1,0 +1,421 @@
+//! The predictive controller, [`Predictive`]: model-predictive control by a price-aware plan.
+
+mod config;
+mod plan;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::{ControlContext, ControlOutput, Controller, Strategy, ZoneReading};
+use crate::lp::PlanProblem;
+use crate::model::ZoneModel;
+use plan::{Interval, preheat_start, thermostat_target};
+
+pub use config::PredictiveConfig;
+
+/// The last plan, for display.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanSummary {
+    pub made_at: DateTime<Utc>,
+    pub step_s: i64,
+    /// Planned temperatures at `made_at + k·step`.
+    pub temp_c: Vec<f64>,
+    /// Planned heater power per step, W.
+    pub power_w: Vec<f64>,
+    /// Lower bound the plan keeps, per step end.
+    pub lower_c: Vec<f64>,
+    pub preheat_start: Option<DateTime<Utc>>,
+    pub cost_eur: f64,
+    pub energy_kwh: f64,
+}
+
+/// Model-predictive control: every control interval, a 24 h plan by linear programming (see [`crate::lp`]).
+///
+/// - Comfort requirement: the expected occupancy (schedule or learned), each period brought forward by
+///   `arrival_margin`; a period counts as over once people were seen in it and are gone, and as a no-show when
+///   nobody came within `no_show_after`; people measured present now always require comfort now.
+/// - The plan keeps `T ≥ bound + comfort_margin_k` at every step boundary touching a required period, at least
+///   cost (price profile, forecast outdoor temperature, the zone model with the occupied gains where people are
+///   expected, and `power_fraction` of its rated power, or once the heater has been seen on for 12 whole control
+///   intervals, `observed_power_margin` of the power those intervals show: a model that is off in C or UA shows
+///   up as a heater stronger or weaker than modelled).
+/// - The output is a *setpoint*: the zone's thermostat switches on below `target − hysteresis`, so the target
+///   is the planned temperature at the end of the interval plus the hysteresis, rounded up to 0.1 K. The room
+///   then follows the planned path from above: it floats down while the plan floats, heats while the plan
+///   heats, and cycles just above the bound while the plan holds it.
+#[derive(Debug, Clone)]
+pub struct Predictive {
+    pub config: PredictiveConfig,
+    last_seen_occupied: Option<DateTime<Utc>>,
+    plan: Option<PlanSummary>,
+    /// The reading of the previous decision.
+    previous: Option<ZoneReading>,
+    /// Control intervals the heater was on throughout: start and end temperature, outdoor temperature, gains
+    /// occupied, duration (s). The newest last.
+    heated: std::collections::VecDeque<HeatedInterval>,
+}
+
+/// A control interval with the heater on throughout, as read.
+#[derive(Debug, Clone, Copy)]
+struct HeatedInterval {
+    t0: f64,
+    t1: f64,
+    t_out: f64,
+    occupied: bool,
+    dt_s: f64,
+}
+
+impl Predictive {
+    #[must_use]
+    pub fn new(config: PredictiveConfig) -> Self {
+        Self { config, last_seen_occupied: None, plan: None, previous: None, heated: std::collections::VecDeque::new() }
+    }
+
+    /// Records the interval since the previous decision if the heater was on throughout: on at both readings, and
+    /// the room never above the device's switch-off point (it rises monotonically while heating).
+    fn observe(&mut self, reading: &ZoneReading, h: f64) {
+        let Some(prev) = self.previous.replace(*reading) else { return };
+        let dt = (reading.at - prev.at).as_seconds_f64();
+        let step = self.config.step.as_seconds_f64();
+        // The target that held during the interval, and the heater state at its start (readings are within 0.05 K).
+        let s = reading.device_target.celsius();
+        let on_at_start = prev.t_air + 0.05 < s - h || (prev.heater_on && prev.t_air + 0.05 < s + h);
+        let on_throughout =
+            on_at_start && reading.heater_on && reading.t_air > prev.t_air && reading.t_air + 0.1 < s + h;
+        if (dt - step).abs() > 1.0 || !on_throughout || prev.occupied != reading.occupied {
+            return;
+        }
+        let t_out = match (prev.t_out, reading.t_out) {
+            (Some(a), Some(b)) => (a + b) / 2.0,
+            _ => return,
+        };
+        self.heated.push_back(HeatedInterval {
+            t0: prev.t_air,
+            t1: reading.t_air,
+            t_out,
+            occupied: reading.occupied,
+            dt_s: dt,
+        });
+        if self.heated.len() > 96 {
+            self.heated.pop_front();
+        }
+    }
+
+    /// The heater's effect as observed over the recorded intervals, relative to what the model predicts for its
+    /// rated power (1: as modelled); `None` with fewer than 12 observations.
+    fn observed_power_ratio(&self, m: &ZoneModel) -> Option<f64> {
+        if self.heated.len() < 12 {
+            return None;
+        }
+        let (mut seen, mut modelled) = (0.0, 0.0);
+        for o in &self.heated {
+            let g = m.gains_w(o.occupied);
+            let free = m.advance(o.t0, o.t_out, g, o.dt_s);
+            let full = m.advance(o.t0, o.t_out, g + m.heater_power_w, o.dt_s);
+            seen += o.t1 - free;
+            modelled += full - free;
+        }
+        (modelled > 0.0 && seen > 0.0).then(|| seen / modelled)
+    }
+
+    /// Minute-by-minute comfort requirement over the horizon, from `now`.
+    fn requirement(&self, ctx: &ControlContext<'_>, occupied_now: bool) -> Vec<bool> {
+        let cfg = &self.config;
+        let lookback = 48 * 60usize;
+        let horizon = cfg.horizon.num_minutes().max(1) as usize;
+        let from = ctx.now - Duration::minutes(lookback as i64);
+        let expected = ctx.occupancy.minutes(from, lookback + horizon, ctx.utc_offset_minutes);
+        let margin = cfg.arrival_margin.num_minutes().max(0) as usize;
+        let no_show = cfg.no_show_after.num_minutes().max(0) as usize;
+        let mut need = vec![false; horizon];
+        let mut i = 0;
+        while i < expected.len() {
+            if !expected[i] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < expected.len() && expected[i] {
+                i += 1;
+            }
+            let end = i; // [start, end) in minutes since `from`
+            if end <= lookback {
+                continue;
+            }
+            let early = start.saturating_sub(margin);
+            if early <= lookback && !occupied_now {
+                // The period is under way (now is inside it, margin included).
+                let window_start = from + Duration::minutes(early as i64);
+                let seen = self.last_seen_occupied.is_some_and(|t| t >= window_start);
+                let no_show_now = lookback >= start + no_show && !seen;
+                if seen || no_show_now {
+                    continue;
+                }
+            }
+            for m in early.max(lookback)..end {
+                need[m - lookback] = true;
+            }
+        }
+        if occupied_now {
+            let first = (cfg.step.num_minutes().max(1) as usize).min(horizon);
+            need[..first].iter_mut().for_each(|n| *n = true);
+        }
+        need
+    }
+}
+
+impl Controller for Predictive {
+    fn strategy(&self) -> Strategy {
+        Strategy::Predictive
+    }
+
+    fn planned_preheat_start(&self) -> Option<DateTime<Utc>> {
+        self.plan.as_ref().and_then(|p| p.preheat_start)
+    }
+
+    fn last_plan(&self) -> Option<&PlanSummary> {
+        self.plan.as_ref()
+    }
+
+    fn control(&mut self, ctx: &ControlContext<'_>) -> ControlOutput {
+        let reading = match ctx.fresh_reading() {
+            Ok(r) => r,
+            Err(why) => return ControlOutput::skip(why),
+        };
+        if reading.occupied {
+            self.last_seen_occupied = Some(reading.at);
+        }
+        self.observe(&reading, ctx.hysteresis_k);
+        if let Some(held) = ctx.hold_output(reading.occupied) {
+            return held;
+        }
+        let cfg = self.config;
+        let p = ctx.preferences;
+        let step_min = cfg.step.num_minutes().max(1) as usize;
+        let n = (cfg.horizon.num_minutes().max(1) as usize).div_ceil(step_min);
+        let need = self.requirement(ctx, reading.occupied);
+        let occ_lb = p.clamp(p.occupied_temp) - cfg.comfort_band_k;
+        let vac_lb = p.clamp(p.unoccupied_temp) - cfg.comfort_band_k;
+        // Bound during each interval, then at each boundary (it must hold on both sides).
+        let interval_lb: Vec<f64> = (0..n)
+            .map(|k| {
+                let span = &need[(k * step_min).min(need.len())..((k + 1) * step_min).min(need.len())];
+                if span.iter().any(|x| *x) { occ_lb } else { vac_lb }
+            })
+            .collect();
+        let lower: Vec<f64> =
+            (0..n).map(|k| interval_lb[k].max(interval_lb[(k + 1).min(n - 1)]) + cfg.comfort_margin_k).collect();
+        let upper_c = (p.occupied_temp.max(p.unoccupied_temp) + cfg.storage_band_k).min(p.max_temp);
+        let upper = vec![upper_c.max(occ_lb + cfg.comfort_margin_k + 0.1); n];
+        let t_now_out = reading.t_out.unwrap_or(5.0);
+        let step_at = |k: usize| ctx.now + cfg.step * k as i32;
+        let t_out: Vec<f64> = (0..n).map(|k| ctx.forecast.at(step_at(k) + cfg.step / 2).unwrap_or(t_now_out)).collect();
+        let m = ctx.model;
+        // Gains: as measured now for the first step, then the occupied gains where people are expected (and still
+        // required: not gone, not a no-show), pro rata within a step. If they are not there after all, the room is
+        // colder than planned, but then it is vacant and held to the vacant bound.
+        let expected = ctx.occupancy.minutes(ctx.now, need.len(), ctx.utc_offset_minutes);
+        let gains: Vec<f64> = (0..n)
+            .map(|k| {
+                if k == 0 {
+                    return m.gains_w(reading.occupied);
+                }
+                let (a, b) = ((k * step_min).min(need.len()), ((k + 1) * step_min).min(need.len()));
+                let present = (a..b).filter(|&i| need[i] && expected[i]).count() as f64 / (b - a).max(1) as f64;
+                m.base_gains_w + (m.occupied_gains_w - m.base_gains_w) * present
+            })
+            .collect();
+        let price: Vec<f64> =
+            (0..n).map(|k| ctx.prices.mean_over(step_at(k), cfg.step) + cfg.energy_weight_eur_kwh).collect();
+        let power_fraction = match self.observed_power_ratio(m) {
+            Some(r) if cfg.observed_power_margin > 0.0 => (r * cfg.observed_power_margin).clamp(0.5, 1.5),
+            _ => cfg.power_fraction,
+        };
+        let problem = PlanProblem {
+            dt_s: cfg.step.as_seconds_f64(),
+            t0: reading.t_air,
+            ua_w_per_k: m.ua_w_per_k,
+            capacitance_j_per_k: m.capacitance_j_per_k,
+            power_max_w: m.heater_power_w * power_fraction,
+            t_out: &t_out,
+            gains_w: &gains,
+            lower: &lower,
+            upper: &upper,
+            price_eur_kwh: &price,
+            objective: cfg.objective,
+            shortfall_penalty_eur_per_kh: cfg.shortfall_penalty_eur_per_kh,
+        };
+        match problem.solve() {
+            Ok(plan) => {
+                let interval =
+                    Interval { model: m, t_out: t_out[0], gains_w: gains[0], dt_s: cfg.step.as_seconds_f64() };
+                let target_c =
+                    thermostat_target(&plan, lower[0], &reading, ctx.hysteresis_k, problem.power_max_w, &interval);
+                let preheat_start = preheat_start(&plan.temp_c, &interval_lb, vac_lb, occ_lb).map(step_at);
+                let reason = format!(
+                    "plan: {:.1} °C in {} min ({}), {:.2} kWh / {:.2} € over {} h",
+                    plan.temp_c[1],
+                    step_min,
+                    if plan.power_w[0] > 1.0 { "heating" } else { "floating" },
+                    plan.energy_kwh,
+                    plan.cost_eur,
+                    cfg.horizon.num_hours()
+                );
+                self.plan = Some(PlanSummary {
+                    made_at: ctx.now,
+                    step_s: cfg.step.num_seconds(),
+                    temp_c: plan.temp_c,
+                    power_w: plan.power_w,
+                    lower_c: lower,
+                    preheat_start,
+                    cost_eur: plan.cost_eur,
+                    energy_kwh: plan.energy_kwh,
+                });
+                ControlOutput {
+                    target: ctx.setpoint(target_c),
+                    reason,
+                    planned_preheat_start: preheat_start,
+                    hold_expired: ctx.hold.is_some(),
+                }
+            }
+            Err(e) => {
+                // No plan: be safe, like the schedule with the margin applied.
+                self.plan = None;
+                let comfort = need.first().copied().unwrap_or(false) || need.iter().take(4 * step_min).any(|x| *x);
+                let c = if comfort { p.occupied_temp } else { p.unoccupied_temp };
+                ControlOutput {
+                    target: ctx.setpoint(c),
+                    reason: format!("{e}; fallback {c:.1} °C"),
+                    planned_preheat_start: None,
+                    hold_expired: ctx.hold.is_some(),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::controller;
+    use crate::control::tests::monday;
+    use crate::inputs::{Forecast, PriceProfile};
+    use crate::occupancy::OccupancyForecast;
+    use heating_core::physics::{RoomState, StepInputs, Thermostat};
+    use heating_core::preferences::Preferences;
+    use heating_core::schedule::WeeklySchedule;
+    use heating_core::units::Setpoint;
+    use heating_core::zone::default_profiles;
+
+    /// An office zone, vacant and set back at 17 °C at 04:00 on a Monday, with people expected at 08:30.
+    /// Simulated with the true model: the predictive controller starts preheating well before 08:30, reaches the
+    /// bound in time (people arrive at 08:15 here), and reports the planned start.
+    fn run(strategy: Strategy, model_factor: f64) -> (f64, Option<DateTime<Utc>>, f64) {
+        let profile = &default_profiles()[3];
+        let params = profile.params();
+        let model = ZoneModel::from_params(&params).scaled(model_factor);
+        let schedule = WeeklySchedule::parse(&["mon-fri 08:30-17:30"]).unwrap();
+        let occupancy = OccupancyForecast::Schedule(schedule);
+        let forecast = Forecast::constant(monday(), 2.0);
+        let prices = PriceProfile::default();
+        let prefs = Preferences::default();
+        let mut ctl = controller(strategy, &PredictiveConfig::default());
+        let mut room = RoomState::new(17.0);
+        let th = Thermostat::default();
+        let mut now = monday() + Duration::hours(4);
+        let mut target = Setpoint::from_celsius(17.0).unwrap();
+        let mut first_preheat = None;
+        let mut tdis = 0.0;
+        while now < monday() + Duration::hours(12) {
+            let arrived = now >= monday() + Duration::minutes(8 * 60 + 15);
+            if (now - monday()).num_minutes() % 15 == 0 {
+                let ctx = ControlContext {
+                    now,
+                    utc_offset_minutes: 0,
+                    reading: Some(ZoneReading {
+                        at: now,
+                        t_air: (room.t_air * 10.0).round() / 10.0,
+                        t_out: Some(2.0),
+                        occupied: arrived,
+                        heater_on: room.heater_on,
+                        device_target: target,
+                    }),
+                    stale_after: Duration::minutes(5),
+                    preferences: &prefs,
+                    hold: None,
+                    occupancy: &occupancy,
+                    forecast: &forecast,
+                    prices: &prices,
+                    model: &model,
+                    hysteresis_k: th.hysteresis_k,
+                };
+                let out = ctl.control(&ctx);
+                target = out.target.unwrap();
+                if first_preheat.is_none() {
+                    first_preheat = ctl.planned_preheat_start();
+                }
+            }
+            room.step(&params, &th, StepInputs { t_out: 2.0, target: target.celsius(), occupied: arrived }, 60.0);
+            now += Duration::minutes(1);
+            if arrived {
+                tdis += (20.5 - room.t_air).max(0.0) / 60.0;
+            }
+        }
+        (tdis, first_preheat, room.energy_j / 3.6e6)
+    }
+
+    #[test]
+    fn predictive_preheats_in_time_and_says_when() {
+        let (tdis, preheat, _) = run(Strategy::Predictive, 1.0);
+        assert!(tdis < 0.01, "discomfort {tdis} K·h");
+        let start = preheat.expect("a preheat is planned");
+        // From 04:00 (now) at the earliest: the night's cheap power may be used to store heat.
+        assert!(start >= monday() + Duration::hours(4) && start < monday() + Duration::hours(8), "{start}");
+        let (reactive_tdis, none, _) = run(Strategy::Reactive, 1.0);
+        assert!(none.is_none());
+        assert!(reactive_tdis > 0.5, "reactive heats only once people are there: {reactive_tdis}");
+    }
+
+    #[test]
+    fn predictive_survives_a_model_twenty_percent_off() {
+        let (tdis, _, _) = run(Strategy::Predictive, 0.8);
+        assert!(tdis < 0.05, "discomfort {tdis} K·h");
+        let (tdis, _, _) = run(Strategy::Predictive, 1.2);
+        assert!(tdis < 0.05, "discomfort {tdis} K·h");
+    }
+
+    /// Readings of a room heating with the heater on throughout (target far above), every 15 min.
+    fn heated_readings(ctl: &mut Predictive, params: &heating_core::physics::RoomParams) {
+        let th = Thermostat::default();
+        let mut room = RoomState::new(15.0);
+        let target = Setpoint::from_celsius(25.0).unwrap();
+        for k in 0..20 {
+            let at = monday() + Duration::minutes(15 * k);
+            let reading = ZoneReading {
+                at,
+                t_air: (room.t_air * 10.0).round() / 10.0,
+                t_out: Some(2.0),
+                occupied: false,
+                heater_on: room.heater_on,
+                device_target: target,
+            };
+            ctl.observe(&reading, th.hysteresis_k);
+            for _ in 0..15 {
+                room.step(params, &th, StepInputs { t_out: 2.0, target: 25.0, occupied: false }, 60.0);
+            }
+        }
+    }
+
+    #[test]
+    fn the_heaters_effect_is_learned_from_whole_heated_intervals() {
+        let params = default_profiles()[1].params();
+        for (factor, lo, hi) in [(1.0, 0.95, 1.05), (1.2, 1.15, 1.35), (0.8, 0.7, 0.85)] {
+            let model = ZoneModel::from_params(&params).scaled(factor);
+            let mut ctl = Predictive::new(PredictiveConfig::default());
+            assert_eq!(ctl.observed_power_ratio(&model), None);
+            heated_readings(&mut ctl, &params);
+            let r = ctl.observed_power_ratio(&model).expect("enough heated intervals");
+            assert!((lo..hi).contains(&r), "model × {factor}: ratio {r}");
+        }
+    }
+}
