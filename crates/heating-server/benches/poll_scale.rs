@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use heating_core::clock::WallClock;
 use heating_server::Config;
-use heating_server::http::zones::{ZoneCreate, register_zone};
 use heating_server::jobs::poll_once;
+use heating_server::services::zones::{self, NewZone};
 use zone_simulator::config::Cli;
 use zone_simulator::{Simulator, SimulatorConfig};
 
@@ -58,14 +58,14 @@ async fn main() -> anyhow::Result<()> {
     let state = app.state().clone();
     let t = Instant::now();
     for (zone, addr) in sim.zones().iter().zip(sim.addrs()) {
-        let body = ZoneCreate {
+        let new = NewZone {
             name: zone.name.clone(),
             preferences: None,
             modbus_port: std::num::NonZeroU16::new(addr.port()),
             modbus_host: Some("127.0.0.1".into()),
             modbus_unit_id: Some(1),
         };
-        register_zone(&state, body).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        zones::create(&state, new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     println!("{zones} zones registered in {:.1} s", t.elapsed().as_secs_f64());
 

@@ -21,7 +21,7 @@ use heating_core::weather::SyntheticWeather;
 use heating_core::zone::{SimZone, default_profiles};
 use heating_server::Config;
 use heating_server::domain::{ModbusHost, ZoneName};
-use heating_server::jobs::learn::{fit_zone, occupancy_from_storage};
+use heating_server::learning::{fit_zone, occupancy_from_storage};
 use heating_server::storage::{NewReading, ZoneFields};
 
 const DAYS: i64 = 14;

@@ -1,6 +1,8 @@
 //! Building the application apart from running it: [`build`] opens and migrates the database and assembles the
-//! HTTP service; [`App::run`] serves it on a listener the caller bound, until a shutdown future completes. Tests
-//! bind `127.0.0.1:0`; the binary binds the configured address.
+//! shared state; [`App::run`] starts the background jobs and serves HTTP on a listener the caller bound, until a
+//! shutdown future completes. Tests bind `127.0.0.1:0`; the binary binds the configured address.
+//!
+//! This is the composition root: the only module that knows every layer (HTTP, services, jobs, state).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,52 +17,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, redact_url};
 use crate::fleet::Fleet;
-use crate::http::model::ModelCache;
 use crate::http::{self, AppService};
-use crate::jobs::{self, JobReports};
-use crate::storage::{Storage, StorageError};
-use heating_weather::WeatherService;
-
-/// What every handler and background job shares. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The database.
-    pub storage: Storage,
-    /// The only source of "now": readings and commands carry its timestamps (a scaled clock in demo mode).
-    pub clock: SharedClock,
-    /// The configuration the server started with.
-    pub config: Arc<Config>,
-    /// Live zone state: links, health, readings, decisions, holds.
-    pub fleet: Arc<Fleet>,
-    /// Latest poll and control reports.
-    pub reports: Arc<JobReports>,
-    /// Weather forecasts (cached; simulated when no provider is configured).
-    pub weather: WeatherService,
-    /// The latest model fit of each zone (by the learning job or `GET /zones/{id}/model`), reused for an hour.
-    pub models: Arc<ModelCache>,
-}
-
-impl AppState {
-    /// Reloads the fleet from the database if a zone changed since the last load.
-    pub async fn sync_fleet_if_dirty(&self) -> Result<(), StorageError> {
-        if self.fleet.take_dirty()
-            && let Err(e) = self.sync_fleet().await
-        {
-            self.fleet.mark_dirty();
-            return Err(e);
-        }
-        Ok(())
-    }
-
-    /// Reloads the fleet from the database now, with the stored manual holds of zones that have none in force.
-    pub async fn sync_fleet(&self) -> Result<(), StorageError> {
-        let zones = self.storage.list_zones().await?;
-        let holds = self.storage.list_holds().await?;
-        self.fleet.sync(zones);
-        self.fleet.restore_holds(&holds);
-        Ok(())
-    }
-}
+use crate::jobs;
+use crate::state::{AppState, JobReports};
+use crate::storage::Storage;
 
 /// A built application, ready to run.
 #[derive(Debug)]
@@ -98,7 +58,6 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
             fleet,
             reports: Arc::new(JobReports::default()),
             weather,
-            models: Arc::new(ModelCache::default()),
         },
     })
 }

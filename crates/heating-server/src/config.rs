@@ -14,6 +14,8 @@
 //! | `--sim-seed` | `SIM_SEED` | `42` (the simulated weather's seed, same as the simulator's) |
 //! | weather flags | `WEATHER_*`, `WEATHERAPI_*`, `OPEN_METEO_BASE_URL` | see `heating-weather` |
 //!
+//! The `demo` subcommand (in the binary) fills the intervals and the strategy left unset with its own defaults.
+//!
 //! Logging is set with `RUST_LOG` (read by the binary, not part of [`Config`]). Secrets — the weather API key and
 //! any password in the database URL — never appear in `Debug` output, logs or `--help`.
 
@@ -26,8 +28,6 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://heating.db?mode=rwc";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 pub const DEFAULT_POLL_INTERVAL_SECS: f64 = 5.0;
 pub const DEFAULT_CONTROL_INTERVAL_SECS: f64 = 60.0;
-pub const DEMO_POLL_INTERVAL_SECS: f64 = 2.0;
-pub const DEMO_CONTROL_INTERVAL_SECS: f64 = 10.0;
 pub const DEFAULT_MODBUS_TIMEOUT_MS: u64 = 1000;
 pub const DEFAULT_BACKOFF_MAX_SECS: f64 = 30.0;
 pub const DEFAULT_POLL_CONCURRENCY: usize = 512;
@@ -102,42 +102,6 @@ pub struct Config {
     /// Run without the poller and the control job (API only). Not a flag: for tests and tools.
     #[arg(skip)]
     pub background_jobs_disabled: bool,
-    /// Demo defaults for the intervals. Not a flag: set by `heating-server demo`.
-    #[arg(skip)]
-    pub demo: bool,
-}
-
-/// The command line: server options, and optionally a subcommand.
-#[derive(Debug, Parser)]
-#[command(name = "heating-server", version, about = "Central server of the heating platform.")]
-pub struct Cli {
-    #[command(flatten)]
-    pub config: Config,
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-/// What to run.
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum Command {
-    /// The whole system in one process: five simulated zones, the server on a fresh SQLite file, zones
-    /// registered, on a shared simulated clock (60× by default).
-    Demo(crate::demo::DemoArgs),
-}
-
-impl Cli {
-    /// Reads `.env` (if present) into the environment, then flags and environment variables. Exits with a usage
-    /// message on invalid flags, like any clap program; a malformed `.env` is an error.
-    pub fn load() -> anyhow::Result<Self> {
-        if let Err(e) = dotenvy::dotenv()
-            && !e.not_found()
-        {
-            return Err(anyhow::anyhow!("could not read .env: {e}"));
-        }
-        let mut cli = Self::parse();
-        cli.config.normalize();
-        Ok(cli)
-    }
 }
 
 impl Config {
@@ -148,7 +112,7 @@ impl Config {
     }
 
     /// An empty `WEATHERAPI_KEY=` (as in `.env.example`) means "no key".
-    fn normalize(&mut self) {
+    pub fn normalize(&mut self) {
         if self.weather.api_key().is_none() {
             self.weather.weatherapi_key = None;
         }
@@ -157,23 +121,19 @@ impl Config {
     /// Time between two poll cycles (real time).
     #[must_use]
     pub fn poll_interval(&self) -> std::time::Duration {
-        let default = if self.demo { DEMO_POLL_INTERVAL_SECS } else { DEFAULT_POLL_INTERVAL_SECS };
-        std::time::Duration::from_secs_f64(self.poll_interval_secs.unwrap_or(default))
+        std::time::Duration::from_secs_f64(self.poll_interval_secs.unwrap_or(DEFAULT_POLL_INTERVAL_SECS))
     }
 
     /// The control strategy of zones without a `control_strategy` preference.
     #[must_use]
     pub fn control_strategy(&self) -> heating_predict::Strategy {
-        let default =
-            if self.demo { heating_predict::Strategy::Predictive } else { heating_predict::Strategy::Reactive };
-        self.control_strategy.unwrap_or(default)
+        self.control_strategy.unwrap_or(heating_predict::Strategy::Reactive)
     }
 
     /// Time between two control runs (real time).
     #[must_use]
     pub fn control_interval(&self) -> std::time::Duration {
-        let default = if self.demo { DEMO_CONTROL_INTERVAL_SECS } else { DEFAULT_CONTROL_INTERVAL_SECS };
-        std::time::Duration::from_secs_f64(self.control_interval_secs.unwrap_or(default))
+        std::time::Duration::from_secs_f64(self.control_interval_secs.unwrap_or(DEFAULT_CONTROL_INTERVAL_SECS))
     }
 
     /// Deadlines and backoff of the Modbus links.
@@ -226,7 +186,6 @@ impl Default for Config {
             control_strategy: None,
             weather: heating_weather::WeatherSettings::default(),
             background_jobs_disabled: false,
-            demo: false,
         }
     }
 }
@@ -331,20 +290,15 @@ mod tests {
         assert!(Config::try_parse_from(["heating-server", "--poll-interval-secs", "0"]).is_err());
         let fast = Config::try_parse_from(["heating-server", "--poll-interval-secs", "0.5"]).unwrap();
         assert_eq!(fast.poll_interval(), std::time::Duration::from_millis(500));
-        let demo = Config { demo: true, ..Config::default() };
-        assert_eq!(demo.poll_interval(), std::time::Duration::from_secs(2));
     }
 
     #[test]
     fn control_strategy_defaults_to_reactive_and_refuses_unknown_values() {
-        let mut cli = Cli::try_parse_from(["heating-server"]).unwrap();
-        assert_eq!(cli.config.control_strategy(), heating_predict::Strategy::Reactive);
-        cli.config.demo = true;
-        assert_eq!(cli.config.control_strategy(), heating_predict::Strategy::Predictive, "the demo's default");
-        let mut cli = Cli::try_parse_from(["heating-server", "--control-strategy", "Scheduled"]).unwrap();
-        cli.config.demo = true;
-        assert_eq!(cli.config.control_strategy(), heating_predict::Strategy::Scheduled, "the flag wins");
-        let err = Cli::try_parse_from(["heating-server", "--control-strategy", "bogus"]).unwrap_err().to_string();
+        let config = Config::try_parse_from(["heating-server"]).unwrap();
+        assert_eq!(config.control_strategy(), heating_predict::Strategy::Reactive);
+        let config = Config::try_parse_from(["heating-server", "--control-strategy", "Scheduled"]).unwrap();
+        assert_eq!(config.control_strategy(), heating_predict::Strategy::Scheduled);
+        let err = Config::try_parse_from(["heating-server", "--control-strategy", "bogus"]).unwrap_err().to_string();
         assert!(
             err.contains(
                 "unknown control strategy \"bogus\": expected one of constant, reactive, scheduled, predictive"

@@ -1,57 +1,23 @@
 //! The background jobs: the poller, the control job and the learning job, each one public step (`poll_once`,
 //! `control_once`, `learn_once`) plus a loop that runs it every interval until shutdown. Their latest reports are
-//! kept for `/status`.
+//! kept in [`crate::state::JobReports`] for `/status`.
+//!
+//! Jobs are the device-facing side of the server: driven by time, not by requests. They use the fleet, storage,
+//! strategy and learning modules, never the services or HTTP.
 
 pub mod control;
 pub mod learn;
 pub mod poll;
 
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
-pub use control::{ControlReport, control_once};
-pub use learn::{LearnReport, learn_once};
-pub use poll::{PollReport, poll_once};
-
-/// The latest report of each job.
-#[derive(Debug, Default)]
-pub struct JobReports {
-    poll: Mutex<Option<PollReport>>,
-    control: Mutex<Option<ControlReport>>,
-    learn: Mutex<Option<LearnReport>>,
-}
-
-impl JobReports {
-    #[must_use]
-    pub fn poll(&self) -> Option<PollReport> {
-        self.poll.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
-    #[must_use]
-    pub fn control(&self) -> Option<ControlReport> {
-        self.control.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
-    #[must_use]
-    pub fn learn(&self) -> Option<LearnReport> {
-        self.learn.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
-    fn set_learn(&self, r: LearnReport) {
-        *self.learn.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
-    }
-
-    fn set_poll(&self, r: PollReport) {
-        *self.poll.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
-    }
-
-    fn set_control(&self, r: ControlReport) {
-        *self.control.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
-    }
-}
+use crate::state::AppState;
+pub use crate::state::{ControlReport, LearnReport, PollReport};
+pub use control::control_once;
+pub use learn::learn_once;
+pub use poll::poll_once;
 
 async fn every(period: Duration, stop: &CancellationToken) -> bool {
     tokio::select! {

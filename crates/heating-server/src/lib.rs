@@ -1,30 +1,38 @@
 //! The central server: the system's record and its face to operators and scripts.
 //!
-//! - [`config`]: flags, environment and `.env`, with secrets redacted.
+//! Layers, top to bottom (a module uses only modules below it; `app` alone sees all of them):
+//!
 //! - [`app`]: builds the application ([`app::build`]) apart from running it ([`app::App::run`]), so tests get a
 //!   handle on a server bound to port 0.
-//! - [`storage`]: the one storage interface the handlers use ([`storage::Storage`]): SQLite or PostgreSQL.
 //! - [`http`]: one module per REST resource, each with its own `router()`, merged once with the OpenAPI document
-//!   and Swagger UI; one error type ([`http::error::ApiError`]).
-//! - [`domain`]: validated values (zone names, Modbus endpoints, pagination) that requests convert into.
-//! - [`time`]: the storage and wire formats of timestamps.
-//! - [`fleet`]: the live side of the zones (Modbus links, health, newest readings, decisions, holds).
-//! - [`jobs`]: the poller and the control job, each a public step plus a loop.
-//! - [`dispatch`]: sending a target to a device with its command record, for every source.
-//! - [`demo`]: simulator and server in one process on a shared simulated clock.
+//!   and Swagger UI; one error type ([`http::error::ApiError`]). Handlers parse, call one service, map its error.
+//! - [`services`]: every operation the API offers (zones, manual control, readings, history, models and plans,
+//!   status, weather, health), with domain errors ([`services::ServiceError`]) and no HTTP types.
+//! - [`jobs`]: the poller, the control job and the learning job, each a public step plus a loop.
+//! - [`strategy`]: deciding a zone's target, one `Controller` per zone for every strategy.
+//! - [`learning`]: model fits and occupancy learned from the zones' logged readings.
+//! - [`state`]: [`AppState`], what services and jobs share, and the jobs' latest reports.
+//! - [`fleet`]: the live side of the zones (Modbus links, health, newest readings, decisions, holds), and
+//!   [`fleet::dispatch`], the one way a target reaches a device.
+//! - [`storage`]: the one storage interface ([`storage::Storage`]): SQLite or PostgreSQL.
+//! - [`config`], [`domain`], [`time`]: flags and environment; validated values; timestamp formats.
 //!
-//! Only this crate knows HTTP and SQL; the rules it applies come from `heating-core`.
+//! Only this crate knows HTTP and SQL; the rules it applies come from `heating-core`. The `demo` subcommand lives
+//! in the binary (`src/bin/heating-server/`), not in this library.
 
 pub mod app;
 pub mod config;
-pub mod demo;
-pub mod dispatch;
 pub mod domain;
 pub mod fleet;
 pub mod http;
 pub mod jobs;
+pub mod learning;
+pub mod services;
+pub mod state;
 pub mod storage;
+pub mod strategy;
 pub mod time;
 
-pub use app::{App, AppState, build, build_with_clock};
+pub use app::{App, build, build_with_clock};
 pub use config::Config;
+pub use state::AppState;

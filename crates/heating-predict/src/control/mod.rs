@@ -165,11 +165,14 @@ pub struct ControlOutput {
     pub planned_preheat_start: Option<DateTime<Utc>>,
     /// A hold was given but has expired: the caller should forget it.
     pub hold_expired: bool,
+    /// Which rule of the reactive policy gave the target, with its weather adjustment (reactive only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<heating_core::control::Reason>,
 }
 
 impl ControlOutput {
     fn skip(why: String) -> Self {
-        Self { target: None, reason: why, planned_preheat_start: None, hold_expired: false }
+        Self { target: None, reason: why, planned_preheat_start: None, hold_expired: false, detail: None }
     }
 }
 

@@ -276,6 +276,7 @@ impl Controller for Predictive {
                     reason,
                     planned_preheat_start: preheat_start,
                     hold_expired: ctx.hold.is_some(),
+                    detail: None,
                 }
             }
             Err(e) => {
@@ -288,6 +289,7 @@ impl Controller for Predictive {
                     reason: format!("{e}; fallback {c:.1} °C"),
                     planned_preheat_start: None,
                     hold_expired: ctx.hold.is_some(),
+                    detail: None,
                 }
             }
         }

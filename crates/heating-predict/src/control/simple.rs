@@ -29,6 +29,7 @@ impl Controller for Constant {
             reason: format!("constant {:.1} °C", self.celsius),
             planned_preheat_start: None,
             hold_expired: ctx.hold.is_some(),
+            detail: None,
         }
     }
 }
@@ -64,6 +65,7 @@ impl Controller for Reactive {
                 reason: reason.to_string(),
                 planned_preheat_start: None,
                 hold_expired,
+                detail: Some(reason),
             },
         }
     }
@@ -96,6 +98,7 @@ impl Controller for Scheduled {
             planned_preheat_start: None,
             // An active hold returned above: one still given here has expired.
             hold_expired: ctx.hold.is_some(),
+            detail: None,
         }
     }
 }

@@ -7,24 +7,18 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use heating_core::units::Setpoint;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Pagination;
-use super::control::{check_target, send_manual};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
-use super::zones::require_zone;
-use crate::app::AppState;
-use crate::fleet::endpoint_of;
-use crate::storage::{Command, CommandSource, CommandStatus, NewCommand, ZoneId};
+use crate::services::control::{self, CommandRequest};
+use crate::state::AppState;
+use crate::storage::{Command, CommandSource, CommandStatus, ZoneId};
 use crate::time::serialize_rfc3339;
-
-/// Longest accepted `reason`, in characters.
-const MAX_REASON_CHARS: usize = 500;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_command)).routes(routes!(list_zone_commands))
@@ -120,29 +114,8 @@ async fn create_command(
     State(state): State<AppState>,
     Json(body): Json<CommandCreate>,
 ) -> Result<(StatusCode, Json<CommandOut>), ApiError> {
-    let target =
-        Setpoint::from_celsius(body.target_temp).map_err(|e| ApiError::Unprocessable(format!("target_temp: {e}")))?;
-    let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
-        return Err(ApiError::Unprocessable(format!("reason: at most {MAX_REASON_CHARS} characters")));
-    }
-    let zone = require_zone(&state, body.zone_id).await?;
-    if endpoint_of(&zone).is_some() {
-        let target = check_target(&zone, body.target_temp)?;
-        let (command, _) = send_manual(&state, &zone, target, None, CommandSource::Api, reason).await?;
-        return Ok((StatusCode::CREATED, Json(command.into())));
-    }
-    let command = NewCommand {
-        zone_id: body.zone_id,
-        ts: state.clock.now(),
-        target_temp: target,
-        source: CommandSource::Api,
-        reason,
-        status: CommandStatus::Pending,
-    };
-    let stored = state.storage.insert_command(&command).await?;
-    tracing::info!(command_id = stored.id, zone_id = stored.zone_id, target = %stored.target_temp, "command logged");
-    Ok((StatusCode::CREATED, Json(stored.into())))
+    let request = CommandRequest { zone_id: body.zone_id, target_temp: body.target_temp, reason: body.reason };
+    Ok((StatusCode::CREATED, Json(control::create_command(&state, request).await?.into())))
 }
 
 /// One zone's commands, newest first.
@@ -160,8 +133,6 @@ async fn list_zone_commands(
     Path(id): Path<ZoneId>,
     Query(pagination): Query<Pagination>,
 ) -> Result<Json<Vec<CommandOut>>, ApiError> {
-    let page = pagination.page()?;
-    require_zone(&state, id).await?;
-    let commands = state.storage.list_zone_commands(id, page).await?;
+    let commands = control::list_commands(&state, id, pagination.page()?).await?;
     Ok(Json(commands.into_iter().map(CommandOut::from).collect()))
 }

@@ -1,11 +1,8 @@
 //! Manual control: `POST /zones/{id}/target` writes a target now and holds it against the control job;
-//! `DELETE /zones/{id}/hold` gives the zone back to automatic control. `POST /commands/` (the prototype's path)
-//! uses the same path through [`send_manual`].
+//! `DELETE /zones/{id}/hold` gives the zone back to automatic control. Both are [`crate::services::control`].
 
 use axum::extract::State;
-use chrono::{DateTime, Duration, Utc};
-use heating_core::control::Hold;
-use heating_core::units::Setpoint;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,15 +11,11 @@ use utoipa_axum::routes;
 use super::commands::CommandOut;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path};
-use super::zones::require_zone;
-use crate::app::AppState;
-use crate::dispatch::{SendError, send_target};
-use crate::fleet::{HoldRecord, endpoint_of};
-use crate::storage::{Command, CommandSource, Zone, ZoneId};
+use crate::fleet::HoldRecord;
+use crate::services::control;
+use crate::state::AppState;
+use crate::storage::ZoneId;
 use crate::time::{serialize_opt_rfc3339, serialize_rfc3339};
-
-/// Longest manual hold: one week.
-pub const MAX_HOLD_MINUTES: i64 = 7 * 24 * 60;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(set_target)).routes(routes!(cancel_hold))
@@ -77,73 +70,6 @@ pub struct TargetResponse {
     pub hold: HoldOut,
 }
 
-/// Checks a manual target against the setpoint range and the zone's bounds.
-pub fn check_target(zone: &Zone, target_c: f64) -> Result<Setpoint, ApiError> {
-    let target = Setpoint::from_celsius(target_c).map_err(|e| ApiError::Unprocessable(format!("target_temp: {e}")))?;
-    let p = &zone.preferences;
-    if target.celsius() < p.min_temp || target.celsius() > p.max_temp {
-        return Err(ApiError::Unprocessable(format!(
-            "target_temp: {:.1} °C is outside this zone's limits min_temp..max_temp ({:.1}..{:.1} °C)",
-            target.celsius(),
-            p.min_temp,
-            p.max_temp
-        )));
-    }
-    Ok(target)
-}
-
-/// Writes `target` to the zone's device now and holds it until `hold_until` (or the next occupancy change).
-/// The zone must have a device. Unreachable device → 503 with a `failed` command row.
-pub async fn send_manual(
-    state: &AppState,
-    zone: &Zone,
-    target: Setpoint,
-    hold_until: Option<DateTime<Utc>>,
-    source: CommandSource,
-    reason: Option<String>,
-) -> Result<(Command, HoldRecord), ApiError> {
-    if endpoint_of(zone).is_none() {
-        return Err(ApiError::Conflict(format!(
-            "Zone {:?} has no Modbus endpoint (modbus_port); there is no device to send a target to",
-            zone.name
-        )));
-    }
-    let runtime = match state.fleet.get(zone.id).filter(|rt| Some(rt.endpoint()) == endpoint_of(zone).as_ref()) {
-        Some(rt) => rt,
-        None => {
-            state.sync_fleet().await?;
-            state.fleet.get(zone.id).ok_or_else(ApiError::zone_not_found)?
-        }
-    };
-    let reason = reason.or_else(|| {
-        Some(match hold_until {
-            Some(t) => format!("{source} target, held until {}", crate::time::rfc3339(t)),
-            None => format!("{source} target, held until the next occupancy change"),
-        })
-    });
-    match send_target(state, &runtime, target, source, reason).await {
-        Ok(command) => {
-            let occupied = runtime.live().reading.is_some_and(|r| r.snapshot.occupied);
-            let record = HoldRecord {
-                hold: Hold { target, until: hold_until, occupied_at_start: occupied },
-                set_at: state.clock.now(),
-                source,
-            };
-            runtime.live().hold = Some(record);
-            if let Err(e) = state.storage.put_hold(&record.stored(zone.id)).await {
-                // The device has the target and the hold is in force; only a restart would end it early.
-                tracing::error!(zone_id = zone.id, "manual hold not stored (a restart would end it): {e}");
-            }
-            Ok((command, record))
-        }
-        Err(SendError::Device { command, error }) => Err(ApiError::Unavailable(format!(
-            "Zone {:?} did not take the target ({error}); command {} is recorded as failed",
-            zone.name, command.id
-        ))),
-        Err(SendError::Storage(e)) => Err(e.into()),
-    }
-}
-
 /// Set a zone's target now and hold it against automatic control.
 #[utoipa::path(
     post, path = "/zones/{id}/target", tag = "control",
@@ -164,16 +90,7 @@ async fn set_target(
     Path(id): Path<ZoneId>,
     Json(body): Json<TargetRequest>,
 ) -> Result<Json<TargetResponse>, ApiError> {
-    let zone = require_zone(&state, id).await?;
-    let target = check_target(&zone, body.target_temp)?;
-    let until = match body.hold_minutes {
-        None => None,
-        Some(m) if (1..=MAX_HOLD_MINUTES).contains(&m) => Some(state.clock.now() + Duration::minutes(m)),
-        Some(m) => {
-            return Err(ApiError::Unprocessable(format!("hold_minutes: {m} is outside 1..={MAX_HOLD_MINUTES}")));
-        }
-    };
-    let (command, hold) = send_manual(&state, &zone, target, until, CommandSource::Manual, None).await?;
+    let (command, hold) = control::set_target(&state, id, body.target_temp, body.hold_minutes).await?;
     Ok(Json(TargetResponse { command: command.into(), hold: hold.into() }))
 }
 
@@ -188,17 +105,5 @@ async fn set_target(
     )
 )]
 async fn cancel_hold(State(state): State<AppState>, Path(id): Path<ZoneId>) -> Result<Json<HoldOut>, ApiError> {
-    require_zone(&state, id).await?;
-    let stored = state.storage.delete_hold(id).await?;
-    let cancelled = state.fleet.get(id).and_then(|rt| rt.live().hold.take());
-    if stored && cancelled.is_none() {
-        tracing::warn!(zone_id = id, "a stored hold was not in force; removed");
-    }
-    match cancelled {
-        Some(h) => {
-            tracing::info!(zone_id = id, "manual hold cancelled");
-            Ok(Json(h.into()))
-        }
-        None => Err(ApiError::NotFound("No manual hold in force for this zone".into())),
-    }
+    Ok(Json(control::cancel_hold(&state, id).await?.into()))
 }

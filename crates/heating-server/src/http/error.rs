@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::storage::StorageError;
+use crate::services::ServiceError;
 
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -111,18 +111,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StorageError> for ApiError {
-    fn from(e: StorageError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            StorageError::NotFound { what: "zone" } => Self::zone_not_found(),
-            StorageError::NotFound { what: "command" } => Self::NotFound("Command not found".into()),
-            StorageError::NotFound { what } => Self::NotFound(format!("{what} not found")),
-            StorageError::Conflict(msg) => Self::Conflict(msg),
-            StorageError::HasHistory { readings, commands } => Self::Conflict(format!(
-                "Zone has history (sensor readings: {readings}, commands: {commands}); \
-                 delete with ?cascade=true to delete it together with its history"
-            )),
-            other => Self::Internal(other.into()),
+            ServiceError::NotFound(m) => Self::NotFound(m),
+            ServiceError::Conflict(m) => Self::Conflict(m),
+            ServiceError::Invalid(m) => Self::Unprocessable(m),
+            ServiceError::Unavailable(m) => Self::Unavailable(m),
+            ServiceError::Weather(e) => Self::Weather(e),
+            ServiceError::Internal(e) => Self::Internal(e),
         }
     }
 }

@@ -1,7 +1,5 @@
 //! `/health`: is the server up, and does the database answer?
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
@@ -10,10 +8,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::Json;
-use crate::app::AppState;
-
-/// How long the database may take to answer a trivial query before the server reports itself unhealthy.
-const PING_TIMEOUT: Duration = Duration::from_secs(2);
+use crate::services::health::database_answers;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(health))
@@ -42,16 +38,10 @@ pub struct HealthOut {
     )
 )]
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
-    match tokio::time::timeout(PING_TIMEOUT, state.storage.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(HealthOut { status: "ok", database: "ok", detail: None })),
-        outcome => {
-            match outcome {
-                Ok(Err(e)) => tracing::warn!(error = %e, "health check: database query failed"),
-                _ => tracing::warn!("health check: database did not answer within {PING_TIMEOUT:?}"),
-            }
-            let body =
-                HealthOut { status: "unavailable", database: "unreachable", detail: Some("database unreachable") };
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body))
-        }
+    if database_answers(&state).await {
+        (StatusCode::OK, Json(HealthOut { status: "ok", database: "ok", detail: None }))
+    } else {
+        let body = HealthOut { status: "unavailable", database: "unreachable", detail: Some("database unreachable") };
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body))
     }
 }

@@ -3,7 +3,7 @@
 //! draw: a week of one-second readings comes back as a few hundred buckets.
 
 use axum::extract::State;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -11,15 +11,10 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
-use super::zones::require_zone;
-use crate::app::AppState;
-use crate::storage::{History, HistoryBucket, HistoryQuery, Stats, ZoneId};
+use crate::services::history::{self, HistoryRequest};
+use crate::state::AppState;
+use crate::storage::{History, HistoryBucket, Stats, ZoneId};
 use crate::time::serialize_rfc3339;
-
-/// Buckets when `points` is not given.
-pub const DEFAULT_POINTS: u32 = 500;
-/// The range when neither `from` nor `to` is given ends now and is this long.
-pub const DEFAULT_RANGE_HOURS: i64 = 24;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(zone_history))
@@ -114,20 +109,9 @@ pub struct HistoryOut {
     pub buckets: Vec<BucketOut>,
 }
 
-impl HistoryParams {
-    /// The query these parameters ask for, with the defaults filled in from `now`.
-    fn query(&self, now: DateTime<Utc>) -> Result<HistoryQuery, ApiError> {
-        let points = match self.points {
-            None => DEFAULT_POINTS,
-            Some(p) => {
-                u32::try_from(p).ok().filter(|p| (1..=HistoryQuery::MAX_POINTS).contains(p)).ok_or_else(|| {
-                    ApiError::Unprocessable(format!("points: {p} is outside 1..={}", HistoryQuery::MAX_POINTS))
-                })?
-            }
-        };
-        let to = self.to.unwrap_or(now);
-        let from = self.from.unwrap_or(to - Duration::hours(DEFAULT_RANGE_HOURS));
-        HistoryQuery::new(from, to, points).map_err(ApiError::Unprocessable)
+impl From<HistoryParams> for HistoryRequest {
+    fn from(p: HistoryParams) -> Self {
+        Self { from: p.from, to: p.to, points: p.points }
     }
 }
 
@@ -146,9 +130,7 @@ async fn zone_history(
     Path(id): Path<ZoneId>,
     Query(params): Query<HistoryParams>,
 ) -> Result<Json<HistoryOut>, ApiError> {
-    let query = params.query(state.clock.now())?;
-    require_zone(&state, id).await?;
-    let History { buckets, readings, energy_wh } = state.storage.zone_history(id, query).await?;
+    let (query, History { buckets, readings, energy_wh }) = history::zone_history(&state, id, params.into()).await?;
     #[allow(clippy::cast_precision_loss)] // energy far below 2^52 Wh
     let energy_kwh = energy_wh.map(|wh| wh as f64 / 1000.0);
     #[allow(clippy::cast_precision_loss)] // bucket widths far below 2^52 ms

@@ -34,8 +34,8 @@ use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use crate::app::AppState;
 use crate::domain::Page;
+use crate::state::AppState;
 use error::{ApiError, ErrorBody};
 
 /// Where the OpenAPI document is served.

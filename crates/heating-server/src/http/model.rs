@@ -1,16 +1,9 @@
 //! `GET /zones/{id}/model`: the zone's thermal model (1R1C: UA = 1/R, C, internal gains), identified from its own
-//! logged readings with [`heating_predict::identify`] (see [`crate::jobs::learn::fit_zone`]), with the quality of
-//! the fit.
-//!
-//! Fitting is not free (about a second of CPU on two weeks of 5-second readings), so results are cached per zone and
-//! number of days for an hour of server-clock time ([`ModelCache`]); the learning job's fits land in the same cache.
-
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+//! logged readings, with the quality of the fit ([`crate::services::models::zone_model`]; fits are reused for an
+//! hour of server time, the learning job's included).
 
 use axum::extract::State;
-use chrono::{DateTime, Duration, Utc};
-use heating_predict::Identification;
+use chrono::{DateTime, Utc};
 use heating_predict::model::{FitQuality, ModelSource, ZoneModel};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -19,44 +12,13 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
-use super::zones::require_zone;
-use crate::app::AppState;
-use crate::jobs::learn::{self, DEFAULT_DAYS, LearnError, MAX_DAYS};
+use crate::services::models::{self, ModelFit};
+use crate::state::AppState;
 use crate::storage::ZoneId;
 use crate::time::serialize_rfc3339;
 
-/// How long a fit is reused (server clock).
-pub const CACHE_TTL: Duration = Duration::hours(1);
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(zone_model))
-}
-
-/// One cached fit: when it was made (server clock) and its result.
-type CachedFit = (DateTime<Utc>, Identification);
-
-/// The latest fit of each zone over each number of days.
-#[derive(Debug, Default)]
-pub struct ModelCache {
-    fits: Mutex<HashMap<(ZoneId, u32), CachedFit>>,
-}
-
-impl ModelCache {
-    /// The cached fit of `zone` over `days`, if it was made less than [`CACHE_TTL`] before `now`.
-    pub(crate) fn get(&self, zone: ZoneId, days: u32, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Identification)> {
-        let fits = self.fits.lock().unwrap_or_else(PoisonError::into_inner);
-        let (at, id) = fits.get(&(zone, days))?;
-        (*at <= now && now - *at < CACHE_TTL).then(|| (*at, id.clone()))
-    }
-
-    pub(crate) fn put(&self, zone: ZoneId, days: u32, at: DateTime<Utc>, id: Identification) {
-        self.fits.lock().unwrap_or_else(PoisonError::into_inner).insert((zone, days), (at, id));
-    }
-
-    /// Keeps only the fits of zones for which `keep` holds.
-    pub(crate) fn retain(&self, keep: impl Fn(ZoneId) -> bool) {
-        self.fits.lock().unwrap_or_else(PoisonError::into_inner).retain(|(id, _), _| keep(*id));
-    }
 }
 
 /// `?days`.
@@ -67,18 +29,6 @@ pub struct ModelParams {
     /// of polled readings with the heater both on and off.
     #[param(minimum = 1, maximum = 14)]
     pub days: Option<i64>,
-}
-
-impl ModelParams {
-    fn days(&self) -> Result<u32, ApiError> {
-        match self.days {
-            None => Ok(DEFAULT_DAYS),
-            Some(d) => u32::try_from(d)
-                .ok()
-                .filter(|d| (1..=MAX_DAYS).contains(d))
-                .ok_or_else(|| ApiError::Unprocessable(format!("days: {d} is outside 1..={MAX_DAYS}"))),
-        }
-    }
 }
 
 /// Where a model came from.
@@ -188,8 +138,8 @@ pub struct ZoneModelFit {
     pub quality: Option<FitQualityOut>,
 }
 
-impl ZoneModelFit {
-    fn new(zone_id: ZoneId, days: u32, fitted_at: DateTime<Utc>, id: Identification) -> Self {
+impl From<ModelFit> for ZoneModelFit {
+    fn from(ModelFit { zone_id, days, fitted_at, fit: id }: ModelFit) -> Self {
         Self {
             zone_id,
             days,
@@ -221,26 +171,5 @@ async fn zone_model(
     Path(id): Path<ZoneId>,
     Query(params): Query<ModelParams>,
 ) -> Result<Json<ZoneModelFit>, ApiError> {
-    let days = params.days()?;
-    require_zone(&state, id).await?;
-    let now = state.clock.now();
-    if let Some((at, fit)) = state.models.get(id, days, now) {
-        return Ok(Json(ZoneModelFit::new(id, days, at, fit)));
-    }
-    let power = state
-        .fleet
-        .get(id)
-        .and_then(|rt| rt.live().reading.map(|r| r.snapshot.heater_power_w))
-        .filter(|&p| p > 0)
-        .ok_or_else(|| {
-            ApiError::Conflict(
-                "The heater's rated power is not known yet: the zone has no device, or it has not been polled yet"
-                    .into(),
-            )
-        })?;
-    let fit = learn::fit_zone(&state, id, f64::from(power), days, now).await.map_err(|e| match e {
-        LearnError::Storage(e) => ApiError::from(e),
-        e @ LearnError::Internal(_) => ApiError::Internal(anyhow::anyhow!(e)),
-    })?;
-    Ok(Json(ZoneModelFit::new(id, days, now, fit)))
+    Ok(Json(models::zone_model(&state, id, params.days).await?.into()))
 }

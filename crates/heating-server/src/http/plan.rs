@@ -4,7 +4,9 @@
 
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
-use heating_predict::{PriceProfile, Strategy};
+use heating_predict::PriceProfile;
+use heating_predict::control::PlanSummary;
+use heating_predict::model::ModelSource;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -13,9 +15,8 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path};
 use super::model::ModelSourceOut;
-use super::zones::require_zone;
-use crate::app::AppState;
-use crate::jobs::control::zone_strategy;
+use crate::services::models::{self, ZonePlan};
+use crate::state::AppState;
 use crate::storage::ZoneId;
 use crate::time::{serialize_opt_rfc3339, serialize_rfc3339};
 
@@ -85,32 +86,16 @@ pub struct ZonePlanOut {
     )
 )]
 async fn zone_plan(State(state): State<AppState>, Path(id): Path<ZoneId>) -> Result<Json<ZonePlanOut>, ApiError> {
-    let zone = require_zone(&state, id).await?;
-    let strategy = zone_strategy(&zone.preferences, state.config.control_strategy());
-    let answer = |plan: Option<PlanOut>, reason: Option<String>| {
-        Json(ZonePlanOut { zone_id: id, strategy: strategy.as_str().to_string(), plan, reason })
+    let ZonePlan { zone_id, strategy, plan } = models::zone_plan(&state, id).await?;
+    let (plan, reason) = match plan {
+        Ok((plan, source, prices)) => (Some(plan_out(&plan, source, &prices)), None),
+        Err(why) => (None, Some(why)),
     };
-    if strategy != Strategy::Predictive {
-        return Ok(answer(
-            None,
-            Some(format!(
-                "the {strategy} strategy does not plan ahead; the predictive one does (the zone's control_strategy \
-                 preference, or the server's CONTROL_STRATEGY)"
-            )),
-        ));
-    }
-    let Some(rt) = state.fleet.get(id) else {
-        return Ok(answer(None, Some("the zone has no device to control".into())));
-    };
-    let (plan, last) = {
-        let live = rt.live();
-        (live.plan.clone(), live.control_output.as_ref().map(|(_, o)| o.reason.clone()))
-    };
-    let Some((plan, model_source)) = plan else {
-        let why = last.map_or_else(|| "no control run yet".to_string(), |r| format!("no plan now: {r}"));
-        return Ok(answer(None, Some(why)));
-    };
-    let prices = PriceProfile::default();
+    Ok(Json(ZonePlanOut { zone_id, strategy: strategy.as_str().to_string(), plan, reason }))
+}
+
+/// The plan as points, each with the price of its step.
+fn plan_out(plan: &PlanSummary, model_source: ModelSource, prices: &PriceProfile) -> PlanOut {
     let step = Duration::seconds(plan.step_s);
     let n = plan.power_w.len();
     let points = plan
@@ -128,16 +113,13 @@ async fn zone_plan(State(state): State<AppState>, Path(id): Path<ZoneId>) -> Res
             }
         })
         .collect();
-    Ok(answer(
-        Some(PlanOut {
-            made_at: plan.made_at,
-            step_s: plan.step_s,
-            preheat_start: plan.preheat_start,
-            energy_kwh: plan.energy_kwh,
-            cost_eur: plan.cost_eur,
-            model_source: model_source.into(),
-            points,
-        }),
-        None,
-    ))
+    PlanOut {
+        made_at: plan.made_at,
+        step_s: plan.step_s,
+        preheat_start: plan.preheat_start,
+        energy_kwh: plan.energy_kwh,
+        cost_eur: plan.cost_eur,
+        model_source: model_source.into(),
+        points,
+    }
 }

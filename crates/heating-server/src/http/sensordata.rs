@@ -5,7 +5,6 @@ use std::fmt;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use heating_core::units::Setpoint;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,13 +14,10 @@ use utoipa_axum::routes;
 use super::Pagination;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
-use super::zones::require_zone;
-use crate::app::AppState;
-use crate::storage::{NewReading, Reading, ReadingFilter, ZoneId};
+use crate::services::readings::{self, ReadingRequest};
+use crate::state::AppState;
+use crate::storage::{Reading, ZoneId};
 use crate::time::serialize_rfc3339;
-
-/// Temperatures outside this range (°C) are refused as implausible.
-const PLAUSIBLE_CELSIUS: std::ops::RangeInclusive<f64> = -60.0..=100.0;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_reading, list_readings)).routes(routes!(list_zone_readings))
@@ -131,19 +127,6 @@ pub struct ZoneReadingsParams {
     pub to: Option<DateTime<Utc>>,
 }
 
-fn plausible(field: &str, v: f64) -> Result<f64, ApiError> {
-    if PLAUSIBLE_CELSIUS.contains(&v) {
-        Ok(v)
-    } else {
-        Err(ApiError::Unprocessable(format!(
-            "{field}: {v} °C is outside the plausible range {}..={} °C",
-            PLAUSIBLE_CELSIUS.start(),
-            PLAUSIBLE_CELSIUS.end()
-        )))
-    }
-}
-
-/// Store a reading (timestamped by the server).
 #[utoipa::path(
     post, path = "/sensordata", tag = "sensordata",
     request_body = ReadingCreate,
@@ -159,26 +142,16 @@ async fn create_reading(
     State(state): State<AppState>,
     Json(body): Json<ReadingCreate>,
 ) -> Result<(StatusCode, Json<ReadingOut>), ApiError> {
-    let target_temp = body
-        .target_temp
-        .map(|t| {
-            Setpoint::from_celsius(t)
-                .map(Setpoint::celsius)
-                .map_err(|e| ApiError::Unprocessable(format!("target_temp: {e}")))
-        })
-        .transpose()?;
-    let reading = NewReading {
+    let request = ReadingRequest {
         zone_id: body.zone_id,
-        ts: state.clock.now(),
-        temperature: plausible("temperature", body.temperature)?,
-        target_temp,
+        temperature: body.temperature,
         occupancy: body.occupancy,
+        target_temp: body.target_temp,
         heater_on: body.heater_on,
         energy_wh: body.energy_wh,
-        outdoor_temp: body.outdoor_temp.map(|t| plausible("outdoor_temp", t)).transpose()?,
+        outdoor_temp: body.outdoor_temp,
     };
-    let stored = state.storage.insert_reading(&reading).await?;
-    Ok((StatusCode::CREATED, Json(stored.into())))
+    Ok((StatusCode::CREATED, Json(readings::create(&state, request).await?.into())))
 }
 
 /// All zones' readings, newest first.
@@ -194,8 +167,8 @@ async fn list_readings(
     State(state): State<AppState>,
     Query(pagination): Query<Pagination>,
 ) -> Result<Json<Vec<ReadingOut>>, ApiError> {
-    let readings = state.storage.list_readings(pagination.page()?).await?;
-    Ok(Json(readings.into_iter().map(ReadingOut::from).collect()))
+    let list = readings::list(&state, pagination.page()?).await?;
+    Ok(Json(list.into_iter().map(ReadingOut::from).collect()))
 }
 
 /// One zone's readings, newest first, optionally within `from <= timestamp < to`.
@@ -214,13 +187,6 @@ async fn list_zone_readings(
     Query(params): Query<ZoneReadingsParams>,
 ) -> Result<Json<Vec<ReadingOut>>, ApiError> {
     let page = Pagination { skip: params.skip, limit: params.limit }.page()?;
-    if let (Some(from), Some(to)) = (params.from, params.to)
-        && from > to
-    {
-        return Err(ApiError::unprocessable("from must not be after to"));
-    }
-    require_zone(&state, id).await?;
-    let filter = ReadingFilter { page, from: params.from, to: params.to };
-    let readings = state.storage.list_zone_readings(id, filter).await?;
-    Ok(Json(readings.into_iter().map(ReadingOut::from).collect()))
+    let list = readings::list_zone(&state, id, page, params.from, params.to).await?;
+    Ok(Json(list.into_iter().map(ReadingOut::from).collect()))
 }

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use heating_core::control::{Decision, Rule};
+use heating_core::control::Rule;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,11 +16,9 @@ use super::control::HoldOut;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::model::ZoneModelOut;
-use crate::app::AppState;
-use crate::fleet::{Live, endpoint_of};
-use crate::jobs::control::zone_strategy;
-use crate::jobs::learn::model_in_use;
-use crate::jobs::{ControlReport, LearnReport, PollReport};
+use crate::fleet::Live;
+use crate::services::status::{self, Status, WeatherNow, ZoneStatus as ZoneNow};
+use crate::state::{AppState, ControlReport, LearnReport, PollReport};
 use crate::storage::ZoneId;
 use crate::time::{serialize_opt_rfc3339, serialize_rfc3339};
 
@@ -44,12 +42,90 @@ pub struct StatusOut {
     /// Real seconds between polls and between control runs.
     pub poll_interval_s: f64,
     pub control_interval_s: f64,
-    pub poller: Option<PollReport>,
-    pub control: Option<ControlReport>,
+    pub poller: Option<PollReportOut>,
+    pub control: Option<ControlReportOut>,
     /// The learning job's latest run (model fits and occupancy relearned from the database).
-    pub learning: Option<LearnReport>,
+    pub learning: Option<LearnReportOut>,
     pub weather: WeatherStatus,
     pub zones: Vec<ZoneStatus>,
+}
+
+/// What the poller's latest cycle did.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PollReport)]
+pub struct PollReportOut {
+    /// When the cycle started (server clock).
+    #[serde(serialize_with = "serialize_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: DateTime<Utc>,
+    /// Real time the cycle took, in milliseconds.
+    pub duration_ms: f64,
+    /// Zones with a Modbus endpoint.
+    pub zones: usize,
+    /// Zones that answered with a valid reading.
+    pub ok: usize,
+    /// Zones that failed (exception, timeout, unreachable, invalid answer).
+    pub failed: usize,
+    /// Zones skipped because their link is waiting to reconnect.
+    pub skipped: usize,
+    /// Readings written to the database.
+    pub stored: u64,
+    /// Why storing failed, if it did.
+    pub store_error: Option<String>,
+}
+
+impl From<PollReport> for PollReportOut {
+    fn from(r: PollReport) -> Self {
+        let PollReport { started_at, duration_ms, zones, ok, failed, skipped, stored, store_error } = r;
+        Self { started_at, duration_ms, zones, ok, failed, skipped, stored, store_error }
+    }
+}
+
+/// What the control job's latest run did.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ControlReport)]
+pub struct ControlReportOut {
+    #[serde(serialize_with = "serialize_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: f64,
+    pub zones: usize,
+    /// Zones skipped for lack of fresh data.
+    pub skipped: usize,
+    /// Writes attempted, and how many failed.
+    pub writes: usize,
+    pub failed: usize,
+}
+
+impl From<ControlReport> for ControlReportOut {
+    fn from(r: ControlReport) -> Self {
+        let ControlReport { started_at, duration_ms, zones, skipped, writes, failed } = r;
+        Self { started_at, duration_ms, zones, skipped, writes, failed }
+    }
+}
+
+/// What the learning job's latest run did.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LearnReport)]
+pub struct LearnReportOut {
+    #[serde(serialize_with = "serialize_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: f64,
+    /// Zones whose model was refitted, and how many of those fits were good.
+    pub fitted: usize,
+    pub good: usize,
+    /// Zones whose expected occupancy was rebuilt from the database.
+    pub occupancy_rebuilt: usize,
+    /// Zones the job could not learn for (database errors).
+    pub failed: usize,
+}
+
+impl From<LearnReport> for LearnReportOut {
+    fn from(r: LearnReport) -> Self {
+        let LearnReport { started_at, duration_ms, fitted, good, occupancy_rebuilt, failed } = r;
+        Self { started_at, duration_ms, fitted, good, occupancy_rebuilt, failed }
+    }
 }
 
 /// Outdoor conditions from the weather service.
@@ -146,73 +222,95 @@ pub struct ZoneStatus {
 }
 
 fn active_of(live: &Live) -> Option<ActiveOut> {
-    if let Some((at, out)) = &live.control_output {
-        return Some(ActiveOut {
-            decided_at: *at,
-            target_temp: out.target.map(|t| t.celsius()),
-            rule: if out.target.is_some() { live.strategy.map_or("skipped", |s| s.as_str()) } else { "skipped" }.into(),
-            reason: out.reason.clone(),
-            weather_adjustment_k: 0.0,
-        });
-    }
     let d = live.decision.as_ref()?;
-    Some(match &d.decision {
-        Decision::Skip { why } => ActiveOut {
-            decided_at: d.at,
-            target_temp: None,
-            rule: "skipped".into(),
-            reason: why.clone(),
-            weather_adjustment_k: 0.0,
-        },
-        Decision::Target { target, reason, .. } => ActiveOut {
-            decided_at: d.at,
-            target_temp: Some(target.celsius()),
-            rule: match reason.rule {
+    let out = &d.output;
+    // The reactive policy says which of its rules gave the target; the other strategies are one rule each.
+    let (rule, weather_adjustment_k) = match (&out.target, &out.detail) {
+        (None, _) => ("skipped", 0.0),
+        (Some(_), Some(reason)) => (
+            match reason.rule {
                 Rule::ManualHold { .. } => "manual_hold",
                 Rule::Schedule { .. } => "schedule",
                 Rule::Occupied => "occupied",
                 Rule::Unoccupied => "unoccupied",
-            }
-            .into(),
-            reason: reason.to_string(),
-            weather_adjustment_k: reason.weather.map_or(0.0, |w| w.delta_k),
-        },
+            },
+            reason.weather.map_or(0.0, |w| w.delta_k),
+        ),
+        (Some(_), None) => (d.strategy.as_str(), 0.0),
+    };
+    Some(ActiveOut {
+        decided_at: d.at,
+        target_temp: out.target.map(|t| t.celsius()),
+        rule: rule.into(),
+        reason: out.reason.clone(),
+        weather_adjustment_k,
     })
 }
 
-async fn weather_status(state: &AppState) -> WeatherStatus {
-    let provider = state.weather.provider_kind().to_string();
-    match state.weather.site_forecast().await {
-        Ok(served) => {
-            let now = state.clock.now();
-            let f = &served.forecast;
-            let next: Vec<f64> = f
-                .hourly
-                .iter()
-                .filter(|h| h.time >= now && h.time <= now + chrono::Duration::hours(24))
-                .map(|h| h.temperature_c)
-                .collect();
-            WeatherStatus {
-                provider,
-                location: Some(f.location.name.clone()),
-                outdoor_c: f.temperature_at(now).or(f.current.as_ref().map(|c| c.temperature_c)),
-                next_24h_min_c: next.iter().copied().reduce(f64::min),
-                next_24h_max_c: next.iter().copied().reduce(f64::max),
-                stale: served.stale,
-                age_seconds: Some(served.age_seconds),
-                error: None,
-            }
+impl From<WeatherNow> for WeatherStatus {
+    fn from(w: WeatherNow) -> Self {
+        Self {
+            provider: w.provider,
+            location: w.location,
+            outdoor_c: w.outdoor_c,
+            next_24h_min_c: w.next_24h.map(|(min, _)| min),
+            next_24h_max_c: w.next_24h.map(|(_, max)| max),
+            stale: w.stale,
+            age_seconds: w.age_seconds,
+            error: w.error,
         }
-        Err(e) => WeatherStatus {
-            provider,
-            location: state.weather.default_location().map(|l| l.as_str().to_string()),
-            outdoor_c: None,
-            next_24h_min_c: None,
-            next_24h_max_c: None,
-            stale: false,
-            age_seconds: None,
-            error: Some(e.public_message()),
-        },
+    }
+}
+
+fn health_out(z: &ZoneNow) -> HealthOut {
+    let (state, h) = match (&z.endpoint, &z.live.health) {
+        (None, _) => ("no_device", None),
+        (Some(_), None) => ("unknown", None),
+        (Some(_), Some(h)) => (
+            match h.state {
+                HealthState::Unknown => "unknown",
+                HealthState::Online => "online",
+                HealthState::Degraded => "degraded",
+                HealthState::Offline => "offline",
+            },
+            Some(h),
+        ),
+    };
+    HealthOut {
+        state: state.into(),
+        last_seen: h.and_then(|h| h.last_seen),
+        last_error: h.and_then(|h| h.last_error.clone()),
+        consecutive_failures: h.map_or(0, |h| h.consecutive_failures),
+        retry_in_s: h.and_then(|h| h.retry_in_s),
+    }
+}
+
+impl From<ZoneNow> for ZoneStatus {
+    fn from(z: ZoneNow) -> Self {
+        let live = &z.live;
+        Self {
+            id: z.zone.id,
+            name: z.zone.name.clone(),
+            endpoint: z.endpoint.as_ref().map(ToString::to_string),
+            health: health_out(&z),
+            reading: live.reading.map(|r| LiveReadingOut {
+                timestamp: r.at,
+                temperature: r.snapshot.air_temperature,
+                target_temp: r.snapshot.target.celsius(),
+                occupancy: r.snapshot.occupied,
+                heater_on: r.snapshot.heater_on,
+                energy_wh: r.snapshot.energy_wh,
+                outdoor_temp: r.snapshot.outdoor_temperature,
+                heater_power_w: r.snapshot.heater_power_w,
+            }),
+            active: active_of(live),
+            hold: live.hold.map(HoldOut::from),
+            last_command: live.last_command.clone().map(CommandOut::from),
+            strategy: z.strategy.as_str().to_string(),
+            planned_preheat_start: live.decision.as_ref().and_then(|d| d.output.planned_preheat_start),
+            model: z.model.map(Into::into),
+            model_fitted_at: z.model_fitted_at,
+        }
     }
 }
 
@@ -225,76 +323,18 @@ async fn weather_status(state: &AppState) -> WeatherStatus {
     )
 )]
 async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, ApiError> {
-    let zones = state.storage.list_zones().await?;
-    let mut out = Vec::with_capacity(zones.len());
-    for zone in zones {
-        let runtime = state.fleet.get(zone.id);
-        let live = runtime.as_ref().map(|rt| rt.live().clone()).unwrap_or_default();
-        let endpoint = endpoint_of(&zone);
-        let health = match (&endpoint, &live.health) {
-            (None, _) => HealthOut {
-                state: "no_device".into(),
-                last_seen: None,
-                last_error: None,
-                consecutive_failures: 0,
-                retry_in_s: None,
-            },
-            (Some(_), None) => HealthOut {
-                state: "unknown".into(),
-                last_seen: None,
-                last_error: None,
-                consecutive_failures: 0,
-                retry_in_s: None,
-            },
-            (Some(_), Some(h)) => HealthOut {
-                state: match h.state {
-                    HealthState::Unknown => "unknown",
-                    HealthState::Online => "online",
-                    HealthState::Degraded => "degraded",
-                    HealthState::Offline => "offline",
-                }
-                .into(),
-                last_seen: h.last_seen,
-                last_error: h.last_error.clone(),
-                consecutive_failures: h.consecutive_failures,
-                retry_in_s: h.retry_in_s,
-            },
-        };
-        out.push(ZoneStatus {
-            id: zone.id,
-            name: zone.name.clone(),
-            endpoint: endpoint.map(|e| e.to_string()),
-            health,
-            reading: live.reading.map(|r| LiveReadingOut {
-                timestamp: r.at,
-                temperature: r.snapshot.air_temperature,
-                target_temp: r.snapshot.target.celsius(),
-                occupancy: r.snapshot.occupied,
-                heater_on: r.snapshot.heater_on,
-                energy_wh: r.snapshot.energy_wh,
-                outdoor_temp: r.snapshot.outdoor_temperature,
-                heater_power_w: r.snapshot.heater_power_w,
-            }),
-            active: active_of(&live),
-            hold: live.hold.map(HoldOut::from),
-            last_command: live.last_command.clone().map(CommandOut::from),
-            strategy: zone_strategy(&zone.preferences, state.config.control_strategy()).as_str().to_string(),
-            planned_preheat_start: live.control_output.as_ref().and_then(|(_, o)| o.planned_preheat_start),
-            model: runtime.as_ref().map(|rt| model_in_use(rt).into()),
-            model_fitted_at: runtime.as_ref().and_then(|rt| rt.learned().model.as_ref().map(|m| m.fitted_at)),
-        });
-    }
+    let s: Status = status::status(&state).await?;
     Ok(Json(StatusOut {
-        now: state.clock.now(),
-        clock_scale: state.clock.scale(),
-        site_utc_offset_minutes: state.config.site_offset_minutes(state.clock.now()),
-        site_timezone: state.config.site_timezone.map(|tz| tz.name().to_string()),
-        poll_interval_s: state.config.poll_interval().as_secs_f64(),
-        control_interval_s: state.config.control_interval().as_secs_f64(),
-        poller: state.reports.poll(),
-        control: state.reports.control(),
-        learning: state.reports.learn(),
-        weather: weather_status(&state).await,
-        zones: out,
+        now: s.now,
+        clock_scale: s.clock_scale,
+        site_utc_offset_minutes: s.site_utc_offset_minutes,
+        site_timezone: s.site_timezone,
+        poll_interval_s: s.poll_interval.as_secs_f64(),
+        control_interval_s: s.control_interval.as_secs_f64(),
+        poller: s.poller.map(Into::into),
+        control: s.control.map(Into::into),
+        learning: s.learning.map(Into::into),
+        weather: s.weather.into(),
+        zones: s.zones.into_iter().map(Into::into).collect(),
     }))
 }

@@ -5,13 +5,14 @@
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use heating_weather::{LocationQuery, ServedForecast, WeatherQuery};
+use heating_weather::{ServedForecast, WeatherQuery};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
-use crate::app::AppState;
+use crate::services::weather;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_weather)).routes(routes!(get_forecast))
@@ -35,7 +36,7 @@ async fn get_weather(
     State(state): State<AppState>,
     Query(query): Query<WeatherQuery>,
 ) -> Result<Json<ServedForecast>, ApiError> {
-    state.weather.query(&query).await.map(Json).map_err(ApiError::Weather)
+    Ok(Json(weather::forecast(&state, &query).await?))
 }
 
 /// The prototype's forecast path: WeatherAPI.com's own `forecast.json` body when that provider is active,
@@ -58,9 +59,7 @@ async fn get_forecast(
     Path(location): Path<String>,
     Query(query): Query<WeatherQuery>,
 ) -> Result<Response, ApiError> {
-    let location = LocationQuery::parse(&location).map_err(ApiError::Weather)?;
-    let days = state.weather.days_or_default(query.days).map_err(ApiError::Weather)?;
-    let doc = state.weather.forecast_document(&location, days).await.map_err(ApiError::Weather)?;
+    let doc = weather::forecast_document(&state, &location, query.days).await?;
     let age = doc.age_seconds();
     let mut response = axum::Json(doc).into_response();
     response.headers_mut().insert(axum::http::header::AGE, HeaderValue::from(age));

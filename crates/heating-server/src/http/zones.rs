@@ -6,7 +6,6 @@ use std::num::NonZeroU16;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use heating_core::preferences::Preferences;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -18,9 +17,10 @@ use super::commands::CommandOut;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
 use super::sensordata::ReadingOut;
-use crate::app::AppState;
-use crate::domain::{ModbusHost, Page, ZoneName};
-use crate::storage::{ReadingFilter, Zone, ZoneFields, ZoneId};
+use crate::domain::Page;
+use crate::services::zones::{self, NewZone, ZonePatch};
+use crate::state::AppState;
+use crate::storage::{Zone, ZoneId};
 use crate::time::serialize_rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -154,22 +154,6 @@ pub struct DeleteParams {
     pub cascade: Option<bool>,
 }
 
-fn parse_preferences(value: Option<Value>) -> Result<Preferences, ApiError> {
-    match value {
-        None | Some(Value::Null) => Ok(Preferences::default()),
-        Some(v) => Preferences::parse_valid(v).map_err(|e| ApiError::Unprocessable(e.0)),
-    }
-}
-
-fn parse_host(raw: Option<&str>) -> Result<ModbusHost, ApiError> {
-    raw.map_or_else(|| Ok(ModbusHost::default()), |h| ModbusHost::parse(h).map_err(ApiError::Unprocessable))
-}
-
-pub(super) async fn require_zone(state: &AppState, id: ZoneId) -> Result<Zone, ApiError> {
-    state.storage.get_zone(id).await?.ok_or_else(ApiError::zone_not_found)
-}
-
-/// Register a zone.
 #[utoipa::path(
     post, path = "/zones", tag = "zones",
     request_body = ZoneCreate,
@@ -185,25 +169,33 @@ async fn create_zone(
     State(state): State<AppState>,
     Json(body): Json<ZoneCreate>,
 ) -> Result<(StatusCode, Json<ZoneOut>), ApiError> {
-    Ok((StatusCode::CREATED, Json(register_zone(&state, body).await?.into())))
+    Ok((StatusCode::CREATED, Json(zones::create(&state, body.into()).await?.into())))
 }
 
-/// Registers a zone: what `POST /zones/` does, callable in-process (the demo registers its zones with it).
-pub async fn register_zone(state: &AppState, body: ZoneCreate) -> Result<Zone, ApiError> {
-    let fields = ZoneFields {
-        name: ZoneName::parse(&body.name).map_err(ApiError::Unprocessable)?,
-        preferences: parse_preferences(body.preferences)?,
-        modbus_host: parse_host(body.modbus_host.as_deref())?,
-        modbus_port: body.modbus_port,
-        modbus_unit_id: body.modbus_unit_id.unwrap_or(heating_core::registers::DEFAULT_UNIT_ID),
-    };
-    let zone = state.storage.create_zone(&fields, state.clock.now()).await?;
-    state.fleet.mark_dirty();
-    tracing::info!(zone_id = zone.id, name = %zone.name, "zone registered");
-    Ok(zone)
+impl From<ZoneCreate> for NewZone {
+    fn from(b: ZoneCreate) -> Self {
+        Self {
+            name: b.name,
+            preferences: b.preferences,
+            modbus_port: b.modbus_port,
+            modbus_host: b.modbus_host,
+            modbus_unit_id: b.modbus_unit_id,
+        }
+    }
 }
 
-/// List zones, by id.
+impl From<ZoneUpdate> for ZonePatch {
+    fn from(b: ZoneUpdate) -> Self {
+        Self {
+            name: b.name,
+            preferences: b.preferences,
+            modbus_port: b.modbus_port,
+            modbus_host: b.modbus_host,
+            modbus_unit_id: b.modbus_unit_id,
+        }
+    }
+}
+
 #[utoipa::path(
     get, path = "/zones", tag = "zones",
     params(Pagination),
@@ -216,7 +208,7 @@ async fn list_zones(
     State(state): State<AppState>,
     Query(pagination): Query<Pagination>,
 ) -> Result<Json<Vec<ZoneOut>>, ApiError> {
-    let zones = state.storage.list_zones_page(pagination.page()?).await?;
+    let zones = zones::list(&state, pagination.page()?).await?;
     Ok(Json(zones.into_iter().map(ZoneOut::from).collect()))
 }
 
@@ -231,7 +223,7 @@ async fn list_zones(
     )
 )]
 async fn get_zone(State(state): State<AppState>, Path(id): Path<ZoneId>) -> Result<Json<ZoneOut>, ApiError> {
-    Ok(Json(require_zone(&state, id).await?.into()))
+    Ok(Json(zones::get(&state, id).await?.into()))
 }
 
 /// Update a zone: only the fields sent change.
@@ -253,27 +245,7 @@ async fn update_zone(
     Path(id): Path<ZoneId>,
     Json(body): Json<ZoneUpdate>,
 ) -> Result<Json<ZoneOut>, ApiError> {
-    let current = require_zone(&state, id).await?;
-    let mut fields = ZoneFields::of(&current).map_err(|e| ApiError::Internal(anyhow::anyhow!("zone {id}: {e}")))?;
-    if let Some(name) = body.name {
-        fields.name = ZoneName::parse(&name).map_err(ApiError::Unprocessable)?;
-    }
-    if let Some(patch) = body.preferences {
-        let merged = current.preferences.merged(patch).map_err(|e| ApiError::Unprocessable(e.0))?;
-        merged.validate().map_err(|e| ApiError::Unprocessable(e.0))?;
-        fields.preferences = merged;
-    }
-    if let Some(host) = body.modbus_host {
-        fields.modbus_host = ModbusHost::parse(&host).map_err(ApiError::Unprocessable)?;
-    }
-    if let Some(port) = body.modbus_port {
-        fields.modbus_port = port;
-    }
-    if let Some(unit) = body.modbus_unit_id {
-        fields.modbus_unit_id = unit;
-    }
-    let zone = state.storage.update_zone(id, &fields, state.clock.now()).await?;
-    state.fleet.mark_dirty();
+    let zone = zones::update(&state, id, body.into()).await?;
     Ok(Json(zone.into()))
 }
 
@@ -293,11 +265,7 @@ async fn delete_zone(
     Path(id): Path<ZoneId>,
     Query(params): Query<DeleteParams>,
 ) -> Result<Json<ZoneOut>, ApiError> {
-    let cascade = params.cascade.unwrap_or(false);
-    let zone = require_zone(&state, id).await?;
-    state.storage.delete_zone(id, cascade).await?;
-    state.fleet.mark_dirty();
-    tracing::info!(zone_id = id, cascade, "zone deleted");
+    let zone = zones::delete(&state, id, params.cascade.unwrap_or(false)).await?;
     Ok(Json(zone.into()))
 }
 
@@ -317,12 +285,10 @@ async fn zone_details(
     Query(params): Query<DetailsParams>,
 ) -> Result<Json<ZoneDetails>, ApiError> {
     let page = Page::new(None, params.limit).map_err(ApiError::Unprocessable)?;
-    let zone = require_zone(&state, id).await?;
-    let readings = state.storage.list_zone_readings(id, ReadingFilter { page, from: None, to: None }).await?;
-    let commands = state.storage.list_zone_commands(id, page).await?;
+    let details = zones::details(&state, id, page).await?;
     Ok(Json(ZoneDetails {
-        zone: zone.into(),
-        sensor_data: readings.into_iter().map(ReadingOut::from).collect(),
-        commands: commands.into_iter().map(CommandOut::from).collect(),
+        zone: details.zone.into(),
+        sensor_data: details.readings.into_iter().map(ReadingOut::from).collect(),
+        commands: details.commands.into_iter().map(CommandOut::from).collect(),
     }))
 }

@@ -8,37 +8,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde::Serialize;
 use zone_client::ZoneError;
 
-use crate::app::AppState;
 use crate::fleet::{LiveReading, ZoneRuntime};
+use crate::state::{AppState, PollReport};
 use crate::storage::NewReading;
-
-/// What one cycle did.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct PollReport {
-    /// When the cycle started (server clock).
-    #[serde(serialize_with = "crate::time::serialize_rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub started_at: DateTime<Utc>,
-    /// Real time the cycle took, in milliseconds.
-    pub duration_ms: f64,
-    /// Zones with a Modbus endpoint.
-    pub zones: usize,
-    /// Zones that answered with a valid reading.
-    pub ok: usize,
-    /// Zones that failed (exception, timeout, unreachable, invalid answer).
-    pub failed: usize,
-    /// Zones skipped because their link is waiting to reconnect.
-    pub skipped: usize,
-    /// Readings written to the database.
-    pub stored: u64,
-    /// Why storing failed, if it did.
-    pub store_error: Option<String>,
-}
 
 enum Outcome {
     Read(NewReading),
@@ -57,18 +32,10 @@ async fn poll_zone(state: &AppState, runtime: Arc<ZoneRuntime>) -> Outcome {
     live.health = Some(health);
     match result {
         Ok(s) => {
-            live.reading = Some(LiveReading { at, snapshot: s });
+            let reading = LiveReading { at, snapshot: s };
+            live.reading = Some(reading);
             runtime.learned().occupancy.record(at, s.occupied, state.config.site_offset_minutes(at));
-            Outcome::Read(NewReading {
-                zone_id: runtime.id,
-                ts: at,
-                temperature: s.air_temperature,
-                target_temp: Some(s.target.celsius()),
-                occupancy: s.occupied,
-                heater_on: Some(s.heater_on),
-                energy_wh: Some(s.energy_wh),
-                outdoor_temp: Some(s.outdoor_temperature),
-            })
+            Outcome::Read(reading.to_record(runtime.id))
         }
         Err(ZoneError::BackingOff(..)) => Outcome::Skipped,
         Err(_) => Outcome::Failed,
@@ -79,7 +46,7 @@ async fn poll_zone(state: &AppState, runtime: Arc<ZoneRuntime>) -> Outcome {
 pub async fn poll_once(state: &AppState) -> PollReport {
     let started = Instant::now();
     let started_at = state.clock.now();
-    if let Err(e) = state.sync_fleet_if_dirty().await {
+    if let Err(e) = state.fleet.reload_if_dirty(&state.storage).await {
         tracing::error!("cannot reload zones: {e}");
     }
     let zones = state.fleet.all();

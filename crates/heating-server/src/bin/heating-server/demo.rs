@@ -24,9 +24,20 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use zone_simulator::{Simulator, SimulatorConfig};
 
-use crate::config::{Config, DEFAULT_DATABASE_URL};
-use crate::http::zones::{ZoneCreate, register_zone};
-use crate::storage::NewReading;
+use heating_server::config::{Config, DEFAULT_DATABASE_URL};
+use heating_server::fleet::LiveReading;
+use heating_server::services::ServiceError;
+use heating_server::services::readings;
+use heating_server::services::zones::{self, NewZone};
+use heating_server::storage::{NewReading, ZoneId};
+use heating_server::{AppState, build_with_clock};
+
+/// Seconds between polls unless `--poll-interval-secs` says otherwise.
+pub const DEMO_POLL_INTERVAL_SECS: f64 = 2.0;
+/// Seconds between control runs unless `--control-interval-secs` says otherwise.
+pub const DEMO_CONTROL_INTERVAL_SECS: f64 = 10.0;
+/// The strategy unless `--control-strategy` says otherwise: it meets the benchmark's targets.
+pub const DEMO_STRATEGY: heating_predict::Strategy = heating_predict::Strategy::Predictive;
 
 /// The demo's database when none is given: created afresh at every start.
 pub const DEMO_DATABASE_FILE: &str = "heating-demo.db";
@@ -113,6 +124,13 @@ pub fn simulate_history(
     Ok(out)
 }
 
+/// The demo's intervals and strategy where the flags and environment set none.
+fn apply_demo_defaults(config: &mut Config) {
+    config.poll_interval_secs.get_or_insert(DEMO_POLL_INTERVAL_SECS);
+    config.control_interval_secs.get_or_insert(DEMO_CONTROL_INTERVAL_SECS);
+    config.control_strategy.get_or_insert(DEMO_STRATEGY);
+}
+
 fn parse_scale(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
     heating_core::clock::validate_scale(v)
@@ -131,26 +149,10 @@ fn demo_preferences(name: &str) -> serde_json::Value {
 }
 
 /// Logs a zone's simulated history as readings.
-async fn log_history(
-    state: &crate::AppState,
-    zone_id: crate::storage::ZoneId,
-    history: &History,
-) -> anyhow::Result<()> {
-    let readings: Vec<NewReading> = history
-        .readings
-        .iter()
-        .map(|(at, s)| NewReading {
-            zone_id,
-            ts: *at,
-            temperature: s.air_temperature,
-            target_temp: Some(s.target.celsius()),
-            occupancy: s.occupied,
-            heater_on: Some(s.heater_on),
-            energy_wh: Some(s.energy_wh),
-            outdoor_temp: Some(s.outdoor_temperature),
-        })
-        .collect();
-    state.storage.insert_readings(&readings).await.context("cannot log the simulated history")?;
+async fn log_history(state: &AppState, zone_id: ZoneId, history: &History) -> anyhow::Result<()> {
+    let readings: Vec<NewReading> =
+        history.readings.iter().map(|&(at, snapshot)| LiveReading { at, snapshot }.to_record(zone_id)).collect();
+    readings::import(state, &readings).await.context("cannot log the simulated history")?;
     Ok(())
 }
 
@@ -173,7 +175,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    config.demo = true;
+    apply_demo_defaults(&mut config);
     if config.database_url == DEFAULT_DATABASE_URL {
         if !args.keep_database {
             remove_demo_database()?;
@@ -209,23 +211,23 @@ pub async fn run(
         .await
         .context("cannot start the simulated zones (is a zone simulator already running on these ports?)")?
         .spawn();
-    let app = crate::build_with_clock(config, clock.clone()).await?;
+    let app = build_with_clock(config, clock.clone()).await?;
     for (i, (zone, addr)) in simulator.zones().iter().zip(simulator.addrs()).enumerate() {
-        let body = ZoneCreate {
+        let new = NewZone {
             name: zone.name.clone(),
             preferences: Some(demo_preferences(&zone.name)),
             modbus_port: std::num::NonZeroU16::new(addr.port()),
             modbus_host: Some(addr.ip().to_string()),
             modbus_unit_id: Some(zone.unit_id),
         };
-        match register_zone(app.state(), body).await {
+        match zones::create(app.state(), new).await {
             Ok(z) => {
                 tracing::info!(zone_id = z.id, name = %z.name, %addr, "demo zone registered");
                 if let Some(h) = history.get(i) {
                     log_history(app.state(), z.id, h).await?;
                 }
             }
-            Err(crate::http::error::ApiError::Conflict(msg)) if args.keep_database => {
+            Err(ServiceError::Conflict(msg)) if args.keep_database => {
                 tracing::info!(name = %zone.name, "demo zone kept from the earlier run ({msg})");
             }
             Err(e) => return Err(anyhow::anyhow!("cannot register demo zone {:?}: {e}", zone.name)),
@@ -235,4 +237,31 @@ pub async fn run(
     let served = app.run(listener, shutdown).await;
     simulator.shutdown().await;
     served
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    #[test]
+    fn the_demo_has_its_own_defaults_and_the_flags_win() {
+        let mut demo = Config::default();
+        apply_demo_defaults(&mut demo);
+        assert_eq!(demo.poll_interval(), std::time::Duration::from_secs(2));
+        assert_eq!(demo.control_interval(), std::time::Duration::from_secs(10));
+        assert_eq!(demo.control_strategy(), heating_predict::Strategy::Predictive, "the demo's default");
+        let mut cli = Cli::try_parse_from(["heating-server", "--control-strategy", "Scheduled", "demo"]).unwrap();
+        apply_demo_defaults(&mut cli.config);
+        assert_eq!(cli.config.control_strategy(), heating_predict::Strategy::Scheduled, "the flag wins");
+        let err = Cli::try_parse_from(["heating-server", "--control-strategy", "bogus"]).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "unknown control strategy \"bogus\": expected one of constant, reactive, scheduled, predictive"
+            ),
+            "{err}"
+        );
+    }
 }

@@ -1,9 +1,13 @@
-//! `heating-server`: parse the configuration, set up logging, build the app, serve until Ctrl-C or SIGTERM.
+//! `heating-server`: parse the configuration, set up logging, build the app, serve until Ctrl-C or SIGTERM; or,
+//! with `demo`, the whole system in one process ([`demo`]).
 
 use std::process::ExitCode;
 
+mod cli;
+mod demo;
+
 use anyhow::Context;
-use heating_server::config::{Cli, Command};
+use cli::{Cli, Command};
 use tracing_subscriber::EnvFilter;
 use zone_simulator::shutdown_signal;
 
@@ -56,6 +60,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("could not listen on {bind}"))?;
     match cli.command {
         None => heating_server::build(config).await?.run(listener, shutdown_signal()).await,
-        Some(Command::Demo(args)) => heating_server::demo::run(config, args, listener, shutdown_signal()).await,
+        Some(Command::Demo(args)) => demo::run(config, args, listener, shutdown_signal()).await,
     }
 }

@@ -3,12 +3,12 @@
 //! `confirmed` or `failed` with the error. Nothing is sent without a row, and no row stays `pending` after an
 //! answer (or the lack of one).
 
+use heating_core::clock::Clock;
 use heating_core::units::Setpoint;
 use zone_client::ZoneError;
 
-use crate::app::AppState;
-use crate::fleet::{LiveReading, ZoneRuntime};
-use crate::storage::{Command, CommandSource, CommandStatus, NewCommand, StorageError};
+use super::{LiveReading, ZoneRuntime};
+use crate::storage::{Command, CommandSource, CommandStatus, NewCommand, Storage, StorageError};
 
 /// Why a target did not reach the device.
 #[derive(Debug, thiserror::Error)]
@@ -24,17 +24,17 @@ pub enum SendError {
 /// Sends `target` to the zone, recording the command. On success the command is `confirmed` and the zone's live
 /// reading is refreshed from the read-back.
 pub async fn send_target(
-    state: &AppState,
+    storage: &Storage,
+    clock: &dyn Clock,
     runtime: &ZoneRuntime,
     target: Setpoint,
     source: CommandSource,
     reason: Option<String>,
 ) -> Result<Command, SendError> {
-    let pending = state
-        .storage
+    let pending = storage
         .insert_command(&NewCommand {
             zone_id: runtime.id,
-            ts: state.clock.now(),
+            ts: clock.now(),
             target_temp: target,
             source,
             reason,
@@ -43,20 +43,20 @@ pub async fn send_target(
         .await?;
     let (result, health) = {
         let mut link = runtime.link.lock().await;
-        let result = link.write_target(target, state.clock.now()).await;
+        let result = link.write_target(target, clock.now()).await;
         (result, link.health())
     };
     let (status, error) = match &result {
         Ok(_) => (CommandStatus::Confirmed, None),
         Err(e) => (CommandStatus::Failed, Some(e.to_string())),
     };
-    let command = state.storage.update_command_status(pending.id, status, error.as_deref()).await?;
+    let command = storage.update_command_status(pending.id, status, error.as_deref()).await?;
     {
         let mut live = runtime.live();
         live.health = Some(health);
         live.last_command = Some(command.clone());
         if let Ok(snapshot) = &result {
-            live.reading = Some(LiveReading { at: state.clock.now(), snapshot: *snapshot });
+            live.reading = Some(LiveReading { at: clock.now(), snapshot: *snapshot });
         }
     }
     match result {

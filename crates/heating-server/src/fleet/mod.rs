@@ -6,18 +6,25 @@
 //! next poll cycle reloads the zone list ([`Fleet::sync`]) — one query, only when something changed. A zone whose
 //! endpoint is unchanged keeps its runtime (and connection); a changed endpoint gets a fresh link; a deleted zone's
 //! runtime is dropped, which closes its connection.
+//!
+//! The fleet holds state; the behaviour lives elsewhere: [`dispatch`] sends a target to a device (the one way any
+//! write reaches a device), `crate::strategy` decides targets, `crate::learning` fills [`Learned`].
+
+pub mod dispatch;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
-use heating_core::control::{Decision, Hold};
+use heating_core::control::Hold;
 use heating_core::preferences::Preferences;
 use heating_core::registers::ZoneSnapshot;
+use heating_predict::Identification;
+use heating_predict::model::ZoneModel;
 use zone_client::{Endpoint, Health, LinkConfig, ZoneLink};
 
-use crate::storage::{Command, CommandSource, StoredHold, Zone, ZoneId};
+use crate::storage::{Command, CommandSource, NewReading, Storage, StorageError, StoredHold, Zone, ZoneId};
 
 /// A reading as the poller last saw it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,11 +33,31 @@ pub struct LiveReading {
     pub snapshot: ZoneSnapshot,
 }
 
-/// The control decision in force, and when it was made.
-#[derive(Debug, Clone, PartialEq)]
+impl LiveReading {
+    /// The row that logs this reading for `zone_id`.
+    #[must_use]
+    pub fn to_record(&self, zone_id: ZoneId) -> NewReading {
+        let s = &self.snapshot;
+        NewReading {
+            zone_id,
+            ts: self.at,
+            temperature: s.air_temperature,
+            target_temp: Some(s.target.celsius()),
+            occupancy: s.occupied,
+            heater_on: Some(s.heater_on),
+            energy_wh: Some(s.energy_wh),
+            outdoor_temp: Some(s.outdoor_temperature),
+        }
+    }
+}
+
+/// The control decision in force (the output of the zone's controller, whatever its strategy), and when it was
+/// made.
+#[derive(Debug, Clone)]
 pub struct ActiveDecision {
     pub at: DateTime<Utc>,
-    pub decision: Decision,
+    pub strategy: heating_predict::Strategy,
+    pub output: heating_predict::ControlOutput,
 }
 
 /// A manual hold and who set it.
@@ -71,19 +98,28 @@ impl From<&StoredHold> for HoldRecord {
 pub struct Live {
     pub health: Option<Health>,
     pub reading: Option<LiveReading>,
+    /// The last control run's decision.
     pub decision: Option<ActiveDecision>,
     pub hold: Option<HoldRecord>,
     pub last_command: Option<Command>,
-    /// The last output of a non-reactive controller, and when.
-    pub control_output: Option<(DateTime<Utc>, heating_predict::ControlOutput)>,
-    /// The strategy of the last control run.
-    pub strategy: Option<heating_predict::Strategy>,
     /// The predictive controller's last plan and the kind of model it used (`None` for strategies that do not
     /// plan, or when the last run made no plan).
     pub plan: Option<(heating_predict::control::PlanSummary, heating_predict::model::ModelSource)>,
 }
 
-/// What the controllers know of a zone from its history (see [`crate::jobs::learn`]).
+/// The model a zone's controller uses, from a good fit of the zone's own readings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearnedModel {
+    /// When the fit was made (server clock).
+    pub fitted_at: DateTime<Utc>,
+    /// Days of readings fitted.
+    pub days: u32,
+    pub model: ZoneModel,
+    /// RMSE of the fit, K.
+    pub rmse_k: f64,
+}
+
+/// What the controllers know of a zone from its history (filled by `crate::learning`).
 #[derive(Debug, Clone, Default)]
 pub struct Learned {
     /// Expected occupancy: rebuilt daily from the database, fed each new reading by the poller in between.
@@ -93,7 +129,9 @@ pub struct Learned {
     /// When the learning job last fitted the zone's model (server clock).
     pub model_attempted_at: Option<DateTime<Utc>>,
     /// The latest good model fit; `None` until there is one (control then uses the fallback model).
-    pub model: Option<crate::jobs::learn::LearnedModel>,
+    pub model: Option<LearnedModel>,
+    /// The latest fit over each number of days (good or not) and when it was made, reused for a while.
+    pub fits: HashMap<u32, (DateTime<Utc>, Identification)>,
 }
 
 /// One zone with a device.
@@ -105,8 +143,7 @@ pub struct ZoneRuntime {
     /// The persistent connection. Held for the length of one request (or one write plus its read-back).
     pub link: tokio::sync::Mutex<ZoneLink>,
     live: Mutex<Live>,
-    /// The zone's controller (for strategies other than reactive), rebuilt when the strategy changes. Locked
-    /// briefly, never across an await.
+    /// The zone's controller, rebuilt when the strategy changes. Locked briefly, never across an await.
     pub controller: Mutex<Option<Box<dyn heating_predict::Controller>>>,
     learned: Mutex<Learned>,
 }
@@ -205,6 +242,26 @@ impl Fleet {
             next.insert(id, runtime);
         }
         *map = next;
+    }
+
+    /// Reloads the zone list from the database now, with the stored manual holds of zones that have none in force.
+    pub async fn reload(&self, storage: &Storage) -> Result<(), StorageError> {
+        let zones = storage.list_zones().await?;
+        let holds = storage.list_holds().await?;
+        self.sync(zones);
+        self.restore_holds(&holds);
+        Ok(())
+    }
+
+    /// Reloads the zone list if a zone changed since the last load.
+    pub async fn reload_if_dirty(&self, storage: &Storage) -> Result<(), StorageError> {
+        if self.take_dirty()
+            && let Err(e) = self.reload(storage).await
+        {
+            self.mark_dirty();
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Puts stored holds in force in zones that have none in memory (after a restart, or a new runtime).

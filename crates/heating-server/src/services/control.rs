@@ -1,0 +1,167 @@
+//! Manual control: a target written now and held against the control job ([`set_target`]), a hold cancelled
+//! ([`cancel_hold`]), and the prototype's `POST /commands/` ([`create_command`]), which sends like manual control
+//! with source `api` and, for a zone without a device, only logs the command as `pending`.
+//!
+//! A target outside 5..=35 °C or the zone's `min_temp..=max_temp` is refused before anything is sent. Every write
+//! goes through [`send_target`], so it has a command row with its outcome.
+
+use chrono::{DateTime, Duration, Utc};
+use heating_core::control::Hold;
+use heating_core::units::Setpoint;
+
+use super::{AppState, ServiceError, require_zone};
+use crate::domain::Page;
+use crate::fleet::dispatch::{SendError, send_target};
+use crate::fleet::{HoldRecord, endpoint_of};
+use crate::storage::{Command, CommandSource, CommandStatus, NewCommand, Zone, ZoneId};
+
+/// Longest manual hold: one week.
+pub const MAX_HOLD_MINUTES: i64 = 7 * 24 * 60;
+/// Longest reason of a command, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// A command as `POST /commands/` takes it.
+#[derive(Debug, Clone)]
+pub struct CommandRequest {
+    pub zone_id: ZoneId,
+    pub target_temp: f64,
+    pub reason: Option<String>,
+}
+
+/// Checks a manual target against the setpoint range and the zone's bounds.
+pub fn check_target(zone: &Zone, target_c: f64) -> Result<Setpoint, ServiceError> {
+    let target = Setpoint::from_celsius(target_c).map_err(|e| ServiceError::Invalid(format!("target_temp: {e}")))?;
+    let p = &zone.preferences;
+    if target.celsius() < p.min_temp || target.celsius() > p.max_temp {
+        return Err(ServiceError::Invalid(format!(
+            "target_temp: {:.1} °C is outside this zone's limits min_temp..max_temp ({:.1}..{:.1} °C)",
+            target.celsius(),
+            p.min_temp,
+            p.max_temp
+        )));
+    }
+    Ok(target)
+}
+
+/// Writes `target_c` to the zone's device now and holds it for `hold_minutes` of server time (1 to
+/// [`MAX_HOLD_MINUTES`]), or without them until the zone's occupancy next changes.
+pub async fn set_target(
+    state: &AppState,
+    id: ZoneId,
+    target_c: f64,
+    hold_minutes: Option<i64>,
+) -> Result<(Command, HoldRecord), ServiceError> {
+    let zone = require_zone(state, id).await?;
+    let target = check_target(&zone, target_c)?;
+    let until = match hold_minutes {
+        None => None,
+        Some(m) if (1..=MAX_HOLD_MINUTES).contains(&m) => Some(state.clock.now() + Duration::minutes(m)),
+        Some(m) => {
+            return Err(ServiceError::Invalid(format!("hold_minutes: {m} is outside 1..={MAX_HOLD_MINUTES}")));
+        }
+    };
+    send_manual(state, &zone, target, until, CommandSource::Manual, None).await
+}
+
+/// Ends the zone's manual hold: automatic control takes over at its next run. Returns the hold that ended.
+pub async fn cancel_hold(state: &AppState, id: ZoneId) -> Result<HoldRecord, ServiceError> {
+    require_zone(state, id).await?;
+    let stored = state.storage.delete_hold(id).await?;
+    let cancelled = state.fleet.get(id).and_then(|rt| rt.live().hold.take());
+    if stored && cancelled.is_none() {
+        tracing::warn!(zone_id = id, "a stored hold was not in force; removed");
+    }
+    match cancelled {
+        Some(h) => {
+            tracing::info!(zone_id = id, "manual hold cancelled");
+            Ok(h)
+        }
+        None => Err(ServiceError::NotFound("No manual hold in force for this zone".into())),
+    }
+}
+
+/// `POST /commands/`: sends the target at once (source `api`, held until the occupancy changes) to a zone with a
+/// device; for a zone without one, logs the command as `pending`.
+pub async fn create_command(state: &AppState, request: CommandRequest) -> Result<Command, ServiceError> {
+    let target =
+        Setpoint::from_celsius(request.target_temp).map_err(|e| ServiceError::Invalid(format!("target_temp: {e}")))?;
+    let reason = request.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+        return Err(ServiceError::Invalid(format!("reason: at most {MAX_REASON_CHARS} characters")));
+    }
+    let zone = require_zone(state, request.zone_id).await?;
+    if endpoint_of(&zone).is_some() {
+        let target = check_target(&zone, request.target_temp)?;
+        let (command, _) = send_manual(state, &zone, target, None, CommandSource::Api, reason).await?;
+        return Ok(command);
+    }
+    let command = NewCommand {
+        zone_id: zone.id,
+        ts: state.clock.now(),
+        target_temp: target,
+        source: CommandSource::Api,
+        reason,
+        status: CommandStatus::Pending,
+    };
+    let stored = state.storage.insert_command(&command).await?;
+    tracing::info!(command_id = stored.id, zone_id = stored.zone_id, target = %stored.target_temp, "command logged");
+    Ok(stored)
+}
+
+/// A page of the zone's commands, newest first.
+pub async fn list_commands(state: &AppState, id: ZoneId, page: Page) -> Result<Vec<Command>, ServiceError> {
+    require_zone(state, id).await?;
+    Ok(state.storage.list_zone_commands(id, page).await?)
+}
+
+/// Writes `target` to the zone's device now and holds it until `hold_until` (or the next occupancy change).
+/// The zone must have a device. A device that does not take it → `Unavailable`, with a `failed` command row.
+async fn send_manual(
+    state: &AppState,
+    zone: &Zone,
+    target: Setpoint,
+    hold_until: Option<DateTime<Utc>>,
+    source: CommandSource,
+    reason: Option<String>,
+) -> Result<(Command, HoldRecord), ServiceError> {
+    let Some(endpoint) = endpoint_of(zone) else {
+        return Err(ServiceError::Conflict(format!(
+            "Zone {:?} has no Modbus endpoint (modbus_port); there is no device to send a target to",
+            zone.name
+        )));
+    };
+    let runtime = match state.fleet.get(zone.id).filter(|rt| *rt.endpoint() == endpoint) {
+        Some(rt) => rt,
+        None => {
+            state.fleet.reload(&state.storage).await?;
+            state.fleet.get(zone.id).ok_or_else(ServiceError::zone_not_found)?
+        }
+    };
+    let reason = reason.or_else(|| {
+        Some(match hold_until {
+            Some(t) => format!("{source} target, held until {}", crate::time::rfc3339(t)),
+            None => format!("{source} target, held until the next occupancy change"),
+        })
+    });
+    match send_target(&state.storage, &*state.clock, &runtime, target, source, reason).await {
+        Ok(command) => {
+            let occupied = runtime.live().reading.is_some_and(|r| r.snapshot.occupied);
+            let record = HoldRecord {
+                hold: Hold { target, until: hold_until, occupied_at_start: occupied },
+                set_at: state.clock.now(),
+                source,
+            };
+            runtime.live().hold = Some(record);
+            if let Err(e) = state.storage.put_hold(&record.stored(zone.id)).await {
+                // The device has the target and the hold is in force; only a restart would end it early.
+                tracing::error!(zone_id = zone.id, "manual hold not stored (a restart would end it): {e}");
+            }
+            Ok((command, record))
+        }
+        Err(SendError::Device { command, error }) => Err(ServiceError::Unavailable(format!(
+            "Zone {:?} did not take the target ({error}); command {} is recorded as failed",
+            zone.name, command.id
+        ))),
+        Err(SendError::Storage(e)) => Err(e.into()),
+    }
+}

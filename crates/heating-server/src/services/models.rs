@@ -1,0 +1,92 @@
+//! A zone's thermal model and its predictive plan.
+//!
+//! - [`zone_model`]: the zone's 1R1C model identified from its own logged readings ([`fit_zone`]), with the fit's
+//!   quality. A fit is not free (about a second of CPU on two weeks of 5-second readings), so the latest fit over
+//!   the same number of days — the learning job's included — is reused for `crate::learning::FIT_REUSED_FOR` of server time.
+//! - [`zone_plan`]: the predictive controller's last plan for the zone, or why there is none.
+
+use chrono::{DateTime, Utc};
+use heating_predict::control::PlanSummary;
+use heating_predict::model::ModelSource;
+use heating_predict::{Identification, PriceProfile, Strategy};
+
+use super::{AppState, ServiceError, require_zone};
+use crate::learning::{DEFAULT_DAYS, LearnError, MAX_DAYS, cached_fit, fit_zone};
+use crate::storage::ZoneId;
+use crate::strategy::zone_strategy;
+
+/// A fit of a zone's model.
+#[derive(Debug, Clone)]
+pub struct ModelFit {
+    pub zone_id: ZoneId,
+    /// Days of readings fitted, ending at `fitted_at`.
+    pub days: u32,
+    /// When the fit was made (server clock).
+    pub fitted_at: DateTime<Utc>,
+    pub fit: Identification,
+}
+
+/// The zone's model fitted over the last `days` days (1 to [`MAX_DAYS`], default [`DEFAULT_DAYS`]).
+pub async fn zone_model(state: &AppState, id: ZoneId, days: Option<i64>) -> Result<ModelFit, ServiceError> {
+    let days = match days {
+        None => DEFAULT_DAYS,
+        Some(d) => u32::try_from(d)
+            .ok()
+            .filter(|d| (1..=MAX_DAYS).contains(d))
+            .ok_or_else(|| ServiceError::Invalid(format!("days: {d} is outside 1..={MAX_DAYS}")))?,
+    };
+    require_zone(state, id).await?;
+    let now = state.clock.now();
+    let runtime = state.fleet.get(id);
+    if let Some((fitted_at, fit)) = runtime.as_ref().and_then(|rt| cached_fit(rt, days, now)) {
+        return Ok(ModelFit { zone_id: id, days, fitted_at, fit });
+    }
+    let power = runtime
+        .and_then(|rt| rt.live().reading.map(|r| r.snapshot.heater_power_w))
+        .filter(|&p| p > 0)
+        .ok_or_else(|| {
+            ServiceError::Conflict(
+                "The heater's rated power is not known yet: the zone has no device, or it has not been polled yet"
+                    .into(),
+            )
+        })?;
+    let fit = fit_zone(state, id, f64::from(power), days, now).await.map_err(|e| match e {
+        LearnError::Storage(e) => ServiceError::from(e),
+        e @ LearnError::Internal(_) => ServiceError::Internal(anyhow::anyhow!(e)),
+    })?;
+    Ok(ModelFit { zone_id: id, days, fitted_at: now, fit })
+}
+
+/// A zone's current plan, or why it has none.
+#[derive(Debug, Clone)]
+pub struct ZonePlan {
+    pub zone_id: ZoneId,
+    pub strategy: Strategy,
+    /// The plan, the kind of model it was made with and the prices it was priced at; or why there is none.
+    pub plan: Result<(PlanSummary, ModelSource, PriceProfile), String>,
+}
+
+/// The predictive controller's current plan for the zone (24 hours in 15-minute steps). Only the `predictive`
+/// strategy plans; for the others, and while a manual hold is in force, there is a reason instead.
+pub async fn zone_plan(state: &AppState, id: ZoneId) -> Result<ZonePlan, ServiceError> {
+    let zone = require_zone(state, id).await?;
+    let strategy = zone_strategy(&zone.preferences, state.config.control_strategy());
+    let answer = |plan| Ok(ZonePlan { zone_id: id, strategy, plan });
+    if strategy != Strategy::Predictive {
+        return answer(Err(format!(
+            "the {strategy} strategy does not plan ahead; the predictive one does (the zone's control_strategy \
+             preference, or the server's CONTROL_STRATEGY)"
+        )));
+    }
+    let Some(rt) = state.fleet.get(id) else {
+        return answer(Err("the zone has no device to control".into()));
+    };
+    let (plan, last) = {
+        let live = rt.live();
+        (live.plan.clone(), live.decision.as_ref().map(|d| d.output.reason.clone()))
+    };
+    match plan {
+        Some((plan, source)) => answer(Ok((plan, source, PriceProfile::default()))),
+        None => answer(Err(last.map_or_else(|| "no control run yet".to_string(), |r| format!("no plan now: {r}")))),
+    }
+}

@@ -1,0 +1,133 @@
+//! The live picture of the building: per zone its stored record, its live state (health, newest reading, the
+//! decision in force, the hold, the last command), its strategy and the model control uses; the jobs' latest
+//! reports; the outdoor temperature and the next 24 hours' range; the server clock.
+
+use chrono::{DateTime, Utc};
+use heating_predict::Strategy;
+use heating_predict::model::ZoneModel;
+use zone_client::Endpoint;
+
+use super::{AppState, ServiceError};
+use crate::fleet::{Live, endpoint_of};
+use crate::learning::model_in_use;
+use crate::state::{ControlReport, LearnReport, PollReport};
+use crate::storage::Zone;
+use crate::strategy::zone_strategy;
+
+/// The whole building now.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// Server clock (simulated time in the demo).
+    pub now: DateTime<Utc>,
+    /// Simulated seconds per real second.
+    pub clock_scale: f64,
+    pub site_utc_offset_minutes: i32,
+    pub site_timezone: Option<String>,
+    pub poll_interval: std::time::Duration,
+    pub control_interval: std::time::Duration,
+    pub poller: Option<PollReport>,
+    pub control: Option<ControlReport>,
+    pub learning: Option<LearnReport>,
+    pub weather: WeatherNow,
+    pub zones: Vec<ZoneStatus>,
+}
+
+/// Outdoor conditions from the weather service.
+#[derive(Debug, Clone)]
+pub struct WeatherNow {
+    /// `weatherapi`, `open-meteo` or `simulated`.
+    pub provider: String,
+    pub location: Option<String>,
+    pub outdoor_c: Option<f64>,
+    /// Lowest and highest forecast temperature over the next 24 hours, °C.
+    pub next_24h: Option<(f64, f64)>,
+    pub stale: bool,
+    pub age_seconds: Option<u64>,
+    /// Why there is no forecast (the provider's public message), if there is none.
+    pub error: Option<String>,
+}
+
+/// One zone now.
+#[derive(Debug, Clone)]
+pub struct ZoneStatus {
+    pub zone: Zone,
+    /// `None`: no device.
+    pub endpoint: Option<Endpoint>,
+    /// Empty for a zone the poller has not loaded yet, or without a device.
+    pub live: Live,
+    pub strategy: Strategy,
+    /// The model control uses (latest good fit, else the fallback); `None` without a device.
+    pub model: Option<ZoneModel>,
+    /// When the model in use was fitted; `None` for the fallback.
+    pub model_fitted_at: Option<DateTime<Utc>>,
+}
+
+async fn weather_now(state: &AppState) -> WeatherNow {
+    let provider = state.weather.provider_kind().to_string();
+    match state.weather.site_forecast().await {
+        Ok(served) => {
+            let now = state.clock.now();
+            let f = &served.forecast;
+            let next: Vec<f64> = f
+                .hourly
+                .iter()
+                .filter(|h| h.time >= now && h.time <= now + chrono::Duration::hours(24))
+                .map(|h| h.temperature_c)
+                .collect();
+            let min = next.iter().copied().reduce(f64::min);
+            let max = next.iter().copied().reduce(f64::max);
+            WeatherNow {
+                provider,
+                location: Some(f.location.name.clone()),
+                outdoor_c: f.temperature_at(now).or(f.current.as_ref().map(|c| c.temperature_c)),
+                next_24h: min.zip(max),
+                stale: served.stale,
+                age_seconds: Some(served.age_seconds),
+                error: None,
+            }
+        }
+        Err(e) => WeatherNow {
+            provider,
+            location: state.weather.default_location().map(|l| l.as_str().to_string()),
+            outdoor_c: None,
+            next_24h: None,
+            stale: false,
+            age_seconds: None,
+            error: Some(e.public_message()),
+        },
+    }
+}
+
+/// The live status of every zone, the jobs and the weather.
+pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
+    let zones = state.storage.list_zones().await?;
+    let default_strategy = state.config.control_strategy();
+    let zones = zones
+        .into_iter()
+        .map(|zone| {
+            let runtime = state.fleet.get(zone.id);
+            ZoneStatus {
+                endpoint: endpoint_of(&zone),
+                live: runtime.as_ref().map(|rt| rt.live().clone()).unwrap_or_default(),
+                strategy: zone_strategy(&zone.preferences, default_strategy),
+                model: runtime.as_ref().map(|rt| model_in_use(rt)),
+                model_fitted_at: runtime.as_ref().and_then(|rt| rt.learned().model.as_ref().map(|m| m.fitted_at)),
+                zone,
+            }
+        })
+        .collect();
+    let now = state.clock.now();
+    Ok(Status {
+        now,
+        clock_scale: state.clock.scale(),
+        site_utc_offset_minutes: state.config.site_offset_minutes(now),
+        site_timezone: state.config.site_timezone.map(|tz| tz.name().to_string()),
+        poll_interval: state.config.poll_interval(),
+        control_interval: state.config.control_interval(),
+        poller: state.reports.poll(),
+        control: state.reports.control(),
+        learning: state.reports.learn(),
+        weather: weather_now(state).await,
+        zones,
+    })
+}
