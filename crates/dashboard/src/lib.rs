@@ -63,7 +63,16 @@ pub const INDEX: Asset = asset!("index.html", "text/html; charset=utf-8");
 
 /// Everything the page loads, served at `/assets/{path}`.
 pub const ASSETS: &[Asset] = &[
+    // ES modules (`app.js` the entry, importing the others): a JavaScript MIME type is required for them.
     asset!("app.js", "text/javascript; charset=utf-8"),
+    asset!("api.js", "text/javascript; charset=utf-8"),
+    asset!("live.js", "text/javascript; charset=utf-8"),
+    asset!("dom.js", "text/javascript; charset=utf-8"),
+    asset!("describe.js", "text/javascript; charset=utf-8"),
+    asset!("overview.js", "text/javascript; charset=utf-8"),
+    asset!("zone.js", "text/javascript; charset=utf-8"),
+    asset!("plan.js", "text/javascript; charset=utf-8"),
+    asset!("forms.js", "text/javascript; charset=utf-8"),
     asset!("chart.js", "text/javascript; charset=utf-8"),
     asset!("style.css", "text/css; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
@@ -79,10 +88,42 @@ pub fn asset(path: &str) -> Option<&'static Asset> {
 mod tests {
     use super::*;
 
+    /// The `./x.js` modules a JavaScript module imports: static `import ... from "./x.js";`, `import "./x.js";` and
+    /// `export {...} from "./x.js";` / `export * from "./x.js";` statements, on one or more lines. Panics on any other
+    /// specifier, and on a dynamic `import(`, which this check could not follow.
+    fn imports(js: &str) -> Vec<String> {
+        assert!(!js.contains("import("), "a dynamic import() is not followed by the asset checks");
+        let mut found = Vec::new();
+        let mut statement: Option<String> = None;
+        for line in js.lines() {
+            let trimmed = line.trim_start();
+            if statement.is_none() && ["import ", "export {", "export *"].iter().any(|p| trimmed.starts_with(p)) {
+                statement = Some(String::new());
+            }
+            let Some(s) = statement.as_mut() else { continue };
+            s.push_str(line);
+            s.push('\n');
+            if !line.trim_end().ends_with(';') {
+                continue;
+            }
+            let s = statement.take().unwrap();
+            if s.trim_start().starts_with("export") && !s.contains(" from ") {
+                continue; // `export { a, b };`: no module named
+            }
+            let spec = s.rsplit(['"', '\'']).nth(1).unwrap_or_else(|| panic!("no module specifier in {s:?}"));
+            let path = spec.strip_prefix("./").unwrap_or_else(|| panic!("{spec} is not a sibling module (./x.js)"));
+            assert!(path.ends_with(".js") && !path.contains('/'), "{spec} is not a sibling module (./x.js)");
+            found.push(path.to_string());
+        }
+        assert!(statement.is_none(), "an import statement does not end with ';'");
+        found
+    }
+
     #[test]
     fn every_asset_the_page_names_is_embedded() {
         let html = std::str::from_utf8(INDEX.bytes).unwrap();
         let mut named = 0;
+        let mut modules = Vec::new();
         for attr in ["src=\"", "href=\""] {
             for part in html.split(attr).skip(1) {
                 let target = part.split('"').next().unwrap();
@@ -90,11 +131,42 @@ mod tests {
                     continue; // in-page routes, and Swagger UI on the same server
                 }
                 let path = target.strip_prefix("assets/").unwrap_or_else(|| panic!("{target} is not under assets/"));
-                assert!(asset(path).is_some(), "{path} is not embedded");
+                let a = asset(path).unwrap_or_else(|| panic!("{path} is not embedded"));
+                if path.ends_with(".js") {
+                    modules.push(a);
+                }
                 named += 1;
             }
         }
+        let from_page = modules.len();
+        // Follow the modules' imports: each must be embedded too, and every embedded script must be reached.
+        let mut reached = std::collections::BTreeSet::new();
+        while let Some(module) = modules.pop() {
+            if !reached.insert(module.path) {
+                continue;
+            }
+            for path in imports(std::str::from_utf8(module.bytes).unwrap()) {
+                let imported =
+                    asset(&path).unwrap_or_else(|| panic!("{path}, imported by {}, is not embedded", module.path));
+                assert!(imported.content_type.starts_with("text/javascript"), "{path} is served as a script");
+                modules.push(imported);
+            }
+        }
+        let scripts: std::collections::BTreeSet<_> =
+            ASSETS.iter().filter(|a| a.path.ends_with(".js")).map(|a| a.path).collect();
+        assert_eq!(reached, scripts, "the scripts the page loads are the scripts embedded");
+        named += reached.len().saturating_sub(from_page); // the modules reached through imports
         assert!(named >= 4, "the page loads its scripts, stylesheet and icon");
+    }
+
+    #[test]
+    fn imports_are_followed() {
+        let js = "import { a } from \"./a.js\";\nimport {\n  b,\n  c,\n} from './b.js';\nimport \"./c.js\";\n\
+                  export { d } from \"./d.js\";\nexport * from \"./e.js\";\nexport { f, g };\n\
+                  export const h = \"x from y\";\nconst i = \"import \";\n";
+        assert_eq!(imports(js), ["a.js", "b.js", "c.js", "d.js", "e.js"]);
+        assert!(std::panic::catch_unwind(|| imports("import { a } from \"https://cdn.example/a.js\";\n")).is_err());
+        assert!(std::panic::catch_unwind(|| imports("const m = await import(\"./a.js\");\n")).is_err());
     }
 
     #[test]
