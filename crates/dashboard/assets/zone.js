@@ -291,7 +291,9 @@ function fillNow(main, s, z, t) {
 
 export function zoneView(main, id) {
   let zone = null; // GET zones/{id}
-  const zoneLabel = () => (zone ? zone.name : `zone ${id}`);
+  // The name from GET zones/{id}, else from the last status (whichever arrived first), else the id.
+  const known = () => (app.status ? app.status.zones.find((zz) => zz.id === id) : null);
+  const zoneLabel = () => (zone || known() || { name: `zone ${id}` }).name;
   const history = historyPanel(id, zoneLabel);
   const plan = planPanel(id, zoneLabel);
   const commands = commandsPanel(id);
