@@ -91,24 +91,17 @@ async fn weather_by_location(state: &AppState, zones: &[Arc<ZoneRuntime>]) -> Ha
 /// Hysteresis of the controllers around their setpoints, in K.
 const HYSTERESIS_K: f64 = 0.3;
 
-/// The zone's strategy: its `control_strategy` preference when valid, else the server's `CONTROL_STRATEGY`.
+/// The zone's strategy: its `control_strategy` preference when set, else the server's `CONTROL_STRATEGY`.
 #[must_use]
 pub fn zone_strategy(prefs: &Preferences, default: Strategy) -> Strategy {
-    prefs
-        .extra
-        .get("control_strategy")
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.trim().to_ascii_lowercase().parse().ok())
-        .unwrap_or(default)
+    prefs.control_strategy.unwrap_or(default)
 }
 
 /// The zone's occupancy schedule from its `occupancy_schedule` preference (weekly entries such as
-/// `"mon-fri 08:30-17:30"`), if set and valid.
+/// `"mon-fri 08:30-17:30"`), if set.
 #[must_use]
 pub fn occupancy_schedule(prefs: &Preferences) -> Option<WeeklySchedule> {
-    let v = prefs.extra.get("occupancy_schedule")?;
-    let entries: Vec<String> = serde_json::from_value(v.clone()).ok()?;
-    WeeklySchedule::try_from(entries).ok()
+    prefs.occupancy_schedule.clone()
 }
 
 /// Decides every zone's target and writes those that changed.
