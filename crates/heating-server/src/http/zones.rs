@@ -70,9 +70,12 @@ pub struct PreferencesSchema {
     /// Kelvin (0..=5) added to comfort targets when it is cold outside.
     #[schema(default = 0.5, minimum = 0.0, maximum = 5.0)]
     pub weather_cold_offset: Option<f64>,
-    /// Weather location of this zone (a place name, or `lat,lon`), 1 to 200 characters, not only blanks.
-    /// Default: null (the site's `WEATHER_LOCATION`).
-    #[schema(default = json!(null), min_length = 1, max_length = 200, pattern = r"\S", example = "Berlin")]
+    /// Weather location of this zone: a place name, a postcode or `lat,lon`, 1 to 100 characters, not only blanks,
+    /// no control characters: what the weather service takes (the server stores up to 200 characters, but the weather
+    /// service refuses a longer location, and control then uses the zone's own outdoor sensor). Default: null (the
+    /// site's `WEATHER_LOCATION`).
+    #[schema(default = json!(null), min_length = 1, max_length = 100, example = "Berlin",
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub weather_location: Option<String>,
     /// How the zone's target is decided. Default: null (the server's `CONTROL_STRATEGY`).
     #[schema(default = json!(null))]
@@ -184,6 +187,7 @@ pub struct ZoneCreate {
     #[schema(value_type = Option<PreferencesSchema>)]
     pub preferences: Option<Value>,
     /// Modbus TCP port of the zone's device; omit or null for a zone without a device.
+    #[serde(default, deserialize_with = "port")]
     #[schema(value_type = Option<u16>, minimum = 1, maximum = 65535)]
     pub modbus_port: Option<NonZeroU16>,
     /// Modbus TCP host name or IP address, at most 253 characters, without blanks, `/`, `@`, `?` or `#`
@@ -196,6 +200,7 @@ pub struct ZoneCreate {
     )]
     pub modbus_host: Option<String>,
     /// Modbus unit id (default 1).
+    #[serde(default, deserialize_with = "unit_id")]
     #[schema(default = 1, minimum = 0, maximum = 255)]
     pub modbus_unit_id: Option<u8>,
 }
@@ -216,7 +221,7 @@ pub struct ZoneUpdate {
     #[schema(value_type = Option<PreferencesSchema>)]
     pub preferences: Option<Value>,
     /// A number sets the port; null removes it (no device); absent leaves it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_port")]
     #[schema(value_type = Option<u16>, minimum = 1, maximum = 65535)]
     pub modbus_port: Option<Option<NonZeroU16>>,
     /// Modbus TCP host name or IP address, at most 253 characters, without blanks, `/`, `@`, `?` or `#`; stored
@@ -224,13 +229,46 @@ pub struct ZoneUpdate {
     #[schema(min_length = 1, max_length = 253, pattern = r"^[\x21\x22\x24-\x2e\x30-\x3e\x41-\x7e]+$")]
     pub modbus_host: Option<String>,
     /// Modbus unit id.
+    #[serde(default, deserialize_with = "unit_id")]
     #[schema(minimum = 0, maximum = 255)]
     pub modbus_unit_id: Option<u8>,
 }
 
-/// Tells "field present, null" (`Some(None)`) from "field absent" (`None`, via `#[serde(default)]`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
+/// A port as `modbus_port` in `PUT`: tells "field present, null" (`Some(None)`) from "field absent" (`None`, via
+/// `#[serde(default)]`).
+fn present_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<NonZeroU16>>, D::Error> {
+    port(d).map(Some)
+}
+
+/// A Modbus TCP port, 1 to 65535, or null.
+fn port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NonZeroU16>, D::Error> {
+    Ok(whole_number(d, 1, 65535, "a port number 1..=65535")?
+        .and_then(|p| u16::try_from(p).ok())
+        .and_then(NonZeroU16::new))
+}
+
+/// A Modbus unit id, 0 to 255, or null.
+fn unit_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    Ok(whole_number(d, 0, 255, "a unit id 0..=255")?.and_then(|u| u8::try_from(u).ok()))
+}
+
+/// A whole number within `min..=max`, or null. JSON Schema counts `5020.0` as the integer 5020, so a client
+/// generated from the OpenAPI document may send either: both are read, a fraction or a value out of range is
+/// refused.
+fn whole_number<'de, D: Deserializer<'de>>(
+    d: D,
+    min: i64,
+    max: i64,
+    expected: &'static str,
+) -> Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    n.as_i64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 1e15).map(|f| f as i64))
+        .filter(|i| (min..=max).contains(i))
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::invalid_value(serde::de::Unexpected::Other(&n.to_string()), &expected))
 }
 
 /// A zone.

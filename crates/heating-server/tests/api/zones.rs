@@ -48,6 +48,9 @@ async fn duplicate_modbus_endpoint_is_a_conflict_but_zones_without_port_never_co
     // Same host and port, another unit id: a different endpoint (a gateway with several units).
     app.create_zone(json!({"name": "B", "modbus_port": 5020, "modbus_unit_id": 2})).await;
     app.create_zone(json!({"name": "C", "modbus_port": 5020, "modbus_host": "10.0.0.5"})).await;
+    // JSON Schema counts 5020.0 as an integer, so a generated client may send it: the same endpoint.
+    let same = json!({"name": "F", "modbus_port": 5020.0, "modbus_unit_id": 2.0});
+    assert_error(app.post("/zones/", &same).await, StatusCode::CONFLICT, "localhost:5020 unit 2").await;
     // No port: no device, so any number of such zones may share host and unit id.
     app.create_zone(json!({"name": "D"})).await;
     app.create_zone(json!({"name": "E", "modbus_port": null})).await;
@@ -68,6 +71,9 @@ async fn invalid_zone_bodies_are_422_naming_the_field() {
         (json!({"name": "Z", "modbus_port": "5020"}), "modbus_port"),
         (json!({"name": "Z", "modbus_unit_id": 256}), "modbus_unit_id"),
         (json!({"name": "Z", "modbus_unit_id": -1}), "modbus_unit_id"),
+        (json!({"name": "Z", "modbus_port": 5020.5}), "modbus_port"),
+        (json!({"name": "Z", "modbus_unit_id": 1.5}), "modbus_unit_id"),
+        (json!({"name": "Z", "modbus_unit_id": "1"}), "modbus_unit_id"),
         (json!({"name": "Z", "modbus_host": ""}), "modbus_host"),
         (json!({"name": "Z", "modbus_host": "a b"}), "modbus_host"),
         (json!({"name": "Z", "preferences": {"occupied_temp": "warm"}}), "preferences.occupied_temp"),
@@ -180,6 +186,10 @@ async fn put_updates_only_the_fields_sent() {
     assert_eq!(z["modbus_port"], Value::Null);
     let (_, z) = json_of(app.put(&path, &json!({"modbus_port": 5030, "modbus_host": "Zone-Gw"})).await).await;
     assert_eq!((z["modbus_port"].as_i64(), z["modbus_host"].as_str()), (Some(5030), Some("zone-gw")));
+    let (_, z) = json_of(app.put(&path, &json!({"modbus_port": 5031.0, "modbus_unit_id": 4.0})).await).await;
+    assert_eq!((z["modbus_port"].as_i64(), z["modbus_unit_id"].as_i64()), (Some(5031), Some(4)), "whole numbers");
+    let (_, z) = json_of(app.put(&path, &json!({"modbus_port": 5030})).await).await;
+    assert_eq!(z["modbus_port"], 5030);
     let (_, z) = json_of(app.put(&path, &json!({})).await).await;
     assert_eq!(z["modbus_port"], 5030);
 
