@@ -1,9 +1,12 @@
-//! A zone's user preferences: the temperatures its occupants want, and the bounds no control decision may leave.
+//! A zone's user preferences: the temperatures its occupants want, the bounds no control decision may leave, and
+//! how its target is decided.
 //!
 //! Preferences travel as a JSON object. Every known key is optional and falls back to its default; keys this
 //! version does not know are kept verbatim in [`Preferences::extra`] and written back, so a client that stores
-//! its own settings next to ours loses nothing. Parsing ([`Preferences::from_json`]) checks types; [`validate`]
-//! checks values. Both name the offending field in their message.
+//! its own settings next to ours loses nothing. Parsing ([`Preferences::from_json`]) checks types and reads the
+//! typed keys (a `control_strategy` name, `occupancy_schedule` entries); [`validate`] checks values. Both name the
+//! offending field in their message, e.g. `preferences.control_strategy: unknown strategy "predictiv" (expected
+//! one of: constant, reactive, scheduled, predictive)`.
 //!
 //! Decisions:
 //! - All temperatures are in °C and must lie within 5..=35 °C (the range a zone accepts as a target, see
@@ -12,17 +15,29 @@
 //!   a safety net that control clamps every target into, so a preference outside them is legal and simply clamped
 //!   (see [`Preferences::clamp`]). Nor must `unoccupied_temp` be below `occupied_temp`.
 //! - A known key set to JSON `null` means "not set" and takes the default, so a client can reset one value.
+//!   [`Preferences::to_json`] writes every known key, `null` for those unset, so a stored document is complete.
+//! - `control_strategy` is read case-insensitively with surrounding blanks ignored, and kept normalized
+//!   (`" Predictive "` is stored as `"predictive"`); unset, the server's `CONTROL_STRATEGY` applies.
+//! - `occupancy_schedule` is a weekly schedule in the [`schedule`](crate::schedule) grammar, e.g.
+//!   `["mon-fri 08:30-17:30"]`, kept in its normalized form; unset (or empty), the occupancy learned from the
+//!   zone's readings applies.
+//! - Documents read back from storage go through [`Preferences::from_stored`], which never refuses a known key's
+//!   value: one this version cannot read (earlier versions accepted any `control_strategy` or
+//!   `occupancy_schedule`) takes its default, so an upgrade never makes a stored zone unreadable.
 //!
-//! Adding a field: add it to the struct and [`Default`], read it in [`Preferences::from_json`] (with
-//! [`take_celsius`] or the generic [`take`]), and check it in [`Preferences::validate`]. Older stored documents
-//! then get the default for it.
+//! Adding a field: add it to the struct and [`Default`], read it in `Preferences::parse` (with
+//! [`take_celsius`] or the generic [`take`]), write it in `to_map`, and check it in [`Preferences::validate`].
+//! Older stored documents then get the default for it.
 //!
 //! [`validate`]: Preferences::validate
+
+use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::schedule::ScheduleEntry;
+use crate::schedule::{ScheduleEntry, WeeklySchedule};
 
 /// Lowest temperature any preference may hold, in °C.
 pub const MIN_CELSIUS: f64 = 5.0;
@@ -56,6 +71,11 @@ pub struct Preferences {
     pub weather_cold_offset: f64,
     /// Weather location for this zone (default: the site's `WEATHER_LOCATION`).
     pub weather_location: Option<String>,
+    /// How the zone's target is decided (default: unset, the server's `CONTROL_STRATEGY`).
+    pub control_strategy: Option<ControlStrategy>,
+    /// When people are expected, for the planning strategies (default: unset, the occupancy learned from the
+    /// zone's readings; an empty schedule counts as unset).
+    pub occupancy_schedule: Option<WeeklySchedule>,
     /// Keys this version does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -74,6 +94,8 @@ impl Default for Preferences {
             weather_cold_threshold: None,
             weather_cold_offset: 0.5,
             weather_location: None,
+            control_strategy: None,
+            occupancy_schedule: None,
             extra: Map::new(),
         }
     }
@@ -86,6 +108,56 @@ pub struct ScheduledTarget {
     pub when: ScheduleEntry,
     /// Target while the entry is active, °C.
     pub temp: f64,
+}
+
+/// How a zone's target is decided. Written in JSON (and on the command line) as its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlStrategy {
+    /// 21 °C always (a plain thermostat).
+    Constant,
+    /// The domain rule on the measured occupancy ([`crate::control::decide`]).
+    Reactive,
+    /// `occupied_temp` while the expected occupancy schedule is active, else `unoccupied_temp`.
+    Scheduled,
+    /// A 24 h price-aware plan (model-predictive control).
+    Predictive,
+}
+
+impl ControlStrategy {
+    pub const ALL: [Self; 4] = [Self::Constant, Self::Reactive, Self::Scheduled, Self::Predictive];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Constant => "constant",
+            Self::Reactive => "reactive",
+            Self::Scheduled => "scheduled",
+            Self::Predictive => "predictive",
+        }
+    }
+}
+
+impl fmt::Display for ControlStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown strategy name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown control strategy {0:?} (expected constant, reactive, scheduled or predictive)")]
+pub struct UnknownStrategy(pub String);
+
+impl FromStr for ControlStrategy {
+    type Err = UnknownStrategy;
+    /// The strategy named `s`, ignoring case and surrounding blanks.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|x| x.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownStrategy(s.into()))
+    }
 }
 
 /// Most timer-program entries a zone may have.
@@ -113,6 +185,49 @@ pub fn take<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// Removes `key` from `map` as a control strategy name (any case, blanks ignored); `None` when absent or `null`.
+pub fn take_strategy(map: &mut Map<String, Value>, key: &str) -> Result<Option<ControlStrategy>, PreferencesError> {
+    let allowed = || ControlStrategy::ALL.map(ControlStrategy::as_str).join(", ");
+    match map.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => s.parse().map(Some).map_err(|_| {
+            PreferencesError::field(key, format!("unknown strategy {s:?} (expected one of: {})", allowed()))
+        }),
+        Some(other) => Err(PreferencesError::field(
+            key,
+            format!("must be a string, one of: {}; got {}", allowed(), json_kind(&other)),
+        )),
+    }
+}
+
+/// Removes `key` from `map` as a weekly schedule: an array of entries such as `"mon-fri 08:30-17:30"` (see
+/// [`crate::schedule`]); `None` when absent or `null`. An error names the entry, e.g. `key[1]`.
+pub fn take_schedule(map: &mut Map<String, Value>, key: &str) -> Result<Option<WeeklySchedule>, PreferencesError> {
+    let items = match map.remove(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(PreferencesError::field(
+                key,
+                format!("must be an array of entries such as \"mon-fri 08:30-17:30\", got {}", json_kind(&other)),
+            ));
+        }
+    };
+    let mut lines = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let entry = format!("{key}[{i}]");
+        let Value::String(line) = item else {
+            return Err(PreferencesError::field(
+                &entry,
+                format!("must be a string such as \"mon-fri 08:30-17:30\", got {}", json_kind(&item)),
+            ));
+        };
+        line.parse::<ScheduleEntry>().map_err(|e| PreferencesError::field(&entry, e))?;
+        lines.push(line);
+    }
+    WeeklySchedule::parse(&lines).map(Some).map_err(|e| PreferencesError::field(key, e))
+}
+
 /// Removes `key` from `map` as a temperature in °C; `None` when absent or `null`.
 pub fn take_celsius(map: &mut Map<String, Value>, key: &str) -> Result<Option<f64>, PreferencesError> {
     match map.remove(key) {
@@ -123,6 +238,14 @@ pub fn take_celsius(map: &mut Map<String, Value>, key: &str) -> Result<Option<f6
         },
         Some(other) => Err(PreferencesError::field(key, format!("must be a number (°C), got {}", json_kind(&other)))),
     }
+}
+
+/// One key's value as read, or, when it cannot be read, what `on_bad` makes of that: an error, or the default.
+fn read<T>(
+    on_bad: &mut dyn FnMut(PreferencesError) -> Result<(), PreferencesError>,
+    value: Result<Option<T>, PreferencesError>,
+) -> Result<Option<T>, PreferencesError> {
+    value.or_else(|e| on_bad(e).map(|()| None))
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -142,22 +265,48 @@ impl Preferences {
     ///
     /// [`validate`]: Preferences::validate
     pub fn from_json(value: Value) -> Result<Self, PreferencesError> {
+        Self::parse(value, &mut Err)
+    }
+
+    /// Reads a document as stored by this or an earlier version: like [`from_json`], except that a known key
+    /// whose value cannot be read takes its default instead of failing the whole document, and is handed to
+    /// `dropped` (to be logged by the caller; this logs nothing). Earlier versions kept `control_strategy` and
+    /// `occupancy_schedule` as untyped keys, so a stored document may hold any value there. Fails only when the
+    /// document is not a JSON object.
+    ///
+    /// [`from_json`]: Preferences::from_json
+    pub fn from_stored(value: Value, mut dropped: impl FnMut(PreferencesError)) -> Result<Self, PreferencesError> {
+        Self::parse(value, &mut |e| {
+            dropped(e);
+            Ok(())
+        })
+    }
+
+    /// Parses an object; `on_bad` decides about a known key whose value cannot be read: `Err` fails the parse,
+    /// `Ok` gives the key its default.
+    fn parse(
+        value: Value,
+        on_bad: &mut dyn FnMut(PreferencesError) -> Result<(), PreferencesError>,
+    ) -> Result<Self, PreferencesError> {
         let Value::Object(mut map) = value else {
             return Err(PreferencesError(format!("preferences must be a JSON object, got {}", json_kind(&value))));
         };
         let d = Self::default();
+        let m = &mut map;
         Ok(Self {
-            occupied_temp: take_celsius(&mut map, "occupied_temp")?.unwrap_or(d.occupied_temp),
-            unoccupied_temp: take_celsius(&mut map, "unoccupied_temp")?.unwrap_or(d.unoccupied_temp),
-            min_temp: take_celsius(&mut map, "min_temp")?.unwrap_or(d.min_temp),
-            max_temp: take_celsius(&mut map, "max_temp")?.unwrap_or(d.max_temp),
-            schedule: take(&mut map, "schedule")?.unwrap_or(d.schedule),
-            weather_warm_threshold: take_celsius(&mut map, "weather_warm_threshold")?
+            occupied_temp: read(on_bad, take_celsius(m, "occupied_temp"))?.unwrap_or(d.occupied_temp),
+            unoccupied_temp: read(on_bad, take_celsius(m, "unoccupied_temp"))?.unwrap_or(d.unoccupied_temp),
+            min_temp: read(on_bad, take_celsius(m, "min_temp"))?.unwrap_or(d.min_temp),
+            max_temp: read(on_bad, take_celsius(m, "max_temp"))?.unwrap_or(d.max_temp),
+            schedule: read(on_bad, take(m, "schedule"))?.unwrap_or(d.schedule),
+            weather_warm_threshold: read(on_bad, take_celsius(m, "weather_warm_threshold"))?
                 .unwrap_or(d.weather_warm_threshold),
-            weather_warm_offset: take_celsius(&mut map, "weather_warm_offset")?.unwrap_or(d.weather_warm_offset),
-            weather_cold_threshold: take_celsius(&mut map, "weather_cold_threshold")?,
-            weather_cold_offset: take_celsius(&mut map, "weather_cold_offset")?.unwrap_or(d.weather_cold_offset),
-            weather_location: take(&mut map, "weather_location")?,
+            weather_warm_offset: read(on_bad, take_celsius(m, "weather_warm_offset"))?.unwrap_or(d.weather_warm_offset),
+            weather_cold_threshold: read(on_bad, take_celsius(m, "weather_cold_threshold"))?,
+            weather_cold_offset: read(on_bad, take_celsius(m, "weather_cold_offset"))?.unwrap_or(d.weather_cold_offset),
+            weather_location: read(on_bad, take(m, "weather_location"))?,
+            control_strategy: read(on_bad, take_strategy(m, "control_strategy"))?,
+            occupancy_schedule: read(on_bad, take_schedule(m, "occupancy_schedule"))?,
             extra: map,
         })
     }
@@ -180,6 +329,11 @@ impl Preferences {
         map.insert("weather_cold_threshold".into(), self.weather_cold_threshold.into());
         map.insert("weather_cold_offset".into(), self.weather_cold_offset.into());
         map.insert("weather_location".into(), self.weather_location.clone().into());
+        map.insert("control_strategy".into(), self.control_strategy.map(ControlStrategy::as_str).into());
+        map.insert(
+            "occupancy_schedule".into(),
+            self.occupancy_schedule.as_ref().map_or(Value::Null, |s| serde_json::to_value(s).unwrap_or(Value::Null)),
+        );
         for (k, v) in &self.extra {
             map.insert(k.clone(), v.clone());
         }
@@ -247,7 +401,7 @@ impl Preferences {
             }
         }
         if let Some(loc) = &self.weather_location
-            && (loc.trim().is_empty() || loc.len() > 200)
+            && (loc.trim().is_empty() || loc.chars().count() > 200)
         {
             return Err(PreferencesError::field("weather_location", "must be 1 to 200 characters"));
         }
@@ -376,6 +530,139 @@ mod tests {
         assert!(e.0.starts_with("preferences.schedule[0].temp:"), "{e}");
         let e = Preferences::parse_valid(json!({"weather_warm_offset": 9})).unwrap_err();
         assert!(e.0.starts_with("preferences.weather_warm_offset:"), "{e}");
+    }
+
+    #[test]
+    fn control_strategy_is_typed_and_normalized() {
+        let p = Preferences::parse_valid(json!({"control_strategy": "predictive"})).unwrap();
+        assert_eq!(p.control_strategy, Some(ControlStrategy::Predictive));
+        assert!(p.extra.is_empty(), "a known key, not kept as unknown");
+        // Accepted before (trimmed, any case): still accepted, and stored normalized.
+        let p = Preferences::parse_valid(json!({"control_strategy": "  Scheduled "})).unwrap();
+        assert_eq!(p.control_strategy, Some(ControlStrategy::Scheduled));
+        assert_eq!(p.to_json()["control_strategy"], json!("scheduled"));
+        for s in ControlStrategy::ALL {
+            let p = Preferences::from_json(json!({ "control_strategy": s.as_str() })).unwrap();
+            assert_eq!(p.control_strategy, Some(s));
+            assert_eq!(p.to_json()["control_strategy"], json!(s.to_string()));
+        }
+        assert_eq!(Preferences::from_json(json!({"control_strategy": null})).unwrap().control_strategy, None);
+    }
+
+    #[test]
+    fn control_strategy_errors_name_the_field_and_the_allowed_values() {
+        let e = Preferences::from_json(json!({"control_strategy": "predictiv"})).unwrap_err();
+        assert_eq!(
+            e.0,
+            "preferences.control_strategy: unknown strategy \"predictiv\" \
+             (expected one of: constant, reactive, scheduled, predictive)"
+        );
+        let e = Preferences::from_json(json!({"control_strategy": 3})).unwrap_err();
+        assert_eq!(
+            e.0,
+            "preferences.control_strategy: must be a string, one of: constant, reactive, scheduled, predictive; \
+             got a number"
+        );
+        assert!(Preferences::from_json(json!({"control_strategy": ""})).is_err());
+    }
+
+    #[test]
+    fn strategy_names_parse_display_and_serde_alike() {
+        for s in ControlStrategy::ALL {
+            assert_eq!(s.as_str().parse::<ControlStrategy>().unwrap(), s);
+            assert_eq!(format!(" {} ", s.as_str().to_uppercase()).parse::<ControlStrategy>().unwrap(), s);
+            assert_eq!(serde_json::to_value(s).unwrap(), json!(s.as_str()));
+            assert_eq!(serde_json::from_value::<ControlStrategy>(json!(s.as_str())).unwrap(), s);
+        }
+        let e = "pid".parse::<ControlStrategy>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown control strategy \"pid\" (expected constant, reactive, scheduled or predictive)"
+        );
+    }
+
+    #[test]
+    fn occupancy_schedule_is_parsed_with_the_schedule_grammar() {
+        let p = Preferences::parse_valid(json!({"occupancy_schedule": ["mon-fri 08:30-17:30", " Sat 10:00-12:00"]}))
+            .unwrap();
+        let s = p.occupancy_schedule.as_ref().unwrap();
+        assert_eq!(s.entries().len(), 2);
+        let monday_noon = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap().and_hms_opt(12, 0, 0).unwrap();
+        assert!(s.is_active(monday_noon));
+        assert!(p.extra.is_empty());
+        assert_eq!(p.to_json()["occupancy_schedule"], json!(["mon-fri 08:30-17:30", "sat 10:00-12:00"]), "normalized");
+        let empty = Preferences::from_json(json!({"occupancy_schedule": []})).unwrap();
+        assert_eq!(empty.occupancy_schedule.as_ref().map(WeeklySchedule::is_empty), Some(true));
+        assert_eq!(empty.to_json()["occupancy_schedule"], json!([]));
+        assert_eq!(Preferences::from_json(json!({"occupancy_schedule": null})).unwrap().occupancy_schedule, None);
+    }
+
+    #[test]
+    fn occupancy_schedule_errors_name_the_field_and_the_entry() {
+        let e = Preferences::from_json(json!({"occupancy_schedule": ["mon-fri 08:30-17:30", "someday"]})).unwrap_err();
+        assert!(e.0.starts_with("preferences.occupancy_schedule[1]: schedule entry \"someday\": "), "{e}");
+        assert!(e.0.contains("expected e.g."), "{e}");
+        let e = Preferences::from_json(json!({"occupancy_schedule": "mon-fri 08:30-17:30"})).unwrap_err();
+        assert_eq!(
+            e.0,
+            "preferences.occupancy_schedule: must be an array of entries such as \"mon-fri 08:30-17:30\", got a string"
+        );
+        let e = Preferences::from_json(json!({"occupancy_schedule": [8]})).unwrap_err();
+        assert!(e.0.starts_with("preferences.occupancy_schedule[0]: must be a string"), "{e}");
+        let e = Preferences::from_json(json!({"occupancy_schedule": ["mon-fri 25:00-26:00"]})).unwrap_err();
+        assert!(e.0.starts_with("preferences.occupancy_schedule[0]: ") && e.0.contains("25:00"), "{e}");
+    }
+
+    #[test]
+    fn every_key_round_trips_and_unset_ones_are_written_as_null() {
+        let d = Preferences::default().to_json();
+        assert_eq!(d["control_strategy"], Value::Null);
+        assert_eq!(d["occupancy_schedule"], Value::Null);
+        assert_eq!(Preferences::from_json(d).unwrap(), Preferences::default());
+        let full = json!({
+            "occupied_temp": 22.0, "unoccupied_temp": 16.0, "min_temp": 12.0, "max_temp": 26.0,
+            "schedule": [{"when": "mon-fri 07:00-09:00", "temp": 21.5}],
+            "weather_warm_threshold": 19.0, "weather_warm_offset": 0.5, "weather_cold_threshold": -3.0,
+            "weather_cold_offset": 1.0, "weather_location": "Berlin",
+            "control_strategy": "predictive", "occupancy_schedule": ["mon-fri 08:30-17:30"], "custom": [1]
+        });
+        let p = Preferences::parse_valid(full.clone()).unwrap();
+        assert_eq!(p.to_json(), full);
+        assert_eq!(Preferences::from_json(p.to_json()).unwrap(), p);
+        assert_eq!(serde_json::from_value::<Preferences>(serde_json::to_value(&p).unwrap()).unwrap(), p);
+        // Reset through a merge.
+        let m = p.merged(json!({"control_strategy": null, "occupancy_schedule": null})).unwrap();
+        assert_eq!((m.control_strategy, m.occupancy_schedule), (None, None));
+        let m = p.merged(json!({"control_strategy": "Reactive"})).unwrap();
+        assert_eq!(m.control_strategy, Some(ControlStrategy::Reactive));
+        assert_eq!(m.occupancy_schedule, p.occupancy_schedule, "untouched");
+        assert!(p.merged(json!({"control_strategy": "predictiv"})).unwrap_err().0.contains("expected one of"));
+    }
+
+    #[test]
+    fn stored_documents_with_unreadable_values_load_with_the_defaults() {
+        // What an earlier version accepted and stored: any value under the then-unknown keys.
+        let legacy = json!({"occupied_temp": 22.0, "control_strategy": "predictiv",
+                            "occupancy_schedule": "weekdays", "note": "kept"});
+        assert!(Preferences::from_json(legacy.clone()).is_err());
+        let mut dropped = Vec::new();
+        let p = Preferences::from_stored(legacy, |e| dropped.push(e.0)).unwrap();
+        assert_eq!(p.occupied_temp, 22.0);
+        assert_eq!((p.control_strategy, p.occupancy_schedule.as_ref()), (None, None));
+        assert_eq!(p.extra.get("note"), Some(&json!("kept")));
+        assert!(!p.extra.contains_key("control_strategy") && !p.extra.contains_key("occupancy_schedule"));
+        assert_eq!(dropped.len(), 2, "{dropped:?}");
+        assert!(dropped[0].starts_with("preferences.control_strategy: unknown strategy"), "{dropped:?}");
+        assert!(dropped[1].starts_with("preferences.occupancy_schedule: "), "{dropped:?}");
+        // Any known key: the bad value is dropped, the rest kept.
+        let p = Preferences::from_stored(json!({"max_temp": "hot", "min_temp": 11.0}), |_| {}).unwrap();
+        assert_eq!((p.min_temp, p.max_temp), (11.0, 28.0));
+        // Readable documents load exactly as from_json reads them, and nothing is reported.
+        let good = json!({"control_strategy": " Predictive", "occupancy_schedule": ["daily 07:00-22:00"], "x": 1});
+        let p = Preferences::from_stored(good.clone(), |e| panic!("{e}")).unwrap();
+        assert_eq!(p, Preferences::from_json(good).unwrap());
+        // Not an object: still an error.
+        assert!(Preferences::from_stored(json!([1]), |_| {}).is_err());
     }
 
     #[test]

@@ -162,7 +162,12 @@ impl fmt::Display for ScheduleEntry {
         let end = self.start_minute + self.duration_minutes;
         write!(f, "{days} {}-", hm(self.start_minute))?;
         if self.explicit_end_day {
-            let end_day = (self.days.0.trailing_zeros() + end / MINUTES_PER_DAY) % 7;
+            let start_day = self.days.0.trailing_zeros();
+            if end == 7 * MINUTES_PER_DAY {
+                // A whole week round to midnight: "mon 06:00-sun 24:00", as "mon 06:00-mon 00:00" would not read back.
+                return write!(f, "{} 24:00", DAY_NAMES[((start_day + 6) % 7) as usize]);
+            }
+            let end_day = (start_day + end / MINUTES_PER_DAY) % 7;
             write!(f, "{} ", DAY_NAMES[end_day as usize])?;
         }
         write!(f, "{}", hm(end % MINUTES_PER_DAY))
@@ -346,6 +351,22 @@ mod tests {
         }
         let e: ScheduleEntry = "fri 18:00-sun 16:00".parse().unwrap();
         assert_eq!(e.duration_minutes, 46 * 60);
+        // What is written reads back as the same entry, also when an explicit end falls on a midnight.
+        for text in ["mon 06:02-sun 24:00", "sat 23:49-fri 24:00", "mon 20:11-tue 00:00", "sun 10:00-sun 24:00"] {
+            let e: ScheduleEntry = text.parse().unwrap();
+            let again: ScheduleEntry = e.to_string().parse().unwrap_or_else(|err| panic!("{text} -> {e}: {err}"));
+            assert_eq!(again, e, "{text} -> {e}");
+        }
+        assert_eq!("mon 06:02-sun 24:00".parse::<ScheduleEntry>().unwrap().to_string(), "mon 06:02-sun 24:00");
+        let hm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+        for (a, b) in (0..7).flat_map(|a| (0..7).map(move |b| (a, b))) {
+            for (start, end) in [0, 1, 719, 1439].into_iter().flat_map(|s| [0, 1, 720, 1439, 1440].map(|e| (s, e))) {
+                let text = format!("{} {}-{} {}", DAY_NAMES[a], hm(start), DAY_NAMES[b], hm(end));
+                if let Ok(e) = text.parse::<ScheduleEntry>() {
+                    assert_eq!(e.to_string().parse::<ScheduleEntry>().as_ref(), Ok(&e), "{text} -> {e}");
+                }
+            }
+        }
     }
 
     #[test]

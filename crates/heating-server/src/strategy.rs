@@ -18,7 +18,6 @@ use std::sync::{Arc, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 use heating_core::preferences::Preferences;
-use heating_core::schedule::WeeklySchedule;
 use heating_core::units::Setpoint;
 use heating_predict::{
     ControlContext, ControlOutput, OccupancyForecast, PredictiveConfig, PriceProfile, Strategy, ZoneReading, controller,
@@ -34,21 +33,7 @@ pub const HYSTERESIS_K: f64 = 0.3;
 /// The zone's strategy: its `control_strategy` preference when set, else the server's `CONTROL_STRATEGY`.
 #[must_use]
 pub fn zone_strategy(prefs: &Preferences, default: Strategy) -> Strategy {
-    prefs
-        .extra
-        .get("control_strategy")
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.trim().to_ascii_lowercase().parse().ok())
-        .unwrap_or(default)
-}
-
-/// The zone's occupancy schedule from its `occupancy_schedule` preference (weekly entries such as
-/// `"mon-fri 08:30-17:30"`), if set.
-#[must_use]
-pub fn occupancy_schedule(prefs: &Preferences) -> Option<WeeklySchedule> {
-    let v = prefs.extra.get("occupancy_schedule")?;
-    let entries: Vec<String> = serde_json::from_value(v.clone()).ok()?;
-    WeeklySchedule::try_from(entries).ok()
+    prefs.control_strategy.unwrap_or(default)
 }
 
 /// What the weather service says for one location: the outdoor temperature now and the hourly forecast.
@@ -129,7 +114,7 @@ pub fn decide_zone(state: &AppState, rt: &ZoneRuntime, run: &RunInputs) -> Decid
     let no_weather = Weather::default();
     let weather = run.weather.get(&prefs.weather_location).unwrap_or(&no_weather);
     let model = model_in_use(rt);
-    let occupancy = OccupancyForecast::choose(occupancy_schedule(&prefs).as_ref(), Some(&rt.learned().occupancy));
+    let occupancy = OccupancyForecast::choose(prefs.occupancy_schedule.as_ref(), Some(&rt.learned().occupancy));
     let now = run.now;
     let mut live = rt.live();
     let ctx = ControlContext {

@@ -23,13 +23,12 @@ mod predictive;
 mod simple;
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
 use heating_core::control::Hold;
 use heating_core::preferences::Preferences;
 use heating_core::units::Setpoint;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::inputs::{Forecast, PriceProfile};
 use crate::model::ZoneModel;
@@ -38,50 +37,9 @@ use crate::occupancy::OccupancyForecast;
 pub use predictive::{PlanSummary, Predictive, PredictiveConfig};
 pub use simple::{Constant, Reactive, Scheduled};
 
-/// The control strategies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    Constant,
-    Reactive,
-    Scheduled,
-    Predictive,
-}
-
-impl Strategy {
-    pub const ALL: [Self; 4] = [Self::Constant, Self::Reactive, Self::Scheduled, Self::Predictive];
-
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Constant => "constant",
-            Self::Reactive => "reactive",
-            Self::Scheduled => "scheduled",
-            Self::Predictive => "predictive",
-        }
-    }
-}
-
-impl fmt::Display for Strategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An unknown strategy name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown control strategy {0:?} (expected constant, reactive, scheduled or predictive)")]
-pub struct UnknownStrategy(pub String);
-
-impl FromStr for Strategy {
-    type Err = UnknownStrategy;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|x| x.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| UnknownStrategy(s.into()))
-    }
-}
+/// The control strategies: the domain's [`ControlStrategy`](heating_core::preferences::ControlStrategy), also a
+/// zone preference.
+pub use heating_core::preferences::{ControlStrategy as Strategy, UnknownStrategy};
 
 /// What a controller knows of the zone's newest reading.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -30,27 +30,145 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(zone_details))
 }
 
-/// Zone preferences, all in °C. Each temperature must lie within 5..=35 °C and `min_temp <= max_temp`;
-/// `occupied_temp` and `unoccupied_temp` may lie outside `min_temp..=max_temp` (control clamps them into it).
-/// Missing keys take their defaults; keys not listed here are accepted and kept as sent.
+/// Zone preferences. Every key is optional: a missing key, or one set to null, takes its default (in `PUT`, null
+/// resets the key). Temperatures are °C within 5..=35, and `min_temp <= max_temp` (also with defaults filled in:
+/// `{"min_temp": 29}` alone is refused, the default `max_temp` being 28); `occupied_temp`, `unoccupied_temp` and
+/// timer-program temperatures may lie outside `min_temp..=max_temp` (control clamps every target into it). Keys not
+/// listed here are accepted and kept as sent. A value the server refuses is a 422 naming the field, e.g.
+/// `preferences.control_strategy: unknown strategy "predictiv" (expected one of: constant, reactive, scheduled,
+/// predictive)`. Responses hold every key listed here, null where unset.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(as = Preferences, example = json!({"occupied_temp": 22.0, "unoccupied_temp": 17.0, "min_temp": 10.0, "max_temp": 28.0}))]
+#[schema(as = Preferences, example = json!({"occupied_temp": 22.0, "unoccupied_temp": 17.0, "min_temp": 10.0,
+    "max_temp": 28.0, "control_strategy": "predictive", "occupancy_schedule": ["mon-fri 08:30-17:30"]}))]
 pub struct PreferencesSchema {
-    /// Target while occupied (default 21.0).
+    /// Target while occupied, °C.
     #[schema(default = 21.0, minimum = 5.0, maximum = 35.0)]
     pub occupied_temp: Option<f64>,
-    /// Target while vacant (default 17.0).
+    /// Target while vacant, °C.
     #[schema(default = 17.0, minimum = 5.0, maximum = 35.0)]
     pub unoccupied_temp: Option<f64>,
-    /// Lower bound for any target (default 10.0).
+    /// Lower bound for any target, °C; must not be above `max_temp`.
     #[schema(default = 10.0, minimum = 5.0, maximum = 35.0)]
     pub min_temp: Option<f64>,
-    /// Upper bound for any target (default 28.0).
+    /// Upper bound for any target, °C; must not be below `min_temp`.
     #[schema(default = 28.0, minimum = 5.0, maximum = 35.0)]
     pub max_temp: Option<f64>,
+    /// Weekly timer program, at most 64 entries: while an entry is active (site-local time), its temperature is the
+    /// comfort target, whatever the occupancy; the first active entry wins. Default: none.
+    #[schema(default = json!([]), max_items = 64)]
+    pub schedule: Option<Vec<ScheduledTargetSchema>>,
+    /// Above this outdoor temperature (°C, -50..=50), comfort targets are lowered by `weather_warm_offset`.
+    #[schema(default = 21.0, minimum = -50.0, maximum = 50.0)]
+    pub weather_warm_threshold: Option<f64>,
+    /// Kelvin (0..=5) taken off comfort targets when it is warm outside; 0 disables the rule.
+    #[schema(default = 1.0, minimum = 0.0, maximum = 5.0)]
+    pub weather_warm_offset: Option<f64>,
+    /// Below this outdoor temperature (°C, -50..=50), comfort targets are raised by `weather_cold_offset`.
+    /// Default: null (the rule is off).
+    #[schema(default = json!(null), minimum = -50.0, maximum = 50.0)]
+    pub weather_cold_threshold: Option<f64>,
+    /// Kelvin (0..=5) added to comfort targets when it is cold outside.
+    #[schema(default = 0.5, minimum = 0.0, maximum = 5.0)]
+    pub weather_cold_offset: Option<f64>,
+    /// Weather location of this zone: a place name, a postcode or `lat,lon`, 1 to 100 characters, not only blanks,
+    /// no control characters: what the weather service takes (the server stores up to 200 characters, but the weather
+    /// service refuses a longer location, and control then uses the zone's own outdoor sensor). Default: null (the
+    /// site's `WEATHER_LOCATION`).
+    #[schema(default = json!(null), min_length = 1, max_length = 100, example = "Berlin",
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    pub weather_location: Option<String>,
+    /// How the zone's target is decided. Default: null (the server's `CONTROL_STRATEGY`).
+    #[schema(default = json!(null))]
+    pub control_strategy: Option<StrategySchema>,
+    /// When people are expected, for the `scheduled` and `predictive` strategies: a weekly schedule, each entry in
+    /// the grammar of `ScheduleEntry`, e.g. `["mon-fri 08:30-17:30"]`. Stored normalized (`"Sat,Sun 08:00-23:00"`
+    /// becomes `"sat,sun 08:00-23:00"`). Default: null (the occupancy learned from the zone's readings; an empty
+    /// list counts as unset).
+    #[schema(default = json!(null), example = json!(["mon-fri 08:30-17:30"]))]
+    pub occupancy_schedule: Option<Vec<ScheduleEntrySchema>>,
     /// Any other keys, kept verbatim.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+/// One entry of the timer program (`preferences.schedule`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ScheduledTarget, example = json!({"when": "mon-fri 07:00-09:00", "temp": 21.5}))]
+pub struct ScheduledTargetSchema {
+    pub when: ScheduleEntrySchema,
+    /// Target while the entry is active, °C.
+    #[schema(minimum = 5.0, maximum = 35.0)]
+    pub temp: f64,
+}
+
+/// A control strategy: `constant` (21 °C always), `reactive` (the occupancy rule on the measured occupancy),
+/// `scheduled` (`occupied_temp` while people are expected, else `unoccupied_temp`) or `predictive` (a 24 h
+/// price-aware plan). Read ignoring case and surrounding blanks; stored and shown lower-case.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = ControlStrategy)]
+pub enum StrategySchema {
+    Constant,
+    Reactive,
+    Scheduled,
+    Predictive,
+}
+
+/// A weekly schedule entry: days, then a site-local time span, e.g. `mon-fri 06:30-08:00`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ScheduleEntrySchema(pub String);
+
+impl utoipa::PartialSchema for ScheduleEntrySchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(SCHEDULE_ENTRY_GRAMMAR))
+            .pattern(Some(schedule_entry_pattern()))
+            .examples(["mon-fri 06:30-08:00", "sat,sun 08:00-23:00", "sun-thu 22:00-07:00", "fri 18:00-sun 16:00"])
+            .into()
+    }
+}
+
+impl ToSchema for ScheduleEntrySchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ScheduleEntry".into()
+    }
+}
+
+/// The description of [`ScheduleEntrySchema`]: the grammar of `heating_core::schedule`.
+const SCHEDULE_ENTRY_GRAMMAR: &str = "A weekly schedule entry: days, one space, then a site-local time span \
+`HH:MM-HH:MM`. Days: a day (`mon`..`sun` or `monday`..`sunday`), a range (`mon-fri`; `sun-thu` wraps around the \
+week), a comma list of those (`sat,sun`, `mon,wed-fri`), or `daily`, `weekdays`, `weekends`. Times run from 00:00 \
+to 23:59 (24:00 as an end); an end before the start runs into the next morning (`sun-thu 22:00-07:00`). A span may \
+name its end day (`fri 18:00-sun 16:00`): the entry then starts on exactly one day and ends on another. Case is \
+ignored (the pattern shows the lower-case form); the stored form is normalized (lower-case, `mon-fri` for weekdays, `sat,sun` for weekends).";
+
+/// The `pattern` of [`ScheduleEntrySchema`]: what `heating_core::schedule::ScheduleEntry` reads, lower-case and with
+/// two-digit minutes (the server also takes other cases and single-digit minutes). An explicit end day must differ
+/// from the start day here, so that every string the pattern allows ends after it starts.
+fn schedule_entry_pattern() -> String {
+    const DAYS: [&str; 7] = [
+        "mon(?:day)?",
+        "tue(?:sday)?",
+        "wed(?:nesday)?",
+        "thu(?:rsday)?",
+        "fri(?:day)?",
+        "sat(?:urday)?",
+        "sun(?:day)?",
+    ];
+    let day = DAYS.join("|");
+    let item = format!("(?:{day})(?:-(?:{day}))?");
+    let days = format!("(?:daily|everyday|all|weekdays|weekends?|{item}(?:,{item})*)");
+    let start = "(?:[01]?[0-9]|2[0-3]):[0-5][0-9]";
+    let end = format!("(?:{start}|24:00)");
+    let mut forms = vec![format!("{days} {start}-{end}")];
+    for (i, d) in DAYS.iter().enumerate() {
+        let others: Vec<&str> = DAYS.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, o)| *o).collect();
+        forms.push(format!("(?:{d}) {start}-(?:{}) {end}", others.join("|")));
+    }
+    format!("^(?:{})$", forms.join("|"))
 }
 
 /// Body of `POST /zones/`.
@@ -58,18 +176,31 @@ pub struct PreferencesSchema {
 #[schema(example = json!({"name": "Living Room", "preferences": {"occupied_temp": 22.0, "unoccupied_temp": 17.0},
                           "modbus_port": 5020, "modbus_host": "localhost"}))]
 pub struct ZoneCreate {
-    /// Unique display name, 1 to 100 characters (trimmed).
+    /// Unique display name, 1 to 100 characters, no control characters, not only blanks; stored trimmed.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// Preferences; missing keys take their defaults.
     #[schema(value_type = Option<PreferencesSchema>)]
     pub preferences: Option<Value>,
     /// Modbus TCP port of the zone's device; omit or null for a zone without a device.
+    #[serde(default, deserialize_with = "port")]
     #[schema(value_type = Option<u16>, minimum = 1, maximum = 65535)]
     pub modbus_port: Option<NonZeroU16>,
-    /// Modbus TCP host (default `localhost`); stored lower-cased.
-    #[schema(default = "localhost")]
+    /// Modbus TCP host name or IP address, at most 253 characters, without blanks, `/`, `@`, `?` or `#`
+    /// (default `localhost`); stored lower-cased. Host, port and unit id together must be unique.
+    #[schema(
+        default = "localhost",
+        min_length = 1,
+        max_length = 253,
+        pattern = r"^[\x21\x22\x24-\x2e\x30-\x3e\x41-\x7e]+$"
+    )]
     pub modbus_host: Option<String>,
     /// Modbus unit id (default 1).
+    #[serde(default, deserialize_with = "unit_id")]
     #[schema(default = 1, minimum = 0, maximum = 255)]
     pub modbus_unit_id: Option<u8>,
 }
@@ -78,23 +209,66 @@ pub struct ZoneCreate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"preferences": {"occupied_temp": 21.5}}))]
 pub struct ZoneUpdate {
+    /// A new unique display name, 1 to 100 characters, no control characters, not only blanks; stored trimmed.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: Option<String>,
     /// Merged key by key into the current preferences; a key set to null is reset to its default (or, if unknown,
     /// removed). The result is validated as a whole.
     #[schema(value_type = Option<PreferencesSchema>)]
     pub preferences: Option<Value>,
     /// A number sets the port; null removes it (no device); absent leaves it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_port")]
     #[schema(value_type = Option<u16>, minimum = 1, maximum = 65535)]
     pub modbus_port: Option<Option<NonZeroU16>>,
+    /// Modbus TCP host name or IP address, at most 253 characters, without blanks, `/`, `@`, `?` or `#`; stored
+    /// lower-cased.
+    #[schema(min_length = 1, max_length = 253, pattern = r"^[\x21\x22\x24-\x2e\x30-\x3e\x41-\x7e]+$")]
     pub modbus_host: Option<String>,
+    /// Modbus unit id.
+    #[serde(default, deserialize_with = "unit_id")]
     #[schema(minimum = 0, maximum = 255)]
     pub modbus_unit_id: Option<u8>,
 }
 
-/// Tells "field present, null" (`Some(None)`) from "field absent" (`None`, via `#[serde(default)]`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
+/// A port as `modbus_port` in `PUT`: tells "field present, null" (`Some(None)`) from "field absent" (`None`, via
+/// `#[serde(default)]`).
+fn present_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<NonZeroU16>>, D::Error> {
+    port(d).map(Some)
+}
+
+/// A Modbus TCP port, 1 to 65535, or null.
+fn port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NonZeroU16>, D::Error> {
+    Ok(whole_number(d, 1, 65535, "a port number 1..=65535")?
+        .and_then(|p| u16::try_from(p).ok())
+        .and_then(NonZeroU16::new))
+}
+
+/// A Modbus unit id, 0 to 255, or null.
+fn unit_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    Ok(whole_number(d, 0, 255, "a unit id 0..=255")?.and_then(|u| u8::try_from(u).ok()))
+}
+
+/// A whole number within `min..=max`, or null. JSON Schema counts `5020.0` as the integer 5020, so a client
+/// generated from the OpenAPI document may send either: both are read, a fraction or a value out of range is
+/// refused.
+fn whole_number<'de, D: Deserializer<'de>>(
+    d: D,
+    min: i64,
+    max: i64,
+    expected: &'static str,
+) -> Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    n.as_i64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 1e15).map(|f| f as i64))
+        .filter(|i| (min..=max).contains(i))
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::invalid_value(serde::de::Unexpected::Other(&n.to_string()), &expected))
 }
 
 /// A zone.

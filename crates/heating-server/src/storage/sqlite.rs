@@ -584,7 +584,10 @@ fn zone_from_row(row: &SqliteRow) -> Result<Zone, StorageError> {
     let corrupt = |msg: String| StorageError::Corrupt(format!("zone {id}: {msg}"));
     let prefs_text: String = row.try_get("preferences")?;
     let prefs_json: serde_json::Value = serde_json::from_str(&prefs_text).map_err(|e| corrupt(e.to_string()))?;
-    let preferences = Preferences::from_json(prefs_json).map_err(|e| corrupt(e.to_string()))?;
+    let preferences = Preferences::from_stored(prefs_json, |e| {
+        tracing::warn!(zone_id = id, "stored {e}: the default applies until the preferences are saved again")
+    })
+    .map_err(|e| corrupt(e.to_string()))?;
     let port: Option<i64> = row.try_get("modbus_port")?;
     let modbus_port =
         port.map(|p| u16::try_from(p).map_err(|_| corrupt(format!("modbus_port {p} out of range")))).transpose()?;

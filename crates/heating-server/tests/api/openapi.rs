@@ -2,6 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use heating_core::preferences::{ControlStrategy, Preferences};
+use heating_core::schedule::ScheduleEntry;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -150,4 +152,39 @@ async fn every_documented_route_is_served_and_nothing_else_on_those_paths() {
             }
         }
     }
+}
+
+/// The `Preferences` schema documents every key the server reads, with the server's defaults, ranges and values,
+/// and says that unknown keys are accepted.
+#[test]
+fn the_preferences_schema_documents_every_key_with_its_default() {
+    let spec = serde_json::to_value(heating_server::http::openapi()).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let schema = &schemas["Preferences"];
+    let props = schema["properties"].as_object().unwrap();
+    let defaults = Preferences::default().to_json();
+    let defaults = defaults.as_object().unwrap();
+    for (key, default) in defaults {
+        let prop = props.get(key).unwrap_or_else(|| panic!("preference {key} is not documented"));
+        let description = prop["description"].as_str().or_else(|| prop["oneOf"][0]["description"].as_str());
+        assert!(description.is_some_and(|d| !d.is_empty()), "{key}: no description in {prop}");
+        assert_eq!(prop.get("default"), Some(default), "{key}: the documented default is the server's");
+        let nullable = prop["type"].as_array().is_some_and(|t| t.contains(&json!("null")))
+            || prop["oneOf"].as_array().is_some_and(|o| o.contains(&json!({"type": "null"})));
+        assert!(nullable, "{key}: null resets a key, so the schema allows it: {prop}");
+    }
+    assert_eq!(props.len(), defaults.len(), "every documented key is one the server reads");
+    assert_ne!(schema["additionalProperties"], json!(false), "unknown keys are accepted and kept");
+    for key in ["occupied_temp", "unoccupied_temp", "min_temp", "max_temp"] {
+        assert_eq!((props[key]["minimum"].as_f64(), props[key]["maximum"].as_f64()), (Some(5.0), Some(35.0)), "{key}");
+    }
+    assert!(schema["description"].as_str().unwrap().contains("min_temp <= max_temp"));
+
+    let strategies: Vec<&str> = ControlStrategy::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(schemas["ControlStrategy"]["enum"], json!(strategies));
+    for example in schemas["ScheduleEntry"]["examples"].as_array().unwrap() {
+        example.as_str().unwrap().parse::<ScheduleEntry>().unwrap();
+    }
+    assert!(schemas["ScheduleEntry"]["pattern"].is_string());
+    Preferences::parse_valid(schema["example"].clone()).unwrap();
 }

@@ -5,7 +5,7 @@ use heating_server::storage::NewReading;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, json_of, spawn_app, t0, utc};
+use crate::helpers::{assert_error, json_of, spawn_app, sqlite_url, t0, utc};
 
 #[tokio::test]
 async fn create_zone_applies_defaults() {
@@ -21,7 +21,8 @@ async fn create_zone_applies_defaults() {
         json!({
             "occupied_temp": 21.0, "unoccupied_temp": 17.0, "min_temp": 10.0, "max_temp": 28.0,
             "schedule": [], "weather_warm_threshold": 21.0, "weather_warm_offset": 1.0,
-            "weather_cold_threshold": null, "weather_cold_offset": 0.5, "weather_location": null
+            "weather_cold_threshold": null, "weather_cold_offset": 0.5, "weather_location": null,
+            "control_strategy": null, "occupancy_schedule": null
         })
     );
     assert_eq!(utc(&zone["created_at"]), t0());
@@ -47,6 +48,9 @@ async fn duplicate_modbus_endpoint_is_a_conflict_but_zones_without_port_never_co
     // Same host and port, another unit id: a different endpoint (a gateway with several units).
     app.create_zone(json!({"name": "B", "modbus_port": 5020, "modbus_unit_id": 2})).await;
     app.create_zone(json!({"name": "C", "modbus_port": 5020, "modbus_host": "10.0.0.5"})).await;
+    // JSON Schema counts 5020.0 as an integer, so a generated client may send it: the same endpoint.
+    let same = json!({"name": "F", "modbus_port": 5020.0, "modbus_unit_id": 2.0});
+    assert_error(app.post("/zones/", &same).await, StatusCode::CONFLICT, "localhost:5020 unit 2").await;
     // No port: no device, so any number of such zones may share host and unit id.
     app.create_zone(json!({"name": "D"})).await;
     app.create_zone(json!({"name": "E", "modbus_port": null})).await;
@@ -67,6 +71,9 @@ async fn invalid_zone_bodies_are_422_naming_the_field() {
         (json!({"name": "Z", "modbus_port": "5020"}), "modbus_port"),
         (json!({"name": "Z", "modbus_unit_id": 256}), "modbus_unit_id"),
         (json!({"name": "Z", "modbus_unit_id": -1}), "modbus_unit_id"),
+        (json!({"name": "Z", "modbus_port": 5020.5}), "modbus_port"),
+        (json!({"name": "Z", "modbus_unit_id": 1.5}), "modbus_unit_id"),
+        (json!({"name": "Z", "modbus_unit_id": "1"}), "modbus_unit_id"),
         (json!({"name": "Z", "modbus_host": ""}), "modbus_host"),
         (json!({"name": "Z", "modbus_host": "a b"}), "modbus_host"),
         (json!({"name": "Z", "preferences": {"occupied_temp": "warm"}}), "preferences.occupied_temp"),
@@ -74,6 +81,14 @@ async fn invalid_zone_bodies_are_422_naming_the_field() {
         (json!({"name": "Z", "preferences": {"unoccupied_temp": 4.9}}), "preferences.unoccupied_temp"),
         (json!({"name": "Z", "preferences": {"min_temp": 22, "max_temp": 20}}), "preferences.min_temp"),
         (json!({"name": "Z", "preferences": [21]}), "preferences must be a JSON object"),
+        (
+            json!({"name": "Z", "preferences": {"control_strategy": "predictiv"}}),
+            "preferences.control_strategy: unknown strategy \"predictiv\" \
+             (expected one of: constant, reactive, scheduled, predictive)",
+        ),
+        (json!({"name": "Z", "preferences": {"control_strategy": 1}}), "preferences.control_strategy"),
+        (json!({"name": "Z", "preferences": {"occupancy_schedule": ["someday"]}}), "preferences.occupancy_schedule[0]"),
+        (json!({"name": "Z", "preferences": {"occupancy_schedule": "mon-fri 08:30-17:30"}}), "must be an array"),
     ];
     for (body, needle) in cases {
         assert_error(app.post("/zones/", &body).await, StatusCode::UNPROCESSABLE_ENTITY, needle).await;
@@ -171,6 +186,10 @@ async fn put_updates_only_the_fields_sent() {
     assert_eq!(z["modbus_port"], Value::Null);
     let (_, z) = json_of(app.put(&path, &json!({"modbus_port": 5030, "modbus_host": "Zone-Gw"})).await).await;
     assert_eq!((z["modbus_port"].as_i64(), z["modbus_host"].as_str()), (Some(5030), Some("zone-gw")));
+    let (_, z) = json_of(app.put(&path, &json!({"modbus_port": 5031.0, "modbus_unit_id": 4.0})).await).await;
+    assert_eq!((z["modbus_port"].as_i64(), z["modbus_unit_id"].as_i64()), (Some(5031), Some(4)), "whole numbers");
+    let (_, z) = json_of(app.put(&path, &json!({"modbus_port": 5030})).await).await;
+    assert_eq!(z["modbus_port"], 5030);
     let (_, z) = json_of(app.put(&path, &json!({})).await).await;
     assert_eq!(z["modbus_port"], 5030);
 
@@ -286,4 +305,108 @@ async fn details_list_history_newest_first_and_bounded() {
     assert_error(app.get(&format!("/zones/{id}/details?limit=0")).await, StatusCode::UNPROCESSABLE_ENTITY, "limit")
         .await;
     assert_error(app.get("/zones/999/details").await, StatusCode::NOT_FOUND, "Zone not found").await;
+}
+
+#[tokio::test]
+async fn control_strategy_and_occupancy_schedule_are_typed_preferences() {
+    let app = spawn_app().await;
+    // Accepted as before (any case, blanks around), stored normalized.
+    let prefs =
+        json!({"control_strategy": " Predictive ", "occupancy_schedule": ["Mon-Fri 08:30-17:30", "sat 10:00-12:00"]});
+    let zone = app.create_zone(json!({"name": "Study", "preferences": prefs})).await;
+    assert_eq!(zone["preferences"]["control_strategy"], "predictive");
+    assert_eq!(zone["preferences"]["occupancy_schedule"], json!(["mon-fri 08:30-17:30", "sat 10:00-12:00"]));
+    let path = format!("/zones/{}", zone["id"]);
+    let (_, plan) = json_of(app.get(&format!("{path}/plan")).await).await;
+    assert_eq!(plan["strategy"], "predictive", "the control job and the plan read the typed preference");
+
+    // A wrong value is refused naming the field (and the allowed values); nothing changes.
+    let detail = assert_error(
+        app.put(&path, &json!({"preferences": {"control_strategy": "predictiv"}})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "preferences.control_strategy: unknown strategy \"predictiv\"",
+    )
+    .await;
+    assert!(detail.contains("(expected one of: constant, reactive, scheduled, predictive)"), "{detail}");
+    let detail = assert_error(
+        app.put(&path, &json!({"preferences": {"occupancy_schedule": ["mon-fri 08:30-17:30", "mon-fri 8-17"]}})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "preferences.occupancy_schedule[1]: ",
+    )
+    .await;
+    assert!(detail.contains("mon-fri 8-17"), "{detail}");
+    assert_error(
+        app.put(&path, &json!({"preferences": {"occupancy_schedule": {"mon": "08:00"}}})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "preferences.occupancy_schedule: must be an array",
+    )
+    .await;
+    let (_, same) = json_of(app.get(&path).await).await;
+    assert_eq!(same["preferences"], zone["preferences"], "failed updates changed nothing");
+
+    // A valid change, then null resets each to its default.
+    let (status, z) = json_of(app.put(&path, &json!({"preferences": {"control_strategy": "scheduled"}})).await).await;
+    assert_eq!(status, StatusCode::OK, "{z}");
+    assert_eq!(z["preferences"]["control_strategy"], "scheduled");
+    assert_eq!(z["preferences"]["occupancy_schedule"], zone["preferences"]["occupancy_schedule"], "merged key by key");
+    let reset = json!({"preferences": {"control_strategy": null, "occupancy_schedule": null}});
+    let (_, z) = json_of(app.put(&path, &reset).await).await;
+    assert_eq!(
+        (&z["preferences"]["control_strategy"], &z["preferences"]["occupancy_schedule"]),
+        (&Value::Null, &Value::Null)
+    );
+    let (_, plan) = json_of(app.get(&format!("{path}/plan")).await).await;
+    assert_eq!(plan["strategy"], "reactive", "unset: the server's CONTROL_STRATEGY");
+}
+
+/// Earlier versions kept `control_strategy` and `occupancy_schedule` as untyped keys and accepted any value there
+/// (with 200). Such a stored zone still loads after the upgrade, with the defaults in place of the values this
+/// version cannot read; everything else in it is kept, and the next save writes the cleaned document.
+#[tokio::test]
+async fn zones_stored_with_values_this_version_refuses_still_load_with_the_defaults() {
+    let app = spawn_app().await;
+    let id = app.create_zone(json!({"name": "Legacy", "preferences": {"occupied_temp": 22.5}})).await["id"]
+        .as_i64()
+        .unwrap();
+    let legacy = json!({
+        "occupied_temp": 22.5, "unoccupied_temp": 17.0, "min_temp": 10.0, "max_temp": 28.0,
+        "control_strategy": "predictiv", "occupancy_schedule": "weekdays 9 to 5", "note": "kept"
+    });
+    let pool = sqlx::SqlitePool::connect(&sqlite_url(&app.db_path)).await.unwrap();
+    let updated = sqlx::query("UPDATE zones SET preferences = ? WHERE id = ?")
+        .bind(legacy.to_string())
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(updated.rows_affected(), 1);
+    pool.close().await;
+
+    let path = format!("/zones/{id}");
+    let (status, zone) = json_of(app.get(&path).await).await;
+    assert_eq!(status, StatusCode::OK, "{zone}");
+    let p = &zone["preferences"];
+    assert_eq!((&p["control_strategy"], &p["occupancy_schedule"]), (&Value::Null, &Value::Null), "{p}");
+    assert_eq!((p["occupied_temp"].as_f64(), p["note"].as_str()), (Some(22.5), Some("kept")));
+    let (status, zones) = json_of(app.get("/zones/").await).await;
+    assert_eq!(status, StatusCode::OK, "listing zones still works: {zones}");
+    assert_eq!(zones[0]["preferences"], *p);
+    let (_, plan) = json_of(app.get(&format!("{path}/plan")).await).await;
+    assert_eq!(plan["strategy"], "reactive", "the server's default applies");
+    let (status, _) = json_of(app.get(&format!("{path}/details")).await).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Saving any change writes the document back without the unreadable values.
+    let (status, z) = json_of(app.put(&path, &json!({"preferences": {"unoccupied_temp": 16.0}})).await).await;
+    assert_eq!(status, StatusCode::OK, "{z}");
+    assert_eq!(
+        (&z["preferences"]["control_strategy"], z["preferences"]["note"].as_str()),
+        (&Value::Null, Some("kept"))
+    );
+    let pool = sqlx::SqlitePool::connect(&sqlite_url(&app.db_path)).await.unwrap();
+    let (stored,): (String,) =
+        sqlx::query_as("SELECT preferences FROM zones WHERE id = ?").bind(id).fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    let stored: Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!((&stored["control_strategy"], &stored["occupancy_schedule"]), (&Value::Null, &Value::Null), "{stored}");
 }
