@@ -1,14 +1,14 @@
-//! The one SQL implementation of [`Storage`]'s methods, for every backend: queries, row mapping and error rules are
-//! written once here (history in `sql/history.rs`). A backend (`sqlite.rs`, `postgres.rs`) implements [`Backend`]:
-//! its pool and migrations, and the few places where the databases really differ (locking, isolation, batch size,
-//! three phrases of the history SQL, how an error names a unique constraint).
+//! The one SQL implementation of [`Storage`]'s methods, for every backend: queries and error rules are written once
+//! here, history in `sql/history.rs`, row mapping in `sql/rows.rs`. A backend (`sqlite.rs`, `postgres.rs`)
+//! implements [`Backend`]: its pool and migrations, and the few places where the databases really differ (locking,
+//! isolation, batch size, a few phrases of the history SQL, how an error names a unique constraint).
 //!
 //! How one text serves both: each method's body is written once inside `on_backend!`, which runs it with `pool`
 //! bound to the backend's pool and `B` naming its sqlx driver, so the body is compiled once per backend with concrete
 //! types. That reads as plain sqlx code: no generic signatures and no list of trait bounds on every method (a
 //! `Database`-generic implementation needs both, and Rust does not carry such bounds over from a trait), and nothing
 //! is lost to `sqlx::Any` (which would drop JSONB, BOOLEAN and the exact integer types). Only row mapping is generic
-//! ([`ReadRow`]), with its bounds written once. The SQL is portable:
+//! (`sql/rows.rs`), with its bounds written once. The SQL is portable:
 //! - numbered placeholders `$1` (sqlx-sqlite reads `$NNN` as parameter NNN, so a number used twice is bound once);
 //! - preferences bound as [`Json`] (JSONB on PostgreSQL, TEXT on SQLite), read back as `CAST(.. AS TEXT)`;
 //! - flags bound and read as `bool` (BOOLEAN, or SQLite's 0/1 INTEGER), times as unix milliseconds.
@@ -16,17 +16,16 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use heating_core::preferences::Preferences;
-use heating_core::units::Setpoint;
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::types::Json;
-use sqlx::{ColumnIndex, Database, Decode, Pool, QueryBuilder, Row, Type};
+use sqlx::{Database, Pool, QueryBuilder, Row};
 
+use self::rows::ReadRow;
 use super::model::*;
-use super::{Stats, Storage, StorageError};
+use super::{Storage, StorageError};
 use crate::domain::Page;
-use crate::time::{from_ms, to_ms};
+use crate::time::to_ms;
 
 /// What differs between the backends; implemented by `sqlx::Sqlite` and `sqlx::Postgres`.
 pub trait Backend: Database {
@@ -86,20 +85,18 @@ macro_rules! on_backend {
 }
 
 mod history;
+mod rows;
 
-macro_rules! zone_columns {
-    () => {
+/// The columns each row mapping reads, for `concat!`.
+macro_rules! columns {
+    (zones) => {
         "id, name, CAST(preferences AS TEXT) AS preferences, modbus_host, modbus_port, modbus_unit_id, created_ms, \
          updated_ms"
     };
-}
-macro_rules! reading_columns {
-    () => {
+    (readings) => {
         "id, zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, energy_wh, outdoor_temp"
     };
-}
-macro_rules! command_columns {
-    () => {
+    (commands) => {
         "id, zone_id, ts_ms, target_temp, source, reason, status, error"
     };
 }
@@ -127,28 +124,17 @@ impl Storage {
 
     /// Creates a zone. `Conflict` when the name, or the host + port + unit id, is taken.
     pub async fn create_zone(&self, f: &ZoneFields, now: DateTime<Utc>) -> Result<Zone, StorageError> {
-        on_backend!(self, |pool, B| {
-            let row = sqlx::query(concat!(
-                "INSERT INTO zones (name, preferences, modbus_host, modbus_port, modbus_unit_id, created_ms, ",
-                "updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
-                zone_columns!()
-            ))
-            .bind(f.name.as_str())
-            .bind(Json(f.preferences.to_json()))
-            .bind(f.modbus_host.as_str())
-            .bind(f.modbus_port.map(|p| i64::from(p.get())))
-            .bind(i64::from(f.modbus_unit_id))
-            .bind(to_ms(now))
-            .fetch_one(pool)
-            .await
-            .map_err(|e| zone_write_error::<B>(e, f))?;
-            row.zone()
-        })
+        let sql = concat!(
+            "INSERT INTO zones (name, preferences, modbus_host, modbus_port, modbus_unit_id, created_ms, updated_ms) ",
+            "VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
+            columns!(zones)
+        );
+        self.write_zone(sql, f, now, None).await?.ok_or_else(|| sqlx::Error::RowNotFound.into())
     }
 
     pub async fn get_zone(&self, id: ZoneId) -> Result<Option<Zone>, StorageError> {
         on_backend!(self, |pool| {
-            let sql = concat!("SELECT ", zone_columns!(), " FROM zones WHERE id = $1");
+            let sql = concat!("SELECT ", columns!(zones), " FROM zones WHERE id = $1");
             sqlx::query(sql).bind(id).fetch_optional(pool).await?.as_ref().map(ReadRow::zone).transpose()
         })
     }
@@ -156,7 +142,7 @@ impl Storage {
     /// Every zone, by id (for the poller).
     pub async fn list_zones(&self) -> Result<Vec<Zone>, StorageError> {
         on_backend!(self, |pool| {
-            let sql = concat!("SELECT ", zone_columns!(), " FROM zones ORDER BY id");
+            let sql = concat!("SELECT ", columns!(zones), " FROM zones ORDER BY id");
             sqlx::query(sql).fetch_all(pool).await?.iter().map(ReadRow::zone).collect()
         })
     }
@@ -164,7 +150,7 @@ impl Storage {
     /// A page of zones, by id.
     pub async fn list_zones_page(&self, page: Page) -> Result<Vec<Zone>, StorageError> {
         on_backend!(self, |pool| {
-            let sql = concat!("SELECT ", zone_columns!(), " FROM zones ORDER BY id LIMIT $1 OFFSET $2");
+            let sql = concat!("SELECT ", columns!(zones), " FROM zones ORDER BY id LIMIT $1 OFFSET $2");
             let rows = sqlx::query(sql).bind(page.limit()).bind(page.skip()).fetch_all(pool).await?;
             rows.iter().map(ReadRow::zone).collect()
         })
@@ -172,23 +158,33 @@ impl Storage {
 
     /// Replaces a zone's writable fields. `NotFound` or `Conflict`.
     pub async fn update_zone(&self, id: ZoneId, f: &ZoneFields, now: DateTime<Utc>) -> Result<Zone, StorageError> {
+        let sql = concat!(
+            "UPDATE zones SET name = $1, preferences = $2, modbus_host = $3, modbus_port = $4, modbus_unit_id = $5, ",
+            "updated_ms = $6 WHERE id = $7 RETURNING ",
+            columns!(zones)
+        );
+        self.write_zone(sql, f, now, Some(id)).await?.ok_or(StorageError::NotFound { what: "zone" })
+    }
+
+    /// Runs `sql` with the zone's fields as `$1`..`$5`, `now` as `$6` and `id` (if any) as `$7`; the zone written.
+    async fn write_zone(
+        &self,
+        sql: &'static str,
+        f: &ZoneFields,
+        now: DateTime<Utc>,
+        id: Option<ZoneId>,
+    ) -> Result<Option<Zone>, StorageError> {
         on_backend!(self, |pool, B| {
-            let row = sqlx::query(concat!(
-                "UPDATE zones SET name = $1, preferences = $2, modbus_host = $3, modbus_port = $4, ",
-                "modbus_unit_id = $5, updated_ms = $6 WHERE id = $7 RETURNING ",
-                zone_columns!()
-            ))
-            .bind(f.name.as_str())
-            .bind(Json(f.preferences.to_json()))
-            .bind(f.modbus_host.as_str())
-            .bind(f.modbus_port.map(|p| i64::from(p.get())))
-            .bind(i64::from(f.modbus_unit_id))
-            .bind(to_ms(now))
-            .bind(id)
-            .fetch_optional(pool)
-            .await
-            .map_err(|e| zone_write_error::<B>(e, f))?;
-            row.as_ref().map_or(Err(StorageError::NotFound { what: "zone" }), ReadRow::zone)
+            let query = sqlx::query(sql)
+                .bind(f.name.as_str())
+                .bind(Json(f.preferences.to_json()))
+                .bind(f.modbus_host.as_str())
+                .bind(f.modbus_port.map(|p| i64::from(p.get())))
+                .bind(i64::from(f.modbus_unit_id))
+                .bind(to_ms(now));
+            let query = if let Some(id) = id { query.bind(id) } else { query };
+            let row = query.fetch_optional(pool).await.map_err(|e| zone_write_error::<B>(e, f))?;
+            row.as_ref().map(ReadRow::zone).transpose()
         })
     }
 
@@ -272,7 +268,7 @@ impl Storage {
             let row = sqlx::query(concat!(
                 "INSERT INTO sensor_readings (zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, ",
                 "energy_wh, outdoor_temp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
-                reading_columns!()
+                columns!(readings)
             ))
             .bind(r.zone_id)
             .bind(to_ms(r.ts))
@@ -325,7 +321,7 @@ impl Storage {
         on_backend!(self, |pool| {
             let sql = concat!(
                 "SELECT ",
-                reading_columns!(),
+                columns!(readings),
                 " FROM sensor_readings ORDER BY ts_ms DESC, id DESC LIMIT $1 OFFSET $2"
             );
             let rows = sqlx::query(sql).bind(page.limit()).bind(page.skip()).fetch_all(pool).await?;
@@ -338,7 +334,7 @@ impl Storage {
         on_backend!(self, |pool, B| {
             let mut qb = QueryBuilder::<B>::new(concat!(
                 "SELECT ",
-                reading_columns!(),
+                columns!(readings),
                 " FROM sensor_readings WHERE zone_id = "
             ));
             qb.push_bind(zone_id);
@@ -366,7 +362,7 @@ impl Storage {
         on_backend!(self, |pool| {
             let rows = sqlx::query(concat!(
                 "SELECT * FROM (SELECT ",
-                reading_columns!(),
+                columns!(readings),
                 " FROM sensor_readings WHERE zone_id = $1 AND ts_ms >= $2 AND ts_ms < $3 ",
                 "ORDER BY ts_ms DESC, id DESC LIMIT $4) AS newest ORDER BY ts_ms, id"
             ))
@@ -388,7 +384,7 @@ impl Storage {
             let row = sqlx::query(concat!(
                 "INSERT INTO commands (zone_id, ts_ms, target_temp, source, reason, status) ",
                 "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
-                command_columns!()
+                columns!(commands)
             ))
             .bind(c.zone_id)
             .bind(to_ms(c.ts))
@@ -412,7 +408,7 @@ impl Storage {
     ) -> Result<Command, StorageError> {
         on_backend!(self, |pool| {
             let sql =
-                concat!("UPDATE commands SET status = $1, error = $2 WHERE id = $3 RETURNING ", command_columns!());
+                concat!("UPDATE commands SET status = $1, error = $2 WHERE id = $3 RETURNING ", columns!(commands));
             let row = sqlx::query(sql).bind(status.as_str()).bind(error).bind(id).fetch_optional(pool).await?;
             row.as_ref().map_or(Err(StorageError::NotFound { what: "command" }), ReadRow::command)
         })
@@ -420,7 +416,7 @@ impl Storage {
 
     pub async fn get_command(&self, id: CommandId) -> Result<Option<Command>, StorageError> {
         on_backend!(self, |pool| {
-            let sql = concat!("SELECT ", command_columns!(), " FROM commands WHERE id = $1");
+            let sql = concat!("SELECT ", columns!(commands), " FROM commands WHERE id = $1");
             sqlx::query(sql).bind(id).fetch_optional(pool).await?.as_ref().map(ReadRow::command).transpose()
         })
     }
@@ -430,118 +426,13 @@ impl Storage {
         on_backend!(self, |pool| {
             let sql = concat!(
                 "SELECT ",
-                command_columns!(),
+                columns!(commands),
                 " FROM commands WHERE zone_id = $1 ORDER BY ts_ms DESC, id DESC LIMIT $2 OFFSET $3"
             );
             let rows = sqlx::query(sql).bind(zone_id).bind(page.limit()).bind(page.skip()).fetch_all(pool).await?;
             rows.iter().map(ReadRow::command).collect()
         })
     }
-}
-
-// --- rows ---
-
-/// Storage values from a row of either driver (what a row needs of its driver is the `where` clause, once).
-trait ReadRow: Row {
-    fn zone(&self) -> Result<Zone, StorageError>;
-    fn reading(&self) -> Result<Reading, StorageError>;
-    fn hold(&self) -> Result<StoredHold, StorageError>;
-    fn command(&self) -> Result<Command, StorageError>;
-    /// The `{prefix}_min`, `_avg`, `_max` columns of a history bucket; `None` when the bucket had no value.
-    fn stats(&self, prefix: &str) -> Result<Option<Stats>, StorageError>;
-}
-
-impl<R: Row> ReadRow for R
-where
-    for<'a> &'a str: ColumnIndex<R>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> f64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-{
-    fn zone(&self) -> Result<Zone, StorageError> {
-        let id: i64 = self.try_get("id")?;
-        let corrupt = |msg: String| StorageError::Corrupt(format!("zone {id}: {msg}"));
-        let prefs_text: String = self.try_get("preferences")?;
-        let prefs_json: serde_json::Value = serde_json::from_str(&prefs_text).map_err(|e| corrupt(e.to_string()))?;
-        let preferences = Preferences::from_json(prefs_json).map_err(|e| corrupt(e.to_string()))?;
-        let port: Option<i64> = self.try_get("modbus_port")?;
-        let modbus_port =
-            port.map(|p| u16::try_from(p).map_err(|_| corrupt(format!("modbus_port {p} out of range")))).transpose()?;
-        let unit: i64 = self.try_get("modbus_unit_id")?;
-        let modbus_unit_id = u8::try_from(unit).map_err(|_| corrupt(format!("modbus_unit_id {unit} out of range")))?;
-        Ok(Zone {
-            id,
-            name: self.try_get("name")?,
-            preferences,
-            modbus_host: self.try_get("modbus_host")?,
-            modbus_port,
-            modbus_unit_id,
-            created_at: time_of(self.try_get("created_ms")?, "created_ms")?,
-            updated_at: time_of(self.try_get("updated_ms")?, "updated_ms")?,
-        })
-    }
-
-    fn reading(&self) -> Result<Reading, StorageError> {
-        let energy: Option<i64> = self.try_get("energy_wh")?;
-        let energy_wh = energy
-            .map(|e| u32::try_from(e).map_err(|_| StorageError::Corrupt(format!("energy_wh {e} out of range"))))
-            .transpose()?;
-        Ok(Reading {
-            id: self.try_get("id")?,
-            zone_id: self.try_get("zone_id")?,
-            ts: time_of(self.try_get("ts_ms")?, "ts_ms")?,
-            temperature: self.try_get("temperature")?,
-            target_temp: self.try_get("target_temp")?,
-            occupancy: self.try_get("occupancy")?,
-            heater_on: self.try_get("heater_on")?,
-            energy_wh,
-            outdoor_temp: self.try_get("outdoor_temp")?,
-        })
-    }
-
-    fn hold(&self) -> Result<StoredHold, StorageError> {
-        let until: Option<i64> = self.try_get("until_ms")?;
-        Ok(StoredHold {
-            zone_id: self.try_get("zone_id")?,
-            target: setpoint(self.try_get("target_temp")?)?,
-            until: until.map(|ms| time_of(ms, "until_ms")).transpose()?,
-            occupied_at_start: self.try_get("occupied_at_start")?,
-            set_at: time_of(self.try_get("set_ms")?, "set_ms")?,
-            source: self.try_get::<String, _>("source")?.parse().map_err(StorageError::Corrupt)?,
-        })
-    }
-
-    fn command(&self) -> Result<Command, StorageError> {
-        Ok(Command {
-            id: self.try_get("id")?,
-            zone_id: self.try_get("zone_id")?,
-            ts: time_of(self.try_get("ts_ms")?, "ts_ms")?,
-            target_temp: setpoint(self.try_get("target_temp")?)?,
-            source: self.try_get::<String, _>("source")?.parse().map_err(StorageError::Corrupt)?,
-            reason: self.try_get("reason")?,
-            status: self.try_get::<String, _>("status")?.parse().map_err(StorageError::Corrupt)?,
-            error: self.try_get("error")?,
-        })
-    }
-
-    fn stats(&self, prefix: &str) -> Result<Option<Stats>, StorageError> {
-        let min: Option<f64> = self.try_get(format!("{prefix}_min").as_str())?;
-        let avg: Option<f64> = self.try_get(format!("{prefix}_avg").as_str())?;
-        let max: Option<f64> = self.try_get(format!("{prefix}_max").as_str())?;
-        Ok(match (min, avg, max) {
-            (Some(min), Some(avg), Some(max)) => Some(Stats { min, avg, max }),
-            _ => None,
-        })
-    }
-}
-
-fn time_of(ms: i64, what: &str) -> Result<DateTime<Utc>, StorageError> {
-    from_ms(ms).ok_or_else(|| StorageError::Corrupt(format!("{what} {ms} is not a valid time")))
-}
-
-fn setpoint(celsius: f64) -> Result<Setpoint, StorageError> {
-    Setpoint::from_celsius(celsius).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
 // --- errors ---

@@ -8,7 +8,8 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Backend, ReadRow, time_of};
+use super::Backend;
+use super::rows::{ReadRow, time_of};
 use crate::storage::{History, HistoryBucket, HistoryQuery, Storage, StorageError, ZoneId};
 use crate::time::to_ms;
 
