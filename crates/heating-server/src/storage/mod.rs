@@ -1,20 +1,24 @@
 //! The storage interface: every handler and job goes through [`Storage`], never through SQL.
 //!
-//! `Storage` is an enum over backends; each method forwards to the backend's method of the same name and
-//! signature. Backends: SQLite (`sqlite:`) and PostgreSQL (`postgres://`, `postgresql://`). Another backend is a
-//! module offering the same methods, its migrations under `migrations/<backend>/`, a variant here, and a scheme
+//! `Storage` is an enum over backends: SQLite (`sqlite:`) and PostgreSQL (`postgres://`, `postgresql://`). Its
+//! methods are written once, in `sql.rs` (history in `sql/history.rs`), and run on either backend; each backend
+//! module (`sqlite.rs`, `postgres.rs`) implements `sql::Backend` with only what differs: pool setup, migrations,
+//! locking and isolation, batch size, a few phrases of history SQL, how errors name constraints. Another backend is
+//! such an impl, its migrations under `migrations/<backend>/`, a variant here and in `on_backend!`, and a scheme
 //! match in [`Storage::connect`]; handlers do not change. Times cross this interface as `DateTime<Utc>`; how a
 //! backend stores them is its own business (both: BIGINT/INTEGER unix milliseconds).
 
 mod model;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Sqlite};
 
-use crate::domain::Page;
+use self::sql::Backend;
 pub use model::*;
 
 pub use self::postgres::PostgresStorage;
@@ -61,163 +65,20 @@ impl fmt::Debug for Storage {
     }
 }
 
-/// Forwards a call to the backend.
-macro_rules! dispatch {
-    ($self:ident, $method:ident ( $($arg:expr),* )) => {
-        match $self {
-            Storage::Sqlite(s) => s.$method($($arg),*).await,
-            Storage::Postgres(s) => s.$method($($arg),*).await,
-        }
-    };
-}
-
 impl Storage {
     /// Opens the database named by `url` (`sqlite:...`, `postgres://...` or `postgresql://...`) and applies pending
     /// migrations (idempotent). Any other scheme is `UnsupportedUrl`, naming only the scheme (never the password).
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
-        if url.starts_with("sqlite:") {
-            let storage = SqliteStorage::connect(url).await?;
-            storage.migrate().await?;
-            Ok(Self::Sqlite(storage))
+        let storage = if url.starts_with("sqlite:") {
+            Self::Sqlite(SqliteStorage { pool: Sqlite::connect(url).await? })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let storage = PostgresStorage::connect(url).await?;
-            storage.migrate().await?;
-            Ok(Self::Postgres(storage))
+            Self::Postgres(PostgresStorage { pool: Postgres::connect(url).await? })
         } else {
             let scheme = url.split(':').next().unwrap_or_default();
-            Err(StorageError::UnsupportedUrl(format!("scheme {scheme:?}")))
-        }
-    }
-
-    /// Applies pending migrations. [`Storage::connect`] already does; running it again changes nothing.
-    pub async fn migrate(&self) -> Result<(), StorageError> {
-        dispatch!(self, migrate())
-    }
-
-    /// A trivial query, to tell whether the database answers.
-    pub async fn ping(&self) -> Result<(), StorageError> {
-        dispatch!(self, ping())
-    }
-
-    /// Closes every connection, waiting for running queries.
-    pub async fn close(&self) {
-        dispatch!(self, close())
-    }
-
-    // --- zones ---
-
-    /// Creates a zone. `Conflict` when the name, or the host + port + unit id, is taken.
-    pub async fn create_zone(&self, fields: &ZoneFields, now: DateTime<Utc>) -> Result<Zone, StorageError> {
-        dispatch!(self, create_zone(fields, now))
-    }
-
-    pub async fn get_zone(&self, id: ZoneId) -> Result<Option<Zone>, StorageError> {
-        dispatch!(self, get_zone(id))
-    }
-
-    /// Every zone, by id (for the poller).
-    pub async fn list_zones(&self) -> Result<Vec<Zone>, StorageError> {
-        dispatch!(self, list_zones())
-    }
-
-    /// A page of zones, by id.
-    pub async fn list_zones_page(&self, page: Page) -> Result<Vec<Zone>, StorageError> {
-        dispatch!(self, list_zones_page(page))
-    }
-
-    /// Replaces a zone's writable fields. `NotFound` or `Conflict`.
-    pub async fn update_zone(&self, id: ZoneId, fields: &ZoneFields, now: DateTime<Utc>) -> Result<Zone, StorageError> {
-        dispatch!(self, update_zone(id, fields, now))
-    }
-
-    /// Deletes a zone. With history (readings or commands) it is refused with `HasHistory` unless `cascade`,
-    /// which deletes the history too, in the same transaction.
-    pub async fn delete_zone(&self, id: ZoneId, cascade: bool) -> Result<(), StorageError> {
-        dispatch!(self, delete_zone(id, cascade))
-    }
-
-    // --- readings ---
-
-    /// Stores one reading. `NotFound` if the zone does not exist.
-    pub async fn put_hold(&self, hold: &StoredHold) -> Result<(), StorageError> {
-        dispatch!(self, put_hold(hold))
-    }
-
-    pub async fn delete_hold(&self, zone_id: ZoneId) -> Result<bool, StorageError> {
-        dispatch!(self, delete_hold(zone_id))
-    }
-
-    pub async fn list_holds(&self) -> Result<Vec<StoredHold>, StorageError> {
-        dispatch!(self, list_holds())
-    }
-
-    pub async fn insert_reading(&self, reading: &NewReading) -> Result<Reading, StorageError> {
-        dispatch!(self, insert_reading(reading))
-    }
-
-    /// Stores a batch of readings in one transaction (all or none); returns how many were stored.
-    pub async fn insert_readings(&self, readings: &[NewReading]) -> Result<u64, StorageError> {
-        dispatch!(self, insert_readings(readings))
-    }
-
-    /// All zones' readings, newest first.
-    pub async fn list_readings(&self, page: Page) -> Result<Vec<Reading>, StorageError> {
-        dispatch!(self, list_readings(page))
-    }
-
-    /// One zone's readings, newest first.
-    pub async fn list_zone_readings(
-        &self,
-        zone_id: ZoneId,
-        filter: ReadingFilter,
-    ) -> Result<Vec<Reading>, StorageError> {
-        dispatch!(self, list_zone_readings(zone_id, filter))
-    }
-
-    /// One zone's readings in `from <= ts < to`, oldest first (by timestamp, then id): the newest `max_rows` of
-    /// them, so that a huge range cannot exhaust memory.
-    pub async fn readings_between(
-        &self,
-        zone_id: ZoneId,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        max_rows: i64,
-    ) -> Result<Vec<Reading>, StorageError> {
-        dispatch!(self, readings_between(zone_id, from, to, max_rows))
-    }
-
-    // --- commands ---
-
-    /// Logs a command. `NotFound` if the zone does not exist.
-    pub async fn insert_command(&self, command: &NewCommand) -> Result<Command, StorageError> {
-        dispatch!(self, insert_command(command))
-    }
-
-    /// Sets a command's status and error text (`None` clears it). `NotFound` if there is no such command.
-    pub async fn update_command_status(
-        &self,
-        id: CommandId,
-        status: CommandStatus,
-        error: Option<&str>,
-    ) -> Result<Command, StorageError> {
-        dispatch!(self, update_command_status(id, status, error))
-    }
-
-    pub async fn get_command(&self, id: CommandId) -> Result<Option<Command>, StorageError> {
-        dispatch!(self, get_command(id))
-    }
-
-    /// One zone's commands, newest first.
-    pub async fn list_zone_commands(&self, zone_id: ZoneId, page: Page) -> Result<Vec<Command>, StorageError> {
-        dispatch!(self, list_zone_commands(zone_id, page))
-    }
-
-    // --- history ---
-
-    /// One zone's readings in `query.from <= ts < query.to`, aggregated in the database into at most
-    /// `query.points` time buckets (empty ones left out), with the energy used over the range.
-    pub async fn zone_history(&self, zone_id: ZoneId, query: HistoryQuery) -> Result<History, StorageError> {
-        dispatch!(self, zone_history(zone_id, query))
+            return Err(StorageError::UnsupportedUrl(format!("scheme {scheme:?}")));
+        };
+        storage.migrate().await?;
+        Ok(storage)
     }
 }
 

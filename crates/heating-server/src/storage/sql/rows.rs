@@ -1,0 +1,116 @@
+//! Row mapping: storage values from a row of either driver, the one generic part of the SQL implementation.
+
+use chrono::{DateTime, Utc};
+use heating_core::preferences::Preferences;
+use heating_core::units::Setpoint;
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use crate::storage::model::*;
+use crate::storage::{Stats, StorageError};
+use crate::time::from_ms;
+
+/// Storage values from a row of either driver; what a row needs of its driver is the `where` clause of the `impl`.
+pub(super) trait ReadRow: Row {
+    fn zone(&self) -> Result<Zone, StorageError>;
+    fn reading(&self) -> Result<Reading, StorageError>;
+    fn hold(&self) -> Result<StoredHold, StorageError>;
+    fn command(&self) -> Result<Command, StorageError>;
+    /// The `{prefix}_min`, `_avg`, `_max` columns of a history bucket; `None` when the bucket had no value.
+    fn stats(&self, prefix: &str) -> Result<Option<Stats>, StorageError>;
+}
+
+impl<R: Row> ReadRow for R
+where
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> f64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn zone(&self) -> Result<Zone, StorageError> {
+        let id: i64 = self.try_get("id")?;
+        let corrupt = |msg: String| StorageError::Corrupt(format!("zone {id}: {msg}"));
+        let prefs_text: String = self.try_get("preferences")?;
+        let prefs_json: serde_json::Value = serde_json::from_str(&prefs_text).map_err(|e| corrupt(e.to_string()))?;
+        let preferences = Preferences::from_stored(prefs_json, |e| {
+            tracing::warn!(zone_id = id, "stored {e}: the default applies until the preferences are saved again")
+        })
+        .map_err(|e| corrupt(e.to_string()))?;
+        let port: Option<i64> = self.try_get("modbus_port")?;
+        let modbus_port =
+            port.map(|p| u16::try_from(p).map_err(|_| corrupt(format!("modbus_port {p} out of range")))).transpose()?;
+        let unit: i64 = self.try_get("modbus_unit_id")?;
+        let modbus_unit_id = u8::try_from(unit).map_err(|_| corrupt(format!("modbus_unit_id {unit} out of range")))?;
+        Ok(Zone {
+            id,
+            name: self.try_get("name")?,
+            preferences,
+            modbus_host: self.try_get("modbus_host")?,
+            modbus_port,
+            modbus_unit_id,
+            created_at: time_of(self.try_get("created_ms")?, "created_ms")?,
+            updated_at: time_of(self.try_get("updated_ms")?, "updated_ms")?,
+        })
+    }
+
+    fn reading(&self) -> Result<Reading, StorageError> {
+        let energy: Option<i64> = self.try_get("energy_wh")?;
+        let energy_wh = energy
+            .map(|e| u32::try_from(e).map_err(|_| StorageError::Corrupt(format!("energy_wh {e} out of range"))))
+            .transpose()?;
+        Ok(Reading {
+            id: self.try_get("id")?,
+            zone_id: self.try_get("zone_id")?,
+            ts: time_of(self.try_get("ts_ms")?, "ts_ms")?,
+            temperature: self.try_get("temperature")?,
+            target_temp: self.try_get("target_temp")?,
+            occupancy: self.try_get("occupancy")?,
+            heater_on: self.try_get("heater_on")?,
+            energy_wh,
+            outdoor_temp: self.try_get("outdoor_temp")?,
+        })
+    }
+
+    fn hold(&self) -> Result<StoredHold, StorageError> {
+        let until: Option<i64> = self.try_get("until_ms")?;
+        Ok(StoredHold {
+            zone_id: self.try_get("zone_id")?,
+            target: setpoint(self.try_get("target_temp")?)?,
+            until: until.map(|ms| time_of(ms, "until_ms")).transpose()?,
+            occupied_at_start: self.try_get("occupied_at_start")?,
+            set_at: time_of(self.try_get("set_ms")?, "set_ms")?,
+            source: self.try_get::<String, _>("source")?.parse().map_err(StorageError::Corrupt)?,
+        })
+    }
+
+    fn command(&self) -> Result<Command, StorageError> {
+        Ok(Command {
+            id: self.try_get("id")?,
+            zone_id: self.try_get("zone_id")?,
+            ts: time_of(self.try_get("ts_ms")?, "ts_ms")?,
+            target_temp: setpoint(self.try_get("target_temp")?)?,
+            source: self.try_get::<String, _>("source")?.parse().map_err(StorageError::Corrupt)?,
+            reason: self.try_get("reason")?,
+            status: self.try_get::<String, _>("status")?.parse().map_err(StorageError::Corrupt)?,
+            error: self.try_get("error")?,
+        })
+    }
+
+    fn stats(&self, prefix: &str) -> Result<Option<Stats>, StorageError> {
+        let min: Option<f64> = self.try_get(format!("{prefix}_min").as_str())?;
+        let avg: Option<f64> = self.try_get(format!("{prefix}_avg").as_str())?;
+        let max: Option<f64> = self.try_get(format!("{prefix}_max").as_str())?;
+        Ok(match (min, avg, max) {
+            (Some(min), Some(avg), Some(max)) => Some(Stats { min, avg, max }),
+            _ => None,
+        })
+    }
+}
+
+pub(super) fn time_of(ms: i64, what: &str) -> Result<DateTime<Utc>, StorageError> {
+    from_ms(ms).ok_or_else(|| StorageError::Corrupt(format!("{what} {ms} is not a valid time")))
+}
+
+fn setpoint(celsius: f64) -> Result<Setpoint, StorageError> {
+    Setpoint::from_celsius(celsius).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
