@@ -17,20 +17,7 @@ impl Controller for Constant {
     }
 
     fn control(&mut self, ctx: &ControlContext<'_>) -> ControlOutput {
-        let reading = match ctx.fresh_reading() {
-            Ok(r) => r,
-            Err(why) => return ControlOutput::skip(why),
-        };
-        if let Some(held) = ctx.hold_output(reading.occupied) {
-            return held;
-        }
-        ControlOutput {
-            target: Setpoint::from_celsius(self.celsius).ok(),
-            reason: format!("constant {:.1} °C", self.celsius),
-            planned_preheat_start: None,
-            hold_expired: ctx.hold.is_some(),
-            detail: None,
-        }
+        rule_output(ctx, || (Setpoint::from_celsius(self.celsius).ok(), format!("constant {:.1} °C", self.celsius)))
     }
 }
 
@@ -81,24 +68,26 @@ impl Controller for Scheduled {
     }
 
     fn control(&mut self, ctx: &ControlContext<'_>) -> ControlOutput {
-        let reading = match ctx.fresh_reading() {
-            Ok(r) => r,
-            Err(why) => return ControlOutput::skip(why),
-        };
-        if let Some(held) = ctx.hold_output(reading.occupied) {
-            return held;
-        }
-        let active = ctx.occupancy.is_expected(ctx.local_now());
-        let p = ctx.preferences;
-        let (celsius, why) =
-            if active { (p.occupied_temp, "schedule active") } else { (p.unoccupied_temp, "schedule off") };
-        ControlOutput {
-            target: ctx.setpoint(celsius),
-            reason: format!("{why}: {celsius:.1} °C"),
-            planned_preheat_start: None,
-            // An active hold returned above: one still given here has expired.
-            hold_expired: ctx.hold.is_some(),
-            detail: None,
-        }
+        rule_output(ctx, || {
+            let active = ctx.occupancy.is_expected(ctx.local_now());
+            let p = ctx.preferences;
+            let (celsius, why) =
+                if active { (p.occupied_temp, "schedule active") } else { (p.unoccupied_temp, "schedule off") };
+            (ctx.setpoint(celsius), format!("{why}: {celsius:.1} °C"))
+        })
     }
+}
+
+/// The answer of a simple rule: nothing without a fresh reading, the hold while one is in force, else the rule's
+/// target and reason (a hold still given then has expired).
+fn rule_output(ctx: &ControlContext<'_>, rule: impl FnOnce() -> (Option<Setpoint>, String)) -> ControlOutput {
+    let reading = match ctx.fresh_reading() {
+        Ok(r) => r,
+        Err(why) => return ControlOutput::skip(why),
+    };
+    if let Some(held) = ctx.hold_output(reading.occupied) {
+        return held;
+    }
+    let (target, reason) = rule();
+    ControlOutput { target, reason, planned_preheat_start: None, hold_expired: ctx.hold.is_some(), detail: None }
 }
