@@ -19,10 +19,18 @@
 //! Logging is set with `RUST_LOG` (read by the binary, not part of [`Config`]). Secrets — the weather API key and
 //! any password in the database URL — never appear in `Debug` output, logs or `--help`.
 
+mod auth;
+mod hosts;
+mod limits;
+
 use std::fmt;
 use std::net::SocketAddr;
 
 use clap::Parser;
+
+pub use self::auth::AuthSettings;
+pub use self::hosts::HostSettings;
+pub use self::limits::LimitSettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://heating.db?mode=rwc";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
@@ -99,6 +107,12 @@ pub struct Config {
     /// Weather provider settings.
     #[command(flatten)]
     pub weather: heating_weather::WeatherSettings,
+    #[command(flatten)]
+    pub auth: AuthSettings,
+    #[command(flatten)]
+    pub limits: LimitSettings,
+    #[command(flatten)]
+    pub hosts: HostSettings,
     /// Run without the poller and the control job (API only). Not a flag: for tests and tools.
     #[arg(skip)]
     pub background_jobs_disabled: bool,
@@ -185,6 +199,9 @@ impl Default for Config {
             sim_seed: DEFAULT_SIM_SEED,
             control_strategy: None,
             weather: heating_weather::WeatherSettings::default(),
+            auth: AuthSettings::default(),
+            limits: LimitSettings::default(),
+            hosts: HostSettings::default(),
             background_jobs_disabled: false,
         }
     }
@@ -205,6 +222,9 @@ impl fmt::Debug for Config {
             .field("sim_seed", &self.sim_seed)
             .field("control_strategy", &self.control_strategy())
             .field("weather", &self.weather)
+            .field("auth", &self.auth)
+            .field("limits", &self.limits)
+            .field("hosts", &self.hosts)
             .finish()
     }
 }

@@ -1,0 +1,5 @@
+//! Which `Host` names the server answers to (against DNS rebinding).
+
+/// Host settings (flattened into [`super::Config`]).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HostSettings {}
