@@ -10,6 +10,9 @@
 //! start = "2026-01-05T06:00:00Z"
 //! bind = "127.0.0.1"
 //! base_port = 5020
+//! idle_timeout_secs = 60          # close a connection that sends no request for this long
+//! frame_timeout_ms = 2000         # close a connection whose started request is not complete in this time
+//! max_connections_per_zone = 16   # a further connection closes the one longest without a request
 //!
 //! [weather]
 //! mean_c = 2.0
@@ -34,6 +37,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::Parser;
@@ -70,6 +74,57 @@ pub struct Cli {
     /// Simulated start time (RFC 3339); default now. Only meaningful with a time scale other than 1.
     #[arg(long, env = "SIM_START")]
     pub start: Option<DateTime<Utc>>,
+    /// Seconds a connection may stay without sending a request (from the connect or the previous answer to the
+    /// first byte of the next request) before the zone closes it [default: 60].
+    #[arg(long, env = "SIM_IDLE_TIMEOUT_SECS", value_parser = clap::value_parser!(u64).range(IDLE_TIMEOUT_SECS_RANGE))]
+    pub idle_timeout_secs: Option<u64>,
+    /// Milliseconds a request may take to arrive whole once its first byte has (and an answer to be taken);
+    /// a half-sent request is dropped with its connection [default: 2000].
+    #[arg(long, env = "SIM_FRAME_TIMEOUT_MS", value_parser = clap::value_parser!(u64).range(FRAME_TIMEOUT_MS_RANGE))]
+    pub frame_timeout_ms: Option<u64>,
+    /// Connections one zone serves at once; a further connection closes the one that has gone longest without a
+    /// request, as devices with few connection slots do [default: 16].
+    #[arg(long, env = "SIM_MAX_CONNECTIONS_PER_ZONE", value_parser = clap::value_parser!(u64).range(MAX_CONNECTIONS_RANGE))]
+    pub max_connections_per_zone: Option<u64>,
+}
+
+const IDLE_TIMEOUT_SECS_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
+const FRAME_TIMEOUT_MS_RANGE: std::ops::RangeInclusive<u64> = 10..=60_000;
+const MAX_CONNECTIONS_RANGE: std::ops::RangeInclusive<u64> = 1..=10_000;
+
+/// How long a connection may hold a zone, and how many may at once (per zone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// No request begun within this long after the connect or the previous answer: the connection is closed.
+    pub idle_timeout: Duration,
+    /// A request begun must be complete within this long (and its answer taken), else the connection is closed.
+    pub frame_timeout: Duration,
+    /// Connections served at once per zone; a further one closes the connection longest without a request.
+    pub max_connections: usize,
+}
+
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            frame_timeout: DEFAULT_FRAME_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Checks a file value against the range its flag accepts.
+fn in_range(key: &str, value: Option<u64>, range: std::ops::RangeInclusive<u64>) -> Result<Option<u64>, ConfigError> {
+    match value {
+        Some(v) if !range.contains(&v) => {
+            Err(ConfigError(format!("{key} must be from {} to {}, got {v}", range.start(), range.end())))
+        }
+        other => Ok(other),
+    }
 }
 
 fn parse_scale(s: &str) -> Result<f64, String> {
@@ -105,6 +160,7 @@ pub struct SimulatorConfig {
     pub time_scale: f64,
     pub step_s: f64,
     pub start: Option<DateTime<Utc>>,
+    pub connections: ConnectionLimits,
 }
 
 pub const DEFAULT_BASE_PORT: u16 = 5020;
@@ -121,6 +177,7 @@ impl Default for SimulatorConfig {
             time_scale: 1.0,
             step_s: DEFAULT_STEP_S,
             start: None,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -148,6 +205,9 @@ struct FileConfig {
     base_port: Option<u16>,
     weather: Option<FileWeather>,
     zones: Option<Vec<serde_json::Value>>,
+    idle_timeout_secs: Option<u64>,
+    frame_timeout_ms: Option<u64>,
+    max_connections_per_zone: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -214,6 +274,21 @@ impl SimulatorConfig {
             parse_step(&step.to_string()).map_err(|e| ConfigError(format!("step_s: {e}")))?;
         }
         config.step_s = cli.step.or(file.step_s).unwrap_or(DEFAULT_STEP_S);
+        let limits = &mut config.connections;
+        if let Some(s) =
+            cli.idle_timeout_secs.or(in_range("idle_timeout_secs", file.idle_timeout_secs, IDLE_TIMEOUT_SECS_RANGE)?)
+        {
+            limits.idle_timeout = Duration::from_secs(s);
+        }
+        if let Some(ms) =
+            cli.frame_timeout_ms.or(in_range("frame_timeout_ms", file.frame_timeout_ms, FRAME_TIMEOUT_MS_RANGE)?)
+        {
+            limits.frame_timeout = Duration::from_millis(ms);
+        }
+        let max = in_range("max_connections_per_zone", file.max_connections_per_zone, MAX_CONNECTIONS_RANGE)?;
+        if let Some(n) = cli.max_connections_per_zone.or(max) {
+            limits.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+        }
         if let Some(n) = cli.zones {
             config.zones = generate(&config.zones, n as usize);
         }
@@ -238,6 +313,13 @@ impl SimulatorConfig {
             return Err(ConfigError(format!(
                 "weather.utc_offset_minutes must be within ±840, got {}",
                 w.utc_offset_minutes
+            )));
+        }
+        let c = &self.connections;
+        if c.idle_timeout.is_zero() || c.frame_timeout.is_zero() || c.max_connections == 0 {
+            return Err(ConfigError(format!(
+                "connection limits must be above zero, got idle {:?}, frame {:?}, {} connections per zone",
+                c.idle_timeout, c.frame_timeout, c.max_connections
             )));
         }
         let mut names = HashSet::new();

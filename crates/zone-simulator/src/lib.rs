@@ -5,8 +5,14 @@
 //! advance lazily to the clock's "now" whenever a master reads or writes them, and a ticker advances all of them
 //! once a second so that nothing piles up between reads. Tests and the server's one-process demo use the library;
 //! the `zone-simulator` binary is a thin wrapper around it.
+//!
+//! Each zone reads its Modbus TCP frames itself ([`frame`] checks the MBAP header and the PDU, answering a malformed
+//! request with an exception) and bounds what a connection may hold ([`config::ConnectionLimits`]: an idle and a
+//! frame-completion timeout, and a cap on connections per zone).
 
 pub mod config;
+mod connection;
+mod frame;
 mod modbus;
 
 use std::net::SocketAddr;
@@ -21,9 +27,8 @@ use heating_core::weather::SyntheticWeather;
 use heating_core::zone::SimZone;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_modbus::server::tcp::{Server, accept_tcp_connection};
 
-pub use config::{ConfigError, SimulatorConfig, ZoneSpec};
+pub use config::{ConfigError, ConnectionLimits, SimulatorConfig, ZoneSpec};
 
 /// What all zones share: the clock, the weather and the physics step.
 #[derive(Debug)]
@@ -72,6 +77,7 @@ pub struct Simulator {
     zones: Vec<Arc<Zone>>,
     listeners: Vec<TcpListener>,
     env: Arc<Environment>,
+    limits: ConnectionLimits,
 }
 
 /// Why the simulator cannot start.
@@ -121,7 +127,7 @@ impl Simulator {
                 env: env.clone(),
             }));
         }
-        Ok(Self { zones, listeners, env })
+        Ok(Self { zones, listeners, env, limits: config.connections })
     }
 
     /// Starts serving every zone, and the ticker. The returned handle owns every task.
@@ -133,23 +139,10 @@ impl Simulator {
             let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
             tracing::info!(zone = %zone.name, %addr, unit_id = zone.unit_id, "zone ready");
             addrs.push(addr);
-            servers.push(Some(tokio::spawn(serve(zone.clone(), listener))));
+            servers.push(Some(tokio::spawn(connection::serve(zone.clone(), listener, self.limits))));
         }
         let ticker = tokio::spawn(tick(self.zones.clone(), self.env.clone()));
-        SimulatorHandle { zones: self.zones, addrs, servers: Mutex::new(servers), ticker }
-    }
-}
-
-async fn serve(zone: Arc<Zone>, listener: TcpListener) {
-    let server = Server::new(listener);
-    let new_service = |_peer| Ok(Some(modbus::ZoneService { zone: zone.clone() }));
-    let on_connected = |stream, peer| {
-        let svc = new_service;
-        async move { accept_tcp_connection(stream, peer, svc) }
-    };
-    let on_error = |e: std::io::Error| tracing::debug!("Modbus connection closed with an error: {e}");
-    if let Err(e) = server.serve(&on_connected, on_error).await {
-        tracing::error!(zone = %zone.name, "Modbus listener stopped: {e}");
+        SimulatorHandle { zones: self.zones, addrs, servers: Mutex::new(servers), ticker, limits: self.limits }
     }
 }
 
@@ -172,6 +165,7 @@ pub struct SimulatorHandle {
     addrs: Vec<SocketAddr>,
     servers: Mutex<Vec<Option<JoinHandle<()>>>>,
     ticker: JoinHandle<()>,
+    limits: ConnectionLimits,
 }
 
 impl SimulatorHandle {
@@ -207,7 +201,7 @@ impl SimulatorHandle {
             let _ = task.await;
         }
         let listener = TcpListener::bind(self.addrs[index]).await?;
-        self.servers()[index] = Some(tokio::spawn(serve(zone, listener)));
+        self.servers()[index] = Some(tokio::spawn(connection::serve(zone, listener, self.limits)));
         Ok(())
     }
 

@@ -1,0 +1,199 @@
+//! One zone's listener and its connections: timeouts, the connection cap, and the request loop.
+//!
+//! A connection waits at most the idle timeout for the first byte of its next request (counted from the connect or
+//! from the previous answer); once that byte has arrived, the rest of the request must arrive within the frame
+//! timeout, and the answer must be taken by the peer within the frame timeout too. A zone serves at most
+//! `max_connections` at once; a further connection closes the one that has gone longest without a complete
+//! request (the "oldest unused connection", as devices with few connection slots do), so that nobody can hold a
+//! zone by opening connections and sending nothing.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::Zone;
+use crate::config::ConnectionLimits;
+use crate::frame::{self, HEADER_LEN};
+use crate::modbus::ZoneService;
+
+/// Largest PDU (the MBAP length's upper bound less the unit id).
+const MAX_PDU: usize = frame::MAX_LENGTH as usize - 1;
+/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// One admitted connection, as the registry sees it.
+#[derive(Debug)]
+struct Slot {
+    id: u64,
+    /// Milliseconds since the registry's epoch at the connect or the last complete request.
+    last_request_ms: AtomicU64,
+    cancel: CancellationToken,
+}
+
+/// The connections of one listener.
+#[derive(Debug)]
+struct Registry {
+    epoch: Instant,
+    max: usize,
+    next_id: AtomicU64,
+    slots: Mutex<Vec<Arc<Slot>>>,
+    /// Cancelled when the listener stops: every connection closes with it.
+    all: CancellationToken,
+}
+
+impl Registry {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Admits a new connection, closing the one longest without a complete request if the zone is full.
+    fn admit(self: &Arc<Self>, peer: SocketAddr) -> Admitted {
+        let slot = Arc::new(Slot {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            last_request_ms: AtomicU64::new(self.now_ms()),
+            cancel: self.all.child_token(),
+        });
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if slots.len() >= self.max {
+            let oldest = (0..slots.len()).min_by_key(|&i| slots[i].last_request_ms.load(Ordering::Relaxed));
+            if let Some(i) = oldest {
+                tracing::debug!(%peer, max = self.max, "connection cap reached: closing the oldest unused connection");
+                slots.swap_remove(i).cancel.cancel();
+            }
+        }
+        slots.push(slot.clone());
+        Admitted { registry: self.clone(), slot }
+    }
+}
+
+/// Leaves the registry when the connection ends.
+#[derive(Debug)]
+struct Admitted {
+    registry: Arc<Registry>,
+    slot: Arc<Slot>,
+}
+
+impl Admitted {
+    fn touch(&self) {
+        self.slot.last_request_ms.store(self.registry.now_ms(), Ordering::Relaxed);
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut slots = self.registry.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(i) = slots.iter().position(|s| s.id == self.slot.id) {
+            slots.swap_remove(i);
+        }
+    }
+}
+
+/// Serves `zone` on `listener` until the task is dropped or aborted, which closes every connection too.
+pub(crate) async fn serve(zone: Arc<Zone>, listener: TcpListener, limits: ConnectionLimits) {
+    let registry = Arc::new(Registry {
+        epoch: Instant::now(),
+        max: limits.max_connections.max(1),
+        next_id: AtomicU64::new(0),
+        slots: Mutex::new(Vec::new()),
+        all: CancellationToken::new(),
+    });
+    let _close_all = registry.all.clone().drop_guard();
+    let mut accept_failing = false;
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors, typically: keep the zone listening (and say so once per episode).
+                if !accept_failing {
+                    tracing::warn!(zone = %zone.name, "cannot accept Modbus connections: {e}");
+                    accept_failing = true;
+                }
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        accept_failing = false;
+        let _ = stream.set_nodelay(true);
+        let admitted = registry.admit(peer);
+        let service = ZoneService { zone: zone.clone() };
+        tokio::spawn(async move {
+            let cancel = admitted.slot.cancel.clone();
+            let why = match cancel.run_until_cancelled(requests(stream, &service, &limits, &admitted)).await {
+                None => "replaced by a newer connection (connection cap) or the zone stopped".to_string(),
+                Some(why) => why.to_string(),
+            };
+            tracing::debug!(zone = %service.zone.name, %peer, "Modbus connection closed: {why}");
+        });
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+enum Closed {
+    #[error("closed by the peer")]
+    Peer,
+    #[error("idle for {0:?}")]
+    Idle(Duration),
+    #[error("request not complete within {0:?}")]
+    Frame(Duration),
+    #[error("answer not taken within {0:?}")]
+    Write(Duration),
+    #[error(transparent)]
+    Header(#[from] frame::HeaderError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn eof_is_peer(e: std::io::Error) -> Closed {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof { Closed::Peer } else { Closed::Io(e) }
+}
+
+/// The request loop of one connection: returns why it ended.
+async fn requests(stream: TcpStream, service: &ZoneService, limits: &ConnectionLimits, me: &Admitted) -> Closed {
+    let mut stream = BufReader::new(stream);
+    let mut header = [0u8; HEADER_LEN];
+    let mut pdu = [0u8; MAX_PDU];
+    let mut out = Vec::with_capacity(HEADER_LEN + MAX_PDU);
+    loop {
+        match tokio::time::timeout(limits.idle_timeout, stream.read(&mut header[..1])).await {
+            Err(_) => return Closed::Idle(limits.idle_timeout),
+            Ok(Ok(0)) => return Closed::Peer,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Closed::Io(e),
+        }
+        let deadline = tokio::time::Instant::now() + limits.frame_timeout;
+        match tokio::time::timeout_at(deadline, stream.read_exact(&mut header[1..])).await {
+            Err(_) => return Closed::Frame(limits.frame_timeout),
+            Ok(Err(e)) => return eof_is_peer(e),
+            Ok(Ok(_)) => {}
+        }
+        // A header that cannot start a Modbus request: close now rather than wait for what its length promised.
+        let h = match frame::parse_header(&header) {
+            Ok(h) => h,
+            Err(e) => return e.into(),
+        };
+        let body = &mut pdu[..h.pdu_len];
+        match tokio::time::timeout_at(deadline, stream.read_exact(body)).await {
+            Err(_) => return Closed::Frame(limits.frame_timeout),
+            Ok(Err(e)) => return eof_is_peer(e),
+            Ok(Ok(_)) => {}
+        }
+        me.touch();
+        let answer = service.answer(h.unit_id, frame::decode_request(body));
+        if let Err((function, exception)) = &answer {
+            tracing::debug!(zone = %service.zone.name, function, ?exception, "request refused");
+        }
+        out.clear();
+        frame::encode_response(&h, &answer, &mut out);
+        match tokio::time::timeout(limits.frame_timeout, stream.write_all(&out)).await {
+            Err(_) => return Closed::Write(limits.frame_timeout),
+            Ok(Err(e)) => return Closed::Io(e),
+            Ok(Ok(())) => {}
+        }
+    }
+}
