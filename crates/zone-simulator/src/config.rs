@@ -406,6 +406,62 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_from_flags_and_file() {
+        let c = cli(&[]).unwrap();
+        assert_eq!(c.connections, ConnectionLimits::default());
+        assert_eq!(
+            (c.connections.idle_timeout, c.connections.frame_timeout, c.connections.max_connections),
+            (Duration::from_secs(60), Duration::from_secs(2), 16)
+        );
+        let c =
+            cli(&["--idle-timeout-secs", "5", "--frame-timeout-ms", "250", "--max-connections-per-zone", "2"]).unwrap();
+        assert_eq!(
+            c.connections,
+            ConnectionLimits {
+                idle_timeout: Duration::from_secs(5),
+                frame_timeout: Duration::from_millis(250),
+                max_connections: 2
+            }
+        );
+        for (flag, value) in [
+            ("--idle-timeout-secs", "0"),
+            ("--idle-timeout-secs", "86401"),
+            ("--frame-timeout-ms", "9"),
+            ("--max-connections-per-zone", "0"),
+            ("--max-connections-per-zone", "many"),
+        ] {
+            let e = cli(&[flag, value]).unwrap_err();
+            assert!(e.contains(flag), "{flag} {value}: {e}");
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("limits.toml");
+        std::fs::write(&path, "idle_timeout_secs = 30\nframe_timeout_ms = 500\nmax_connections_per_zone = 4\n")
+            .unwrap();
+        let file = path.to_str().unwrap();
+        let c = cli(&["--config", file]).unwrap().connections;
+        assert_eq!(
+            (c.idle_timeout, c.frame_timeout, c.max_connections),
+            (Duration::from_secs(30), Duration::from_millis(500), 4)
+        );
+        assert_eq!(cli(&["--config", file, "--max-connections-per-zone", "8"]).unwrap().connections.max_connections, 8);
+        for (text, key) in [
+            ("idle_timeout_secs = 0\n", "idle_timeout_secs"),
+            ("frame_timeout_ms = 60001\n", "frame_timeout_ms"),
+            ("max_connections_per_zone = 0\n", "max_connections_per_zone"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let e = cli(&["--config", file]).unwrap_err();
+            assert!(e.contains(key) && e.contains("must be from"), "{text:?}: {e}");
+        }
+        let zero = SimulatorConfig {
+            connections: ConnectionLimits { max_connections: 0, ..ConnectionLimits::default() },
+            ..SimulatorConfig::default()
+        };
+        assert!(zero.validate().unwrap_err().0.contains("above zero"));
+    }
+
+    #[test]
     fn config_files_in_toml_and_json() {
         let dir = tempfile::tempdir().unwrap();
         let toml_path = dir.path().join("zones.toml");

@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -30,37 +30,34 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 struct Slot {
     id: u64,
-    /// Milliseconds since the registry's epoch at the connect or the last complete request.
-    last_request_ms: AtomicU64,
+    /// The registry's sequence number at the connect or the last complete request (a strict order, no ties).
+    last_request: AtomicU64,
     cancel: CancellationToken,
 }
 
 /// The connections of one listener.
 #[derive(Debug)]
 struct Registry {
-    epoch: Instant,
     max: usize,
-    next_id: AtomicU64,
+    /// Counts connects and complete requests, ordering them.
+    sequence: AtomicU64,
     slots: Mutex<Vec<Arc<Slot>>>,
     /// Cancelled when the listener stops: every connection closes with it.
     all: CancellationToken,
 }
 
 impl Registry {
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    fn next(&self) -> u64 {
+        self.sequence.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Admits a new connection, closing the one longest without a complete request if the zone is full.
     fn admit(self: &Arc<Self>, peer: SocketAddr) -> Admitted {
-        let slot = Arc::new(Slot {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            last_request_ms: AtomicU64::new(self.now_ms()),
-            cancel: self.all.child_token(),
-        });
+        let id = self.next();
+        let slot = Arc::new(Slot { id, last_request: AtomicU64::new(id), cancel: self.all.child_token() });
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         if slots.len() >= self.max {
-            let oldest = (0..slots.len()).min_by_key(|&i| slots[i].last_request_ms.load(Ordering::Relaxed));
+            let oldest = (0..slots.len()).min_by_key(|&i| slots[i].last_request.load(Ordering::Relaxed));
             if let Some(i) = oldest {
                 tracing::debug!(%peer, max = self.max, "connection cap reached: closing the oldest unused connection");
                 slots.swap_remove(i).cancel.cancel();
@@ -80,7 +77,7 @@ struct Admitted {
 
 impl Admitted {
     fn touch(&self) {
-        self.slot.last_request_ms.store(self.registry.now_ms(), Ordering::Relaxed);
+        self.slot.last_request.store(self.registry.next(), Ordering::Relaxed);
     }
 }
 
@@ -96,9 +93,8 @@ impl Drop for Admitted {
 /// Serves `zone` on `listener` until the task is dropped or aborted, which closes every connection too.
 pub(crate) async fn serve(zone: Arc<Zone>, listener: TcpListener, limits: ConnectionLimits) {
     let registry = Arc::new(Registry {
-        epoch: Instant::now(),
         max: limits.max_connections.max(1),
-        next_id: AtomicU64::new(0),
+        sequence: AtomicU64::new(0),
         slots: Mutex::new(Vec::new()),
         all: CancellationToken::new(),
     });

@@ -61,8 +61,10 @@ fn bad_flags_and_config_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("zones.toml");
     std::fs::write(&bad, "[[zones]]\nname = \"A\"\nheater = 3\n").unwrap();
-    let cases: [(Vec<&str>, &str); 5] = [
+    let cases: [(Vec<&str>, &str); 7] = [
         (vec!["--time-scale", "fast"], "time-scale"),
+        (vec!["--max-connections-per-zone", "0"], "max-connections-per-zone"),
+        (vec!["--frame-timeout-ms", "1"], "frame-timeout-ms"),
         (vec!["--zones", "0"], "zones"),
         (vec!["--no-such-flag"], "no-such-flag"),
         (vec!["--config", bad.to_str().unwrap()], "zones[0]"),
