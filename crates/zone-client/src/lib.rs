@@ -209,12 +209,15 @@ impl ZoneLink {
     /// Writes a new target (FC06 on address 1), then reads the block back to confirm it.
     pub async fn write_target(&mut self, target: Setpoint, now: DateTime<Utc>) -> Result<ZoneSnapshot, ZoneError> {
         let result = async {
-            let deadline = self.config.request_timeout;
-            let ctx = self.connected().await?;
-            let answer =
-                tokio::time::timeout(deadline, ctx.write_single_register(ADDR_TARGET_TEMPERATURE, target.register()))
-                    .await;
-            Self::unpack(answer, deadline)?;
+            let reused = self.ctx.is_some();
+            let mut written = self.write_once(target).await;
+            if reused && matches!(written, Err(ZoneError::Unreachable(_))) {
+                // The device closed the connection we kept (devices close idle ones): once more on a fresh one.
+                // Writing the same value twice is harmless, and the read-back below confirms it.
+                self.ctx = None;
+                written = self.write_once(target).await;
+            }
+            written?;
             let snapshot = self.read_inner().await?;
             if snapshot.target == target {
                 Ok(snapshot)
@@ -227,7 +230,29 @@ impl ZoneLink {
         result
     }
 
+    async fn write_once(&mut self, target: Setpoint) -> Result<(), ZoneError> {
+        let deadline = self.config.request_timeout;
+        let ctx = self.connected().await?;
+        let answer =
+            tokio::time::timeout(deadline, ctx.write_single_register(ADDR_TARGET_TEMPERATURE, target.register())).await;
+        Self::unpack(answer, deadline)
+    }
+
+    /// Reads the map; when a connection kept from earlier turns out closed (a device may close connections it finds
+    /// idle), once more on a fresh connection, so that is not taken for an outage. A timeout is not retried: that
+    /// would double the deadline a silent device costs.
     async fn read_inner(&mut self) -> Result<ZoneSnapshot, ZoneError> {
+        let reused = self.ctx.is_some();
+        match self.read_once().await {
+            Err(ZoneError::Unreachable(_)) if reused => {
+                self.ctx = None;
+                self.read_once().await
+            }
+            other => other,
+        }
+    }
+
+    async fn read_once(&mut self) -> Result<ZoneSnapshot, ZoneError> {
         let deadline = self.config.request_timeout;
         let ctx = self.connected().await?;
         let answer = tokio::time::timeout(deadline, ctx.read_holding_registers(0, REGISTER_COUNT)).await;

@@ -49,6 +49,23 @@ async fn reads_the_whole_map_over_one_connection() {
 }
 
 #[tokio::test]
+async fn a_connection_the_device_closed_when_idle_is_replaced_without_a_failure() {
+    let mut config = SimulatorConfig { base_port: 0, ..SimulatorConfig::default() };
+    config.connections.idle_timeout = Duration::from_millis(200);
+    let sim = Simulator::bind_with_clock(&config, Arc::new(ManualClock::new(t0()))).await.unwrap().spawn();
+    let mut link = link(&sim, 0, 1);
+    link.read(t0()).await.unwrap();
+    // Past the device's idle timeout: it has closed our connection.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    link.read(t0()).await.expect("read again on a fresh connection");
+    let target = Setpoint::from_celsius(21.5).unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(link.write_target(target, t0()).await.unwrap().target, target, "a write too");
+    let h = link.health();
+    assert_eq!((h.state, h.consecutive_failures, h.last_error), (HealthState::Online, 0, None));
+}
+
+#[tokio::test]
 async fn writes_are_confirmed_by_reading_back() {
     let sim = simulator().await;
     let mut link = link(&sim, 2, 1);
