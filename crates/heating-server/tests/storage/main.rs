@@ -66,6 +66,7 @@ fn command(zone_id: i64, ms: i64, celsius: f64, source: CommandSource) -> NewCom
         source,
         reason: Some(format!("test {celsius}")),
         status: CommandStatus::Pending,
+        actor: "test".into(),
     }
 }
 
