@@ -21,6 +21,7 @@ use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
+mod access;
 mod history;
 mod upgrades;
 
@@ -100,6 +101,7 @@ async fn conformance_suite(storage: &Storage) {
     commands_and_status_updates(storage).await;
     history::history_buckets(storage).await;
     holds_are_stored_replaced_and_go_with_their_zone(storage).await;
+    access::tokens_and_audit(storage).await;
 }
 
 async fn holds_are_stored_replaced_and_go_with_their_zone(s: &Storage) {
