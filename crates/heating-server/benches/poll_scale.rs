@@ -65,7 +65,9 @@ async fn main() -> anyhow::Result<()> {
             modbus_host: Some("127.0.0.1".into()),
             modbus_unit_id: Some(1),
         };
-        zones::create(&state, new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        zones::create(&state, &heating_server::domain::Caller::local(), new)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     println!("{zones} zones registered in {:.1} s", t.elapsed().as_secs_f64());
 

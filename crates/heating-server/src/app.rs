@@ -5,6 +5,7 @@
 //! This is the composition root: the only module that knows every layer (HTTP, services, jobs, state).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -58,6 +59,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
             fleet,
             reports: Arc::new(JobReports::default()),
             weather,
+            sign_ins: Arc::default(),
         },
     })
 }
@@ -103,6 +105,7 @@ impl App {
     ) -> anyhow::Result<()> {
         let service = self.service();
         let addr = listener.local_addr().context("listener has no local address")?;
+        self.state.config.auth.check_exposure(addr).map_err(anyhow::Error::msg)?;
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
         if !self.state.config.background_jobs_disabled {
@@ -117,10 +120,11 @@ impl App {
             );
         }
         tracing::info!(%addr, "listening on http://{addr}/ ; API docs at http://{addr}/docs/");
-        let served = axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("HTTP server failed");
+        let served =
+            axum::serve(listener, ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service))
+                .with_graceful_shutdown(shutdown)
+                .await
+                .context("HTTP server failed");
         stop.cancel();
         while tasks.join_next().await.is_some() {}
         served?;

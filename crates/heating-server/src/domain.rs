@@ -76,6 +76,121 @@ impl fmt::Display for ModbusHost {
     }
 }
 
+/// What a caller may do. Ordered: each role may do everything the one below it may.
+///
+/// - `viewer`: every read (status, zones, readings, commands, history, models, plans, weather).
+/// - `operator`: also targets and holds, `POST /commands/`, `POST /sensordata/`.
+/// - `admin`: also zones (create, update with preferences and device endpoints, delete), tokens and the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Self; 3] = [Self::Viewer, Self::Operator, Self::Admin];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Operator => "operator",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "viewer" => Ok(Self::Viewer),
+            "operator" => Ok(Self::Operator),
+            "admin" => Ok(Self::Admin),
+            _ => Err(format!("unknown role {s:?}: expected one of viewer, operator, admin")),
+        }
+    }
+}
+
+/// Who is asking: a token's name and role, `anonymous` (a read without a token, when allowed), `local` (any request
+/// in local mode), or a named part of the server itself (`control`, `demo`, `cli`). Every service that changes
+/// something takes one, checks its role and records its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// The caller of every request in local mode (authentication off).
+    pub const LOCAL: &str = "local";
+    /// A read without a token, when anonymous reads are allowed.
+    pub const ANONYMOUS: &str = "anonymous";
+    /// The control job, as the actor of the commands it sends.
+    pub const CONTROL: &str = "control";
+
+    /// A part of the server acting on its own (`control`, `demo`, `cli`): an admin.
+    #[must_use]
+    pub fn system(name: &str) -> Self {
+        Self { name: name.to_string(), role: Role::Admin }
+    }
+
+    #[must_use]
+    pub fn local() -> Self {
+        Self::system(Self::LOCAL)
+    }
+
+    #[must_use]
+    pub fn anonymous() -> Self {
+        Self { name: Self::ANONYMOUS.to_string(), role: Role::Viewer }
+    }
+
+    /// Whether the caller's role is `needed` or above.
+    #[must_use]
+    pub fn may(&self, needed: Role) -> bool {
+        self.role >= needed
+    }
+}
+
+/// An API token's name: 1 to 64 characters among letters, digits, `-`, `_`, `.` and `@`, not only digits (so
+/// `token revoke <name-or-id>` is never ambiguous).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenName(String);
+
+impl TokenName {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.trim();
+        if name.is_empty() || name.len() > Self::MAX_CHARS {
+            return Err(format!("name must be 1 to {} characters", Self::MAX_CHARS));
+        }
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@')) {
+            return Err("name may hold only letters, digits, '-', '_', '.' and '@'".into());
+        }
+        if name.chars().all(|c| c.is_ascii_digit()) {
+            return Err("name must not be only digits (ids are)".into());
+        }
+        if [Caller::LOCAL, Caller::ANONYMOUS, Caller::CONTROL].contains(&name) {
+            return Err(format!("name {name:?} is reserved"));
+        }
+        Ok(Self(name.to_string()))
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A window into a newest-first list: skip `skip` items, then return at most `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
@@ -145,6 +260,28 @@ mod tests {
         assert!(ModbusHost::parse("a b").is_err());
         assert!(ModbusHost::parse("http://x").is_err());
         assert_eq!(ModbusHost::default().as_str(), "localhost");
+    }
+
+    #[test]
+    fn roles_are_ordered_and_parsed() {
+        assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
+        assert_eq!(" Operator ".parse::<Role>().unwrap(), Role::Operator);
+        assert!("root".parse::<Role>().unwrap_err().contains("viewer, operator, admin"));
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
+        }
+        assert!(Caller::local().may(Role::Admin));
+        assert!(!Caller::anonymous().may(Role::Operator));
+    }
+
+    #[test]
+    fn token_names() {
+        assert_eq!(TokenName::parse(" tablet-1 ").unwrap().as_str(), "tablet-1");
+        assert!(TokenName::parse("").is_err());
+        assert!(TokenName::parse("12").unwrap_err().contains("digits"));
+        assert!(TokenName::parse("a b").is_err());
+        assert!(TokenName::parse("local").unwrap_err().contains("reserved"));
+        assert!(TokenName::parse(&"x".repeat(65)).is_err());
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! This module only holds things; it decides nothing. It sits below the services and the jobs, so both can take an
 //! `&AppState` without importing each other.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use heating_core::clock::SharedClock;
@@ -29,6 +32,8 @@ pub struct AppState {
     pub reports: Arc<JobReports>,
     /// Weather forecasts (cached; simulated when no provider is configured).
     pub weather: WeatherService,
+    /// Recent failed sign-ins per client address (rate limiting).
+    pub sign_ins: Arc<SignInFailures>,
 }
 
 /// What one poll cycle did.
@@ -121,5 +126,69 @@ impl JobReports {
 
     pub fn set_learn(&self, r: LearnReport) {
         set(&self.learn, r);
+    }
+}
+
+/// Failed sign-ins (a token that is unknown, revoked or expired) per client address, in a fixed window that starts
+/// at the first failure: at [`Self::LIMIT`] failures within [`Self::WINDOW`] the address is blocked until the window
+/// ends. Real time (`Instant`), not the server's clock. Memory is bounded: past [`Self::MAX_CLIENTS`] addresses,
+/// finished windows are dropped, and if all are current the oldest is.
+#[derive(Debug, Default)]
+pub struct SignInFailures {
+    by_client: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl SignInFailures {
+    pub const LIMIT: u32 = 10;
+    pub const WINDOW: Duration = Duration::from_secs(60);
+    pub const MAX_CLIENTS: usize = 10_000;
+
+    /// How long the client must wait, if it is blocked at `now`.
+    #[must_use]
+    pub fn blocked_for(&self, client: IpAddr, now: Instant) -> Option<Duration> {
+        let map = self.by_client.lock().unwrap_or_else(PoisonError::into_inner);
+        let &(start, count) = map.get(&client)?;
+        let end = start + Self::WINDOW;
+        (count >= Self::LIMIT && now < end).then(|| end - now)
+    }
+
+    /// Counts a failure of `client` at `now`; returns its failures in the current window.
+    pub fn record(&self, client: IpAddr, now: Instant) -> u32 {
+        let mut map = self.by_client.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= Self::MAX_CLIENTS && !map.contains_key(&client) {
+            map.retain(|_, (start, _)| now < *start + Self::WINDOW);
+            if map.len() >= Self::MAX_CLIENTS
+                && let Some(oldest) = map.iter().min_by_key(|(_, (start, _))| *start).map(|(ip, _)| *ip)
+            {
+                map.remove(&oldest);
+            }
+        }
+        let entry = map.entry(client).or_insert((now, 0));
+        if now >= entry.0 + Self::WINDOW {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_failures_block_after_the_limit_until_the_window_ends() {
+        let f = SignInFailures::default();
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let t = Instant::now();
+        for i in 1..SignInFailures::LIMIT {
+            assert_eq!(f.record(a, t), i);
+            assert_eq!(f.blocked_for(a, t), None);
+        }
+        f.record(a, t + Duration::from_secs(10));
+        assert_eq!(f.blocked_for(a, t + Duration::from_secs(15)), Some(Duration::from_secs(45)));
+        assert_eq!(f.blocked_for(b, t), None, "per address");
+        assert_eq!(f.blocked_for(a, t + SignInFailures::WINDOW), None, "the window ended");
+        assert_eq!(f.record(a, t + SignInFailures::WINDOW), 1, "a new window");
     }
 }

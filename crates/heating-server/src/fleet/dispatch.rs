@@ -22,7 +22,7 @@ pub enum SendError {
 }
 
 /// Sends `target` to the zone, recording the command. On success the command is `confirmed` and the zone's live
-/// reading is refreshed from the read-back.
+/// reading is refreshed from the read-back. `actor` is who asked (`control`, a token's name, `local`).
 pub async fn send_target(
     storage: &Storage,
     clock: &dyn Clock,
@@ -30,6 +30,7 @@ pub async fn send_target(
     target: Setpoint,
     source: CommandSource,
     reason: Option<String>,
+    actor: &str,
 ) -> Result<Command, SendError> {
     let pending = storage
         .insert_command(&NewCommand {
@@ -39,6 +40,7 @@ pub async fn send_target(
             source,
             reason,
             status: CommandStatus::Pending,
+            actor: actor.to_string(),
         })
         .await?;
     let (result, health) = {
@@ -61,7 +63,7 @@ pub async fn send_target(
     }
     match result {
         Ok(_) => {
-            tracing::info!(zone_id = runtime.id, %target, %source, command_id = command.id, "target confirmed");
+            tracing::info!(zone_id = runtime.id, %target, %source, actor, command_id = command.id, "target confirmed");
             Ok(command)
         }
         Err(error) => {

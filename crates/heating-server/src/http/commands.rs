@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Pagination;
+use super::auth::Authed;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
 use crate::services::control::{self, CommandRequest};
@@ -71,6 +72,9 @@ pub struct CommandOut {
     pub status: CommandStatusOut,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// Who asked for it: `control` (the control job), a token's name, `local` (local mode), `demo`; `unknown` for
+    /// commands logged before actors were recorded.
+    pub actor: String,
 }
 
 impl From<Command> for CommandOut {
@@ -93,6 +97,7 @@ impl From<Command> for CommandOut {
                 CommandStatus::Failed => CommandStatusOut::Failed,
             },
             error: c.error,
+            actor: c.actor,
         }
     }
 }
@@ -112,10 +117,11 @@ impl From<Command> for CommandOut {
 )]
 async fn create_command(
     State(state): State<AppState>,
+    Authed(caller): Authed,
     Json(body): Json<CommandCreate>,
 ) -> Result<(StatusCode, Json<CommandOut>), ApiError> {
     let request = CommandRequest { zone_id: body.zone_id, target_temp: body.target_temp, reason: body.reason };
-    Ok((StatusCode::CREATED, Json(control::create_command(&state, request).await?.into())))
+    Ok((StatusCode::CREATED, Json(control::create_command(&state, &caller, request).await?.into())))
 }
 
 /// One zone's commands, newest first.

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::auth::Authed;
 use super::commands::CommandOut;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path};
@@ -87,10 +88,11 @@ pub struct TargetResponse {
 )]
 async fn set_target(
     State(state): State<AppState>,
+    Authed(caller): Authed,
     Path(id): Path<ZoneId>,
     Json(body): Json<TargetRequest>,
 ) -> Result<Json<TargetResponse>, ApiError> {
-    let (command, hold) = control::set_target(&state, id, body.target_temp, body.hold_minutes).await?;
+    let (command, hold) = control::set_target(&state, &caller, id, body.target_temp, body.hold_minutes).await?;
     Ok(Json(TargetResponse { command: command.into(), hold: hold.into() }))
 }
 
@@ -104,6 +106,10 @@ async fn set_target(
         (status = 422, description = "id is not an integer", body = ErrorBody),
     )
 )]
-async fn cancel_hold(State(state): State<AppState>, Path(id): Path<ZoneId>) -> Result<Json<HoldOut>, ApiError> {
-    Ok(Json(control::cancel_hold(&state, id).await?.into()))
+async fn cancel_hold(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<ZoneId>,
+) -> Result<Json<HoldOut>, ApiError> {
+    Ok(Json(control::cancel_hold(&state, &caller, id).await?.into()))
 }

@@ -18,11 +18,20 @@ pub struct ErrorBody {
     pub detail: String,
 }
 
+/// The `WWW-Authenticate` header of every 401 (RFC 6750).
+pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"heating-server\"";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request is malformed (e.g. the body is not JSON).
     #[error("{0}")]
     BadRequest(String),
+    /// 401: no valid token (`WWW-Authenticate: Bearer`); the detail never holds the token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the caller's role is too low; the detail names the role needed.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404.
     #[error("{0}")]
     NotFound(String),
@@ -41,6 +50,9 @@ pub enum ApiError {
     /// 422: well-formed but invalid; the message names the field.
     #[error("{0}")]
     Unprocessable(String),
+    /// 429: too many failed sign-ins from this address (with `Retry-After`).
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after_secs: u64 },
     /// 503: a dependency (the database) does not answer.
     #[error("{0}")]
     Unavailable(String),
@@ -58,6 +70,9 @@ impl ApiError {
     pub fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -92,13 +107,25 @@ impl IntoResponse for ApiError {
             }
             return response;
         }
+        let header = match &self {
+            Self::Unauthorized(_) => {
+                Some((axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static(WWW_AUTHENTICATE)))
+            }
+            Self::TooManyRequests { retry_after_secs, .. } => {
+                Some((axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(*retry_after_secs)))
+            }
+            _ => None,
+        };
         let detail = match self {
             Self::Weather(e) => e.public_message(),
+            Self::TooManyRequests { detail, .. } => detail,
             Self::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error while handling a request");
                 "Internal server error".to_string()
             }
             Self::BadRequest(m)
+            | Self::Unauthorized(m)
+            | Self::Forbidden(m)
             | Self::NotFound(m)
             | Self::MethodNotAllowed(m)
             | Self::Conflict(m)
@@ -107,7 +134,11 @@ impl IntoResponse for ApiError {
             | Self::Unprocessable(m)
             | Self::Unavailable(m) => m,
         };
-        (status, Json(ErrorBody { detail })).into_response()
+        let mut response = (status, Json(ErrorBody { detail })).into_response();
+        if let Some((name, value)) = header {
+            response.headers_mut().insert(name, value);
+        }
+        response
     }
 }
 
@@ -119,6 +150,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid(m) => Self::Unprocessable(m),
             ServiceError::Unavailable(m) => Self::Unavailable(m),
             ServiceError::Weather(e) => Self::Weather(e),
+            ServiceError::Unauthorized(m) => Self::Unauthorized(m),
+            ServiceError::Forbidden(m) => Self::Forbidden(m),
+            ServiceError::TooManyRequests { detail, retry_after_secs } => {
+                Self::TooManyRequests { detail, retry_after_secs }
+            }
             ServiceError::Internal(e) => Self::Internal(e),
         }
     }

@@ -7,6 +7,8 @@
 //! resource module and add it to that module's `router()` with `routes!(handler)`. It is then served and documented;
 //! the OpenAPI test finds it.
 
+pub mod audit;
+pub mod auth;
 pub mod commands;
 pub mod control;
 pub mod error;
@@ -17,6 +19,7 @@ pub mod model;
 pub mod plan;
 pub mod sensordata;
 pub mod status;
+pub mod tokens;
 pub mod weather;
 pub mod zones;
 
@@ -61,6 +64,8 @@ pub const DOCS_PATH: &str = "/docs";
         (name = "status", description = "Live status: health, readings, targets in force and why"),
         (name = "weather", description = "Weather forecasts (cached; WeatherAPI.com, Open-Meteo or simulated)"),
         (name = "model", description = "Zone thermal models identified from the zones' own readings"),
+        (name = "auth", description = "Who am I, API tokens and the audit log. Roles: viewer (reads), operator \
+                                       (also targets, holds, commands, readings), admin (also zones, tokens, audit)"),
     )
 )]
 struct ApiDoc;
@@ -79,19 +84,25 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(history::router())
         .merge(model::router())
         .merge(plan::router())
+        .merge(auth::router())
+        .merge(tokens::router())
+        .merge(audit::router())
 }
 
 /// The OpenAPI document of [`api_router`].
 #[must_use]
 pub fn openapi() -> OpenApiDoc {
-    api_router().into_openapi()
+    let mut doc = api_router().into_openapi();
+    auth::document_security(&mut doc);
+    doc
 }
 
 /// The complete router: the API, `/api-docs/openapi.json`, Swagger UI at `/docs/`, the dashboard at `/` (and its
 /// files at `/assets/...`), and JSON 404/405 fallbacks. It expects paths without a trailing slash; [`service`]
 /// takes care of that.
 pub fn router(state: AppState) -> Router {
-    let (api, doc) = api_router().split_for_parts();
+    let (api, mut doc) = api_router().split_for_parts();
+    auth::document_security(&mut doc);
     let swagger = SwaggerUi::new(DOCS_PATH)
         .url(OPENAPI_PATH, doc)
         // No "valid" badge: it would make the browser send the document to an outside validator.
@@ -100,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dashboard_router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

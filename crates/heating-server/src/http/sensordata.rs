@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Pagination;
+use super::auth::Authed;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
 use crate::services::readings::{self, ReadingRequest};
@@ -140,6 +141,7 @@ pub struct ZoneReadingsParams {
 )]
 async fn create_reading(
     State(state): State<AppState>,
+    Authed(caller): Authed,
     Json(body): Json<ReadingCreate>,
 ) -> Result<(StatusCode, Json<ReadingOut>), ApiError> {
     let request = ReadingRequest {
@@ -151,7 +153,7 @@ async fn create_reading(
         energy_wh: body.energy_wh,
         outdoor_temp: body.outdoor_temp,
     };
-    Ok((StatusCode::CREATED, Json(readings::create(&state, request).await?.into())))
+    Ok((StatusCode::CREATED, Json(readings::create(&state, &caller, request).await?.into())))
 }
 
 /// All zones' readings, newest first.

@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Pagination;
+use super::auth::Authed;
 use super::commands::CommandOut;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
@@ -341,9 +342,10 @@ pub struct DeleteParams {
 )]
 async fn create_zone(
     State(state): State<AppState>,
+    Authed(caller): Authed,
     Json(body): Json<ZoneCreate>,
 ) -> Result<(StatusCode, Json<ZoneOut>), ApiError> {
-    Ok((StatusCode::CREATED, Json(zones::create(&state, body.into()).await?.into())))
+    Ok((StatusCode::CREATED, Json(zones::create(&state, &caller, body.into()).await?.into())))
 }
 
 impl From<ZoneCreate> for NewZone {
@@ -416,10 +418,11 @@ async fn get_zone(State(state): State<AppState>, Path(id): Path<ZoneId>) -> Resu
 )]
 async fn update_zone(
     State(state): State<AppState>,
+    Authed(caller): Authed,
     Path(id): Path<ZoneId>,
     Json(body): Json<ZoneUpdate>,
 ) -> Result<Json<ZoneOut>, ApiError> {
-    let zone = zones::update(&state, id, body.into()).await?;
+    let zone = zones::update(&state, &caller, id, body.into()).await?;
     Ok(Json(zone.into()))
 }
 
@@ -436,10 +439,11 @@ async fn update_zone(
 )]
 async fn delete_zone(
     State(state): State<AppState>,
+    Authed(caller): Authed,
     Path(id): Path<ZoneId>,
     Query(params): Query<DeleteParams>,
 ) -> Result<Json<ZoneOut>, ApiError> {
-    let zone = zones::delete(&state, id, params.cascade.unwrap_or(false)).await?;
+    let zone = zones::delete(&state, &caller, id, params.cascade.unwrap_or(false)).await?;
     Ok(Json(zone.into()))
 }
 

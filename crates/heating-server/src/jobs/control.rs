@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 
+use crate::domain::Caller;
 use crate::fleet::dispatch::send_target;
 use crate::state::{AppState, ControlReport};
 use crate::storage::CommandSource;
@@ -48,7 +49,15 @@ pub async fn control_once(state: &AppState) -> ControlReport {
     report.writes = due.len();
     report.failed = futures::stream::iter(due)
         .map(|(rt, target, reason)| async move {
-            let sent = send_target(&state.storage, &*state.clock, &rt, target, CommandSource::Control, Some(reason));
+            let sent = send_target(
+                &state.storage,
+                &*state.clock,
+                &rt,
+                target,
+                CommandSource::Control,
+                Some(reason),
+                Caller::CONTROL,
+            );
             sent.await.is_err()
         })
         .buffer_unordered(WRITE_CONCURRENCY)

@@ -4,12 +4,18 @@
 //!
 //! A target outside 5..=35 °C or the zone's `min_temp..=max_temp` is refused before anything is sent. Every write
 //! goes through [`send_target`], so it has a command row with its outcome.
+//!
+//! Operators and admins only; each command records its caller as `actor`, and holds set or cancelled are
+//! recorded in the audit log.
 
 use chrono::{DateTime, Duration, Utc};
 use heating_core::control::Hold;
 use heating_core::units::Setpoint;
 
-use super::{AppState, ServiceError, require_zone};
+use serde_json::json;
+
+use super::audit::{self, Change};
+use super::{AppState, Caller, Role, ServiceError, require, require_zone};
 use crate::domain::Page;
 use crate::fleet::dispatch::{SendError, send_target};
 use crate::fleet::{HoldRecord, endpoint_of};
@@ -47,10 +53,12 @@ pub fn check_target(zone: &Zone, target_c: f64) -> Result<Setpoint, ServiceError
 /// [`MAX_HOLD_MINUTES`]), or without them until the zone's occupancy next changes.
 pub async fn set_target(
     state: &AppState,
+    caller: &Caller,
     id: ZoneId,
     target_c: f64,
     hold_minutes: Option<i64>,
 ) -> Result<(Command, HoldRecord), ServiceError> {
+    require(caller, Role::Operator)?;
     let zone = require_zone(state, id).await?;
     let target = check_target(&zone, target_c)?;
     let until = match hold_minutes {
@@ -60,11 +68,12 @@ pub async fn set_target(
             return Err(ServiceError::Invalid(format!("hold_minutes: {m} is outside 1..={MAX_HOLD_MINUTES}")));
         }
     };
-    send_manual(state, &zone, target, until, CommandSource::Manual, None).await
+    send_manual(state, caller, &zone, target, until, CommandSource::Manual, None).await
 }
 
 /// Ends the zone's manual hold: automatic control takes over at its next run. Returns the hold that ended.
-pub async fn cancel_hold(state: &AppState, id: ZoneId) -> Result<HoldRecord, ServiceError> {
+pub async fn cancel_hold(state: &AppState, caller: &Caller, id: ZoneId) -> Result<HoldRecord, ServiceError> {
+    require(caller, Role::Operator)?;
     require_zone(state, id).await?;
     let stored = state.storage.delete_hold(id).await?;
     let cancelled = state.fleet.get(id).and_then(|rt| rt.live().hold.take());
@@ -73,7 +82,15 @@ pub async fn cancel_hold(state: &AppState, id: ZoneId) -> Result<HoldRecord, Ser
     }
     match cancelled {
         Some(h) => {
-            tracing::info!(zone_id = id, "manual hold cancelled");
+            tracing::info!(zone_id = id, by = %caller.name, "manual hold cancelled");
+            let details = json!({"target_temp": h.hold.target.celsius(), "source": h.source.as_str()});
+            audit::record(
+                state,
+                caller,
+                state.clock.now(),
+                Change { action: "hold.cancel", zone_id: Some(id), details },
+            )
+            .await;
             Ok(h)
         }
         None => Err(ServiceError::NotFound("No manual hold in force for this zone".into())),
@@ -82,7 +99,12 @@ pub async fn cancel_hold(state: &AppState, id: ZoneId) -> Result<HoldRecord, Ser
 
 /// `POST /commands/`: sends the target at once (source `api`, held until the occupancy changes) to a zone with a
 /// device; for a zone without one, logs the command as `pending`.
-pub async fn create_command(state: &AppState, request: CommandRequest) -> Result<Command, ServiceError> {
+pub async fn create_command(
+    state: &AppState,
+    caller: &Caller,
+    request: CommandRequest,
+) -> Result<Command, ServiceError> {
+    require(caller, Role::Operator)?;
     let target =
         Setpoint::from_celsius(request.target_temp).map_err(|e| ServiceError::Invalid(format!("target_temp: {e}")))?;
     let reason = request.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
@@ -92,7 +114,7 @@ pub async fn create_command(state: &AppState, request: CommandRequest) -> Result
     let zone = require_zone(state, request.zone_id).await?;
     if endpoint_of(&zone).is_some() {
         let target = check_target(&zone, request.target_temp)?;
-        let (command, _) = send_manual(state, &zone, target, None, CommandSource::Api, reason).await?;
+        let (command, _) = send_manual(state, caller, &zone, target, None, CommandSource::Api, reason).await?;
         return Ok(command);
     }
     let command = NewCommand {
@@ -102,6 +124,7 @@ pub async fn create_command(state: &AppState, request: CommandRequest) -> Result
         source: CommandSource::Api,
         reason,
         status: CommandStatus::Pending,
+        actor: caller.name.clone(),
     };
     let stored = state.storage.insert_command(&command).await?;
     tracing::info!(command_id = stored.id, zone_id = stored.zone_id, target = %stored.target_temp, "command logged");
@@ -118,6 +141,7 @@ pub async fn list_commands(state: &AppState, id: ZoneId, page: Page) -> Result<V
 /// The zone must have a device. A device that does not take it → `Unavailable`, with a `failed` command row.
 async fn send_manual(
     state: &AppState,
+    caller: &Caller,
     zone: &Zone,
     target: Setpoint,
     hold_until: Option<DateTime<Utc>>,
@@ -143,7 +167,7 @@ async fn send_manual(
             None => format!("{source} target, held until the next occupancy change"),
         })
     });
-    match send_target(&state.storage, &*state.clock, &runtime, target, source, reason).await {
+    match send_target(&state.storage, &*state.clock, &runtime, target, source, reason, &caller.name).await {
         Ok(command) => {
             let occupied = runtime.live().reading.is_some_and(|r| r.snapshot.occupied);
             let record = HoldRecord {
@@ -156,6 +180,10 @@ async fn send_manual(
                 // The device has the target and the hold is in force; only a restart would end it early.
                 tracing::error!(zone_id = zone.id, "manual hold not stored (a restart would end it): {e}");
             }
+            let details = json!({"target_temp": target.celsius(), "until": hold_until.map(crate::time::rfc3339),
+                                 "source": source.as_str(), "command_id": command.id});
+            let change = Change { action: "hold.set", zone_id: Some(zone.id), details };
+            audit::record(state, caller, record.set_at, change).await;
             Ok((command, record))
         }
         Err(SendError::Device { command, error }) => Err(ServiceError::Unavailable(format!(

@@ -11,18 +11,28 @@
 //! | [`models`] | a zone's thermal model (fitted on request or cached) and its predictive plan |
 //! | [`status`] | the live picture of the building: zones, jobs, weather |
 //! | [`weather`], [`health`] | forecasts from the shared cache; whether the database answers |
+//! | [`auth`] | who is asking: a bearer token (or none) to a [`Caller`], failed sign-ins rate limited |
+//! | [`tokens`], [`audit`] | API tokens (create, list, revoke); the audit log (record, list) |
+//!
+//! Roles are checked here, at the service boundary: every operation that changes something takes the [`Caller`]
+//! and refuses with [`ServiceError::Forbidden`] when its role is too low ([`require`]), and records its name
+//! (commands' `actor`, the audit log). Reads need no caller: every authenticated caller is at least a viewer.
 //!
 //! Services use the fleet, storage, strategy and learning modules below them, never HTTP or the jobs.
 
+pub mod audit;
+pub mod auth;
 pub mod control;
 pub mod health;
 pub mod history;
 pub mod models;
 pub mod readings;
 pub mod status;
+pub mod tokens;
 pub mod weather;
 pub mod zones;
 
+pub use crate::domain::{Caller, Role};
 pub use crate::state::AppState;
 use crate::storage::{StorageError, Zone, ZoneId};
 
@@ -44,6 +54,16 @@ pub enum ServiceError {
     /// The weather provider failed (its public message never holds the key or the upstream URL).
     #[error("{}", .0.public_message())]
     Weather(heating_weather::WeatherError),
+    /// No valid credentials: no token where one is needed, or one that is unknown, revoked or expired. The message
+    /// never holds the token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller's role is too low; the message names the role needed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many failed sign-ins from this client address: try again in `retry_after_secs`.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after_secs: u64 },
     /// A bug or an unavailable database: logged, never shown.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -61,6 +81,7 @@ impl From<StorageError> for ServiceError {
         match e {
             StorageError::NotFound { what: "zone" } => Self::zone_not_found(),
             StorageError::NotFound { what: "command" } => Self::NotFound("Command not found".into()),
+            StorageError::NotFound { what: "token" } => Self::NotFound("Token not found".into()),
             StorageError::NotFound { what } => Self::NotFound(format!("{what} not found")),
             StorageError::Conflict(msg) => Self::Conflict(msg),
             StorageError::HasHistory { readings, commands } => Self::Conflict(format!(
@@ -75,4 +96,16 @@ impl From<StorageError> for ServiceError {
 /// The zone, or `NotFound`.
 pub(crate) async fn require_zone(state: &AppState, id: ZoneId) -> Result<Zone, ServiceError> {
     state.storage.get_zone(id).await?.ok_or_else(ServiceError::zone_not_found)
+}
+
+/// `Ok` when the caller's role is `needed` or above; else `Forbidden`, naming the role needed.
+pub fn require(caller: &Caller, needed: Role) -> Result<(), ServiceError> {
+    if caller.may(needed) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(format!(
+            "This needs the {needed} role; {:?} has the {} role",
+            caller.name, caller.role
+        )))
+    }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use heating_core::units::Setpoint;
 
-use super::{AppState, ServiceError, require_zone};
+use super::{AppState, Caller, Role, ServiceError, require, require_zone};
 use crate::domain::Page;
 use crate::storage::{NewReading, Reading, ReadingFilter, ZoneId};
 
@@ -35,8 +35,9 @@ fn plausible(field: &str, v: f64) -> Result<f64, ServiceError> {
     }
 }
 
-/// Stores a reading taken now (server clock).
-pub async fn create(state: &AppState, r: ReadingRequest) -> Result<Reading, ServiceError> {
+/// Stores a reading taken now (server clock). Operators and admins only.
+pub async fn create(state: &AppState, caller: &Caller, r: ReadingRequest) -> Result<Reading, ServiceError> {
+    require(caller, Role::Operator)?;
     let target_temp = r
         .target_temp
         .map(|t| {
@@ -81,7 +82,8 @@ pub async fn list_zone(
 }
 
 /// Stores a batch of readings taken elsewhere (an import, the demo's simulated history): all or none. Returns how
-/// many were stored.
-pub async fn import(state: &AppState, readings: &[NewReading]) -> Result<u64, ServiceError> {
+/// many were stored. Operators and admins only.
+pub async fn import(state: &AppState, caller: &Caller, readings: &[NewReading]) -> Result<u64, ServiceError> {
+    require(caller, Role::Operator)?;
     Ok(state.storage.insert_readings(readings).await?)
 }

@@ -2,13 +2,17 @@
 //! characters, valid and complete preferences, a lower-cased Modbus host; a taken name or endpoint is a conflict;
 //! a zone with history is deleted only with `cascade`). Every change marks the fleet dirty, so the poller and the
 //! control job pick it up at their next cycle.
+//!
+//! Changes are for admins only (they include the device endpoint the server connects to), are recorded in the
+//! audit log, and a device endpoint must lie inside `DEVICE_NETWORKS` when that is set.
 
 use std::num::NonZeroU16;
 
 use heating_core::preferences::Preferences;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
-use super::{AppState, ServiceError, require_zone};
+use super::audit::{self, Change};
+use super::{AppState, Caller, Role, ServiceError, require, require_zone};
 use crate::domain::{ModbusHost, Page, ZoneName};
 use crate::storage::{Command, Reading, ReadingFilter, Zone, ZoneFields, ZoneId};
 
@@ -56,8 +60,51 @@ fn parse_host(raw: Option<&str>) -> Result<ModbusHost, ServiceError> {
     raw.map_or_else(|| Ok(ModbusHost::default()), |h| ModbusHost::parse(h).map_err(ServiceError::Invalid))
 }
 
-/// Registers a zone.
-pub async fn create(state: &AppState, new: NewZone) -> Result<Zone, ServiceError> {
+/// With `DEVICE_NETWORKS` set, a zone with a device (a port) must have its host inside them.
+fn check_device_network(state: &AppState, fields: &ZoneFields) -> Result<(), ServiceError> {
+    if fields.modbus_port.is_none() {
+        return Ok(());
+    }
+    state.config.auth.device_networks.check_host(fields.modbus_host.as_str()).map_err(ServiceError::Invalid)
+}
+
+/// The zone's fields as the audit log shows them.
+fn audit_fields(zone: &Zone) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(zone.name));
+    m.insert("modbus_host".into(), json!(zone.modbus_host));
+    m.insert("modbus_port".into(), json!(zone.modbus_port));
+    m.insert("modbus_unit_id".into(), json!(zone.modbus_unit_id));
+    m.insert("preferences".into(), zone.preferences.to_json());
+    m
+}
+
+/// What an update changed: `{"field": {"from": .., "to": ..}}`, preferences key by key (`preferences.min_temp`).
+fn changes(before: &Zone, after: &Zone) -> Value {
+    let (mut a, mut b) = (audit_fields(before), audit_fields(after));
+    let (pa, pb) = (a.remove("preferences"), b.remove("preferences"));
+    let mut out = Map::new();
+    for (k, from) in &a {
+        let to = b.get(k).cloned().unwrap_or(Value::Null);
+        if *from != to {
+            out.insert(k.clone(), json!({"from": from, "to": to}));
+        }
+    }
+    let empty = Map::new();
+    let (pa, pb) = (pa.as_ref().and_then(Value::as_object), pb.as_ref().and_then(Value::as_object));
+    let (pa, pb) = (pa.unwrap_or(&empty), pb.unwrap_or(&empty));
+    for k in pa.keys().chain(pb.keys().filter(|k| !pa.contains_key(*k))) {
+        let (from, to) = (pa.get(k).unwrap_or(&Value::Null), pb.get(k).unwrap_or(&Value::Null));
+        if from != to {
+            out.insert(format!("preferences.{k}"), json!({"from": from, "to": to}));
+        }
+    }
+    Value::Object(out)
+}
+
+/// Registers a zone. Admins only.
+pub async fn create(state: &AppState, caller: &Caller, new: NewZone) -> Result<Zone, ServiceError> {
+    require(caller, Role::Admin)?;
     let fields = ZoneFields {
         name: ZoneName::parse(&new.name).map_err(ServiceError::Invalid)?,
         preferences: parse_preferences(new.preferences)?,
@@ -65,9 +112,12 @@ pub async fn create(state: &AppState, new: NewZone) -> Result<Zone, ServiceError
         modbus_port: new.modbus_port,
         modbus_unit_id: new.modbus_unit_id.unwrap_or(heating_core::registers::DEFAULT_UNIT_ID),
     };
+    check_device_network(state, &fields)?;
     let zone = state.storage.create_zone(&fields, state.clock.now()).await?;
     state.fleet.mark_dirty();
-    tracing::info!(zone_id = zone.id, name = %zone.name, "zone registered");
+    let change = Change { action: "zone.create", zone_id: Some(zone.id), details: Value::Object(audit_fields(&zone)) };
+    audit::record(state, caller, zone.created_at, change).await;
+    tracing::info!(zone_id = zone.id, name = %zone.name, by = %caller.name, "zone registered");
     Ok(zone)
 }
 
@@ -80,8 +130,10 @@ pub async fn list(state: &AppState, page: Page) -> Result<Vec<Zone>, ServiceErro
     Ok(state.storage.list_zones_page(page).await?)
 }
 
-/// Applies `patch` to the zone.
-pub async fn update(state: &AppState, id: ZoneId, patch: ZonePatch) -> Result<Zone, ServiceError> {
+/// Applies `patch` to the zone. Admins only.
+pub async fn update(state: &AppState, caller: &Caller, id: ZoneId, patch: ZonePatch) -> Result<Zone, ServiceError> {
+    require(caller, Role::Admin)?;
+    let endpoint_changes = patch.modbus_host.is_some() || patch.modbus_port.is_some();
     let current = require_zone(state, id).await?;
     let mut fields = ZoneFields::of(&current).map_err(|e| ServiceError::Internal(anyhow::anyhow!("zone {id}: {e}")))?;
     if let Some(name) = patch.name {
@@ -101,18 +153,28 @@ pub async fn update(state: &AppState, id: ZoneId, patch: ZonePatch) -> Result<Zo
     if let Some(unit) = patch.modbus_unit_id {
         fields.modbus_unit_id = unit;
     }
+    if endpoint_changes {
+        check_device_network(state, &fields)?;
+    }
     let zone = state.storage.update_zone(id, &fields, state.clock.now()).await?;
     state.fleet.mark_dirty();
+    let change = Change { action: "zone.update", zone_id: Some(id), details: changes(&current, &zone) };
+    audit::record(state, caller, zone.updated_at, change).await;
     Ok(zone)
 }
 
 /// Deletes the zone; with `cascade` its readings, commands and hold too, in one transaction. Returns the zone as
-/// it was.
-pub async fn delete(state: &AppState, id: ZoneId, cascade: bool) -> Result<Zone, ServiceError> {
+/// it was. Admins only.
+pub async fn delete(state: &AppState, caller: &Caller, id: ZoneId, cascade: bool) -> Result<Zone, ServiceError> {
+    require(caller, Role::Admin)?;
     let zone = require_zone(state, id).await?;
     state.storage.delete_zone(id, cascade).await?;
     state.fleet.mark_dirty();
-    tracing::info!(zone_id = id, cascade, "zone deleted");
+    let mut details = audit_fields(&zone);
+    details.insert("cascade".into(), json!(cascade));
+    let change = Change { action: "zone.delete", zone_id: Some(id), details: Value::Object(details) };
+    audit::record(state, caller, state.clock.now(), change).await;
+    tracing::info!(zone_id = id, cascade, by = %caller.name, "zone deleted");
     Ok(zone)
 }
 

@@ -9,11 +9,13 @@ use chrono::{DateTime, Utc};
 use heating_core::preferences::Preferences;
 use heating_core::units::Setpoint;
 
-use crate::domain::{ModbusHost, Page, ZoneName};
+use crate::domain::{ModbusHost, Page, Role, TokenName, ZoneName};
 
 pub type ZoneId = i64;
 pub type ReadingId = i64;
 pub type CommandId = i64;
+pub type TokenId = i64;
+pub type AuditId = i64;
 
 /// A zone as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,6 +167,8 @@ pub struct NewCommand {
     pub source: CommandSource,
     pub reason: Option<String>,
     pub status: CommandStatus,
+    /// Who asked for it: `control`, a token's name, `local`, `demo`.
+    pub actor: String,
 }
 
 /// A stored command.
@@ -179,6 +183,67 @@ pub struct Command {
     pub status: CommandStatus,
     /// Why the command failed (status `failed`), or a note from the last status change.
     pub error: Option<String>,
+    /// Who asked for it (`unknown` for commands logged before actors were recorded).
+    pub actor: String,
+}
+
+/// An API token to store: only the hash of the token and its first characters, never the token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewToken {
+    pub name: TokenName,
+    pub role: Role,
+    /// SHA-256 of the token, lower-case hex.
+    pub token_hash: String,
+    /// The token's first characters (`hst_` and four more), to tell tokens apart in a list.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A stored API token (without its hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiToken {
+    pub id: TokenId,
+    pub name: String,
+    pub role: Role,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    /// Updated at most once a minute.
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiToken {
+    /// Neither revoked nor expired at `now`.
+    #[must_use]
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|t| now < t)
+    }
+}
+
+/// An entry of the audit log to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditEntry {
+    pub ts: DateTime<Utc>,
+    /// Who: a token's name, `local`, `demo`, `cli`.
+    pub actor: String,
+    /// What, e.g. `zone.create`, `hold.set`, `token.revoke`.
+    pub action: String,
+    pub zone_id: Option<ZoneId>,
+    /// The details of the change, a JSON object.
+    pub details: serde_json::Value,
+}
+
+/// A stored audit entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub id: AuditId,
+    pub ts: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub zone_id: Option<ZoneId>,
+    pub details: serde_json::Value,
 }
 
 #[cfg(test)]

@@ -84,6 +84,7 @@ macro_rules! on_backend {
     };
 }
 
+mod access;
 mod history;
 mod rows;
 
@@ -97,7 +98,7 @@ macro_rules! columns {
         "id, zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, energy_wh, outdoor_temp"
     };
     (commands) => {
-        "id, zone_id, ts_ms, target_temp, source, reason, status, error"
+        "id, zone_id, ts_ms, target_temp, source, reason, status, error, actor"
     };
 }
 
@@ -382,8 +383,8 @@ impl Storage {
     pub async fn insert_command(&self, c: &NewCommand) -> Result<Command, StorageError> {
         on_backend!(self, |pool| {
             let row = sqlx::query(concat!(
-                "INSERT INTO commands (zone_id, ts_ms, target_temp, source, reason, status) ",
-                "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                "INSERT INTO commands (zone_id, ts_ms, target_temp, source, reason, status, actor) ",
+                "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
                 columns!(commands)
             ))
             .bind(c.zone_id)
@@ -392,6 +393,7 @@ impl Storage {
             .bind(c.source.as_str())
             .bind(c.reason.as_deref())
             .bind(c.status.as_str())
+            .bind(c.actor.as_str())
             .fetch_one(pool)
             .await
             .map_err(history_write_error)?;

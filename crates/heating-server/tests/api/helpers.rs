@@ -61,8 +61,22 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server on the database file at `db_path` (created if missing).
 pub async fn spawn_app_on(db_path: &Path, clock: SharedClock) -> TestApp {
+    spawn_app_configured(db_path, clock, |_| {}).await
+}
+
+/// Like [`spawn_app`], with the configuration changed by `configure` (e.g. authentication on).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("heating.db");
+    let mut app = spawn_app_configured(&db_path, StepClock::new(), configure).await;
+    app._dir = Some(dir);
+    app
+}
+
+async fn spawn_app_configured(db_path: &Path, clock: SharedClock, configure: impl FnOnce(&mut Config)) -> TestApp {
     // API-only: no poller or control job (zones registered here point at ports nobody serves).
-    let config = Config { background_jobs_disabled: true, ..Config::with_database_url(sqlite_url(db_path)) };
+    let mut config = Config { background_jobs_disabled: true, ..Config::with_database_url(sqlite_url(db_path)) };
+    configure(&mut config);
     let app: App = heating_server::build_with_clock(config, clock).await.expect("app builds");
     let state = app.state().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,6 +1,8 @@
 //! Integration tests of the central server: one test binary, a fresh server on port 0 with a fresh temporary
 //! SQLite database per test (see `helpers::spawn_app`).
 
+mod access;
+mod access_binary;
 mod commands;
 mod dashboard;
 mod docs;

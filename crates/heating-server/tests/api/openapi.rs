@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::helpers::{json_of, spawn_app};
 
 /// Every endpoint the issue asks for (method, path as documented).
-const ENDPOINTS: [(&str, &str); 20] = [
+const ENDPOINTS: [(&str, &str); 25] = [
     ("post", "/zones"),
     ("get", "/zones"),
     ("get", "/zones/{id}"),
@@ -31,6 +31,11 @@ const ENDPOINTS: [(&str, &str); 20] = [
     ("get", "/zones/{id}/history"),
     ("get", "/zones/{id}/model"),
     ("get", "/zones/{id}/plan"),
+    ("get", "/auth/whoami"),
+    ("post", "/tokens"),
+    ("get", "/tokens"),
+    ("delete", "/tokens/{id}"),
+    ("get", "/audit"),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
@@ -65,6 +70,8 @@ async fn the_document_describes_every_route_with_schemas_and_errors() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(spec, serde_json::to_value(heating_server::http::openapi()).unwrap(), "served = built");
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    assert_eq!(spec["components"]["securitySchemes"]["bearer"]["scheme"], json!("bearer"));
+    assert_eq!(spec["security"], json!([{"bearer": []}]), "every operation needs a token unless it says otherwise");
 
     let expected: BTreeSet<(String, String)> = ENDPOINTS.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     assert_eq!(operations(&spec), expected, "documented operations = the issue's endpoints");
@@ -83,7 +90,8 @@ async fn the_document_describes_every_route_with_schemas_and_errors() {
         for code in errors {
             check_schema(&spec, &responses[code]["content"]["application/json"]["schema"], &format!("{ctx} {code}"));
         }
-        if path != "/health" && path != "/status" {
+        // Nothing to refuse with 422 in these: no parameters, no body.
+        if path != "/health" && path != "/status" && path != "/auth/whoami" {
             let err_ref = responses.iter().find(|(c, _)| c.starts_with('4')).unwrap().1["content"]["application/json"]
                 ["schema"]["$ref"]
                 .clone();
@@ -105,6 +113,14 @@ async fn the_document_describes_every_route_with_schemas_and_errors() {
             assert!(params.contains(&("id".into(), "path".into())), "{ctx}: id parameter");
             assert!(responses.contains_key("404"), "{ctx}: documents 404");
         }
+        if path == "/health" {
+            assert_eq!(op["security"], json!([]), "{ctx}: public");
+        } else {
+            assert!(responses.contains_key("401") && responses.contains_key("429"), "{ctx}: sign-in refusals");
+            if method != "get" || path == "/tokens" || path == "/audit" {
+                assert!(responses.contains_key("403"), "{ctx}: documents 403");
+            }
+        }
         if method == "get" && (path.ends_with("/zones") || path.ends_with("/sensordata") || path.contains("/zone/")) {
             for name in ["skip", "limit"] {
                 assert!(params.contains(&(name.into(), "query".into())), "{ctx}: {name} parameter");
@@ -123,6 +139,12 @@ async fn the_document_describes_every_route_with_schemas_and_errors() {
         "CommandOut",
         "ErrorBody",
         "HealthOut",
+        "WhoAmI",
+        "TokenCreate",
+        "TokenCreated",
+        "TokenOut",
+        "AuditOut",
+        "Role",
     ] {
         assert!(spec["components"]["schemas"].get(schema).is_some(), "schema {schema}");
     }

@@ -21,6 +21,7 @@ use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
+mod access;
 mod history;
 mod upgrades;
 
@@ -66,6 +67,7 @@ fn command(zone_id: i64, ms: i64, celsius: f64, source: CommandSource) -> NewCom
         source,
         reason: Some(format!("test {celsius}")),
         status: CommandStatus::Pending,
+        actor: "test".into(),
     }
 }
 
@@ -99,6 +101,7 @@ async fn conformance_suite(storage: &Storage) {
     commands_and_status_updates(storage).await;
     history::history_buckets(storage).await;
     holds_are_stored_replaced_and_go_with_their_zone(storage).await;
+    access::tokens_and_audit(storage).await;
 }
 
 async fn holds_are_stored_replaced_and_go_with_their_zone(s: &Storage) {

@@ -4,6 +4,7 @@ use clap::Parser;
 use heating_server::Config;
 
 use crate::demo::DemoArgs;
+use crate::token::TokenArgs;
 
 /// The command line: server options, and optionally a subcommand.
 #[derive(Debug, Parser)]
@@ -21,6 +22,9 @@ pub enum Command {
     /// The whole system in one process: five simulated zones, the server on a fresh SQLite file, zones
     /// registered, on a shared simulated clock (60× by default).
     Demo(DemoArgs),
+    /// API tokens: `token create --name NAME --role viewer|operator|admin [--expires-days N]`, `token list`,
+    /// `token revoke NAME_OR_ID`. Uses DATABASE_URL.
+    Token(TokenArgs),
 }
 
 impl Cli {

@@ -25,9 +25,11 @@ use tokio::net::TcpListener;
 use zone_simulator::{Simulator, SimulatorConfig};
 
 use heating_server::config::{Config, DEFAULT_DATABASE_URL};
+use heating_server::domain::{Caller, Role};
 use heating_server::fleet::LiveReading;
 use heating_server::services::ServiceError;
 use heating_server::services::readings;
+use heating_server::services::tokens::{self, TokenRequest};
 use heating_server::services::zones::{self, NewZone};
 use heating_server::storage::{NewReading, ZoneId};
 use heating_server::{AppState, build_with_clock};
@@ -152,7 +154,7 @@ fn demo_preferences(name: &str) -> serde_json::Value {
 async fn log_history(state: &AppState, zone_id: ZoneId, history: &History) -> anyhow::Result<()> {
     let readings: Vec<NewReading> =
         history.readings.iter().map(|&(at, snapshot)| LiveReading { at, snapshot }.to_record(zone_id)).collect();
-    readings::import(state, &readings).await.context("cannot log the simulated history")?;
+    readings::import(state, &Caller::system("demo"), &readings).await.context("cannot log the simulated history")?;
     Ok(())
 }
 
@@ -165,6 +167,24 @@ fn remove_demo_database() -> anyhow::Result<()> {
             Err(e) => return Err(e).with_context(|| format!("cannot remove the old demo database {path}")),
         }
     }
+    Ok(())
+}
+
+/// Tells how to sign in: nothing to do in local mode; with `--auth`, a fresh admin token, printed alone on stdout.
+async fn print_sign_in(state: &AppState, listener: &TcpListener) -> anyhow::Result<()> {
+    let url = listener.local_addr().map(|a| format!("http://{a}/")).unwrap_or_default();
+    if !heating_server::services::auth::enabled(state) {
+        eprintln!("demo: open {url} (local mode: no sign-in, every request acts as the admin `local`)");
+        return Ok(());
+    }
+    let name = format!("demo-admin-{}", state.clock.now().timestamp());
+    let request = TokenRequest { name, role: Role::Admin, expires_in_days: Some(1) };
+    let issued =
+        tokens::create(state, &Caller::system("demo"), request).await.context("cannot create the demo token")?;
+    eprintln!(
+        "demo: open {url} and sign in with this admin token (shown once; send it as `Authorization: Bearer <token>`):"
+    );
+    println!("{}", issued.secret.expose());
     Ok(())
 }
 
@@ -220,7 +240,7 @@ pub async fn run(
             modbus_host: Some(addr.ip().to_string()),
             modbus_unit_id: Some(zone.unit_id),
         };
-        match zones::create(app.state(), new).await {
+        match zones::create(app.state(), &Caller::system("demo"), new).await {
             Ok(z) => {
                 tracing::info!(zone_id = z.id, name = %z.name, %addr, "demo zone registered");
                 if let Some(h) = history.get(i) {
@@ -234,6 +254,7 @@ pub async fn run(
         }
     }
     tracing::info!(time_scale = args.time_scale, start = %clock.now(), "demo running on a simulated clock");
+    print_sign_in(app.state(), &listener).await?;
     let served = app.run(listener, shutdown).await;
     simulator.shutdown().await;
     served

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod cli;
 mod demo;
+mod token;
 
 use anyhow::Context;
 use cli::{Cli, Command};
@@ -56,10 +57,17 @@ fn report(e: &anyhow::Error) -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
+    let demo = match cli.command {
+        Some(Command::Token(args)) => return token::run(config, args).await,
+        Some(Command::Demo(args)) => Some(args),
+        None => None,
+    };
     let bind = config.bind;
+    // Before binding: a server that would be open to the network without authentication never listens.
+    config.auth.check_exposure(bind).map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("could not listen on {bind}"))?;
-    match cli.command {
+    match demo {
         None => heating_server::build(config).await?.run(listener, shutdown_signal()).await,
-        Some(Command::Demo(args)) => demo::run(config, args, listener, shutdown_signal()).await,
+        Some(args) => demo::run(config, args, listener, shutdown_signal()).await,
     }
 }

@@ -15,6 +15,8 @@ pub(super) trait ReadRow: Row {
     fn reading(&self) -> Result<Reading, StorageError>;
     fn hold(&self) -> Result<StoredHold, StorageError>;
     fn command(&self) -> Result<Command, StorageError>;
+    fn token(&self) -> Result<ApiToken, StorageError>;
+    fn audit(&self) -> Result<AuditEntry, StorageError>;
     /// The `{prefix}_min`, `_avg`, `_max` columns of a history bucket; `None` when the bucket had no value.
     fn stats(&self, prefix: &str) -> Result<Option<Stats>, StorageError>;
 }
@@ -93,6 +95,37 @@ where
             reason: self.try_get("reason")?,
             status: self.try_get::<String, _>("status")?.parse().map_err(StorageError::Corrupt)?,
             error: self.try_get("error")?,
+            actor: self.try_get("actor")?,
+        })
+    }
+
+    fn token(&self) -> Result<ApiToken, StorageError> {
+        let opt_time = |col: &str| -> Result<Option<DateTime<Utc>>, StorageError> {
+            self.try_get::<Option<i64>, _>(col)?.map(|ms| time_of(ms, col)).transpose()
+        };
+        Ok(ApiToken {
+            id: self.try_get("id")?,
+            name: self.try_get("name")?,
+            role: self.try_get::<String, _>("role")?.parse().map_err(StorageError::Corrupt)?,
+            prefix: self.try_get("prefix")?,
+            created_at: time_of(self.try_get("created_ms")?, "created_ms")?,
+            last_used_at: opt_time("last_used_ms")?,
+            expires_at: opt_time("expires_ms")?,
+            revoked_at: opt_time("revoked_ms")?,
+        })
+    }
+
+    fn audit(&self) -> Result<AuditEntry, StorageError> {
+        let id: i64 = self.try_get("id")?;
+        let details: String = self.try_get("details")?;
+        Ok(AuditEntry {
+            id,
+            ts: time_of(self.try_get("ts_ms")?, "ts_ms")?,
+            actor: self.try_get("actor")?,
+            action: self.try_get("action")?,
+            zone_id: self.try_get("zone_id")?,
+            details: serde_json::from_str(&details)
+                .map_err(|e| StorageError::Corrupt(format!("audit entry {id}: details: {e}")))?,
         })
     }
 
