@@ -50,7 +50,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
     tracing::info!(database = %shown_url, "database ready, migrations applied");
     let weather =
         config.weather.build(clock.clone(), config.synthetic_weather()).context("invalid weather settings")?;
-    let fleet = Arc::new(Fleet::new(config.link_config()));
+    let fleet = Arc::new(Fleet::new(config.link_config(), config.auth.device_networks.clone()));
     Ok(App {
         state: AppState {
             storage,

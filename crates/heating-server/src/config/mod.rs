@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 
-pub use self::auth::AuthSettings;
+pub use self::auth::{AuthSettings, DeviceNetworks};
 pub use self::hosts::HostSettings;
 pub use self::limits::LimitSettings;
 

@@ -24,6 +24,7 @@ use heating_predict::Identification;
 use heating_predict::model::ZoneModel;
 use zone_client::{Endpoint, Health, LinkConfig, ZoneLink};
 
+use crate::config::DeviceNetworks;
 use crate::storage::{Command, CommandSource, NewReading, Storage, StorageError, StoredHold, Zone, ZoneId};
 
 /// A reading as the poller last saw it.
@@ -205,13 +206,15 @@ pub struct Fleet {
     zones: RwLock<HashMap<ZoneId, Arc<ZoneRuntime>>>,
     dirty: AtomicBool,
     link_config: LinkConfig,
+    /// Devices outside these networks are not used (`DEVICE_NETWORKS`).
+    device_networks: DeviceNetworks,
 }
 
 impl Fleet {
     /// An empty fleet that loads the zone list at the first cycle.
     #[must_use]
-    pub fn new(link_config: LinkConfig) -> Self {
-        Self { zones: RwLock::new(HashMap::new()), dirty: AtomicBool::new(true), link_config }
+    pub fn new(link_config: LinkConfig, device_networks: DeviceNetworks) -> Self {
+        Self { zones: RwLock::new(HashMap::new()), dirty: AtomicBool::new(true), link_config, device_networks }
     }
 
     /// Zones changed in the database: reload at the next cycle.
@@ -231,6 +234,11 @@ impl Fleet {
         let mut next = HashMap::with_capacity(zones.len());
         for zone in zones {
             let Some(endpoint) = endpoint_of(&zone) else { continue };
+            if let Err(why) = self.device_networks.check_host(&endpoint.host) {
+                // Stored before DEVICE_NETWORKS was set (or narrowed): not polled, not controlled.
+                tracing::warn!(zone_id = zone.id, name = %zone.name, "device not used: {why}");
+                continue;
+            }
             let id = zone.id;
             let runtime = match map.remove(&id) {
                 Some(rt) if rt.endpoint == endpoint => {

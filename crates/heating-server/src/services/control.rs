@@ -154,6 +154,9 @@ async fn send_manual(
             zone.name
         )));
     };
+    if let Err(why) = state.config.auth.device_networks.check_host(&endpoint.host) {
+        return Err(ServiceError::Conflict(format!("Zone {:?}: its device is not used: {why}", zone.name)));
+    }
     let runtime = match state.fleet.get(zone.id).filter(|rt| *rt.endpoint() == endpoint) {
         Some(rt) => rt,
         None => {

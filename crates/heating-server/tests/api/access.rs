@@ -329,3 +329,21 @@ async fn device_networks_refuse_other_hosts() {
     let moved = app.put(&format!("/zones/{}", ok["id"]), &json!({"modbus_host": "8.8.8.8"})).await;
     assert_error(moved, StatusCode::UNPROCESSABLE_ENTITY, "modbus_host").await;
 }
+
+#[tokio::test]
+async fn devices_stored_before_the_networks_were_set_are_not_used() {
+    let app = spawn_app_with(|c| c.auth.device_networks = "10.20.0.0/16".parse().unwrap()).await;
+    // As a zone registered before DEVICE_NETWORKS was set: straight into the database.
+    let fields = heating_server::storage::ZoneFields {
+        name: heating_server::domain::ZoneName::parse("Old").unwrap(),
+        preferences: Default::default(),
+        modbus_host: heating_server::domain::ModbusHost::parse("10.30.0.1").unwrap(),
+        modbus_port: std::num::NonZeroU16::new(502),
+        modbus_unit_id: 1,
+    };
+    let old = app.state.storage.create_zone(&fields, chrono::Utc::now()).await.unwrap();
+    app.state.fleet.reload(&app.state.storage).await.unwrap();
+    assert!(app.state.fleet.get(old.id).is_none(), "not polled or controlled");
+    let refused = app.post(&format!("/zones/{}/target", old.id), &json!({"target_temp": 21.0})).await;
+    assert_error(refused, StatusCode::CONFLICT, "outside the allowed device networks").await;
+}
