@@ -128,7 +128,8 @@ impl From<LearnReport> for LearnReportOut {
     }
 }
 
-/// Outdoor conditions from the weather service.
+/// Outdoor conditions from the weather service, as cached: `/status` never waits on the provider (a due refresh
+/// runs in the background; until the first one arrives there is no forecast and no error).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WeatherStatus {
     /// `weatherapi`, `open-meteo` or `simulated`.
@@ -141,7 +142,7 @@ pub struct WeatherStatus {
     pub next_24h_max_c: Option<f64>,
     pub stale: bool,
     pub age_seconds: Option<u64>,
-    /// Why there is no forecast, if there is none.
+    /// Why there is no forecast (the last error), if there is none.
     pub error: Option<String>,
 }
 

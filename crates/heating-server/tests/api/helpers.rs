@@ -173,3 +173,29 @@ pub fn utc(v: &Value) -> DateTime<Utc> {
     assert!(s.ends_with('Z'), "not UTC: {s}");
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()
 }
+
+/// A server like [`spawn_app`]'s (fresh database, [`StepClock`], no background jobs) on a configuration changed
+/// by `edit` first (weather provider, allowed hosts, the bind address the server believes it has, …).
+pub async fn spawn_app_with(edit: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("heating.db");
+    let mut config = Config { background_jobs_disabled: true, ..Config::with_database_url(sqlite_url(&db_path)) };
+    edit(&mut config);
+    let app: App = heating_server::build_with_clock(config, StepClock::new()).await.expect("app builds");
+    let state = app.state().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run(listener, async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        state,
+        db_path,
+        shutdown: Some(tx),
+        server: Some(server),
+        _dir: Some(dir),
+    }
+}

@@ -12,4 +12,5 @@ mod persistence;
 mod prototype;
 mod sensordata;
 mod slashes;
+mod weather_status;
 mod zones;
