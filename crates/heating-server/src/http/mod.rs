@@ -11,6 +11,7 @@ pub mod commands;
 pub mod control;
 pub mod error;
 pub mod extract;
+pub mod headers;
 pub mod health;
 pub mod history;
 pub mod model;
@@ -88,8 +89,8 @@ pub fn openapi() -> OpenApiDoc {
 }
 
 /// The complete router: the API, `/api-docs/openapi.json`, Swagger UI at `/docs/`, the dashboard at `/` (and its
-/// files at `/assets/...`), and JSON 404/405 fallbacks. It expects paths without a trailing slash; [`service`]
-/// takes care of that.
+/// files at `/assets/...`), and JSON 404/405 fallbacks, every response behind the `Host` check and with the
+/// security headers ([`headers`]). It expects paths without a trailing slash; [`service`] takes care of that.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api_router().split_for_parts();
     let swagger = SwaggerUi::new(DOCS_PATH)
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dashboard_router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::guard))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -11,12 +11,14 @@
 //! | [`models`] | a zone's thermal model (fitted on request or cached) and its predictive plan |
 //! | [`status`] | the live picture of the building: zones, jobs, weather |
 //! | [`weather`], [`health`] | forecasts from the shared cache; whether the database answers |
+//! | [`hosts`] | whether a request's `Host` is one the server answers to |
 //!
 //! Services use the fleet, storage, strategy and learning modules below them, never HTTP or the jobs.
 
 pub mod control;
 pub mod health;
 pub mod history;
+pub mod hosts;
 pub mod models;
 pub mod readings;
 pub mod status;

@@ -4,6 +4,7 @@
 mod commands;
 mod dashboard;
 mod docs;
+mod headers;
 mod helpers;
 mod history;
 mod malformed;
