@@ -15,6 +15,7 @@ pub mod headers;
 pub mod health;
 pub mod history;
 pub mod model;
+pub mod numbers;
 pub mod plan;
 pub mod sensordata;
 pub mod status;

@@ -146,9 +146,9 @@ pub struct WeatherStatus {
     pub error: Option<String>,
 }
 
-/// Connection health.
+/// A zone's connection health (not the server's: that is `HealthOut` at `/health`).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct HealthOut {
+pub struct ZoneHealthOut {
     /// `unknown` (not polled yet), `online`, `degraded`, `offline`, or `no_device` (no Modbus endpoint).
     pub state: String,
     #[serde(serialize_with = "serialize_opt_rfc3339")]
@@ -200,7 +200,7 @@ pub struct ZoneStatus {
     pub name: String,
     /// `host:port unit N`, or null without a device.
     pub endpoint: Option<String>,
-    pub health: HealthOut,
+    pub health: ZoneHealthOut,
     pub reading: Option<LiveReadingOut>,
     pub active: Option<ActiveOut>,
     pub hold: Option<HoldOut>,
@@ -263,7 +263,7 @@ impl From<WeatherNow> for WeatherStatus {
     }
 }
 
-fn health_out(z: &ZoneNow) -> HealthOut {
+fn health_out(z: &ZoneNow) -> ZoneHealthOut {
     let (state, h) = match (&z.endpoint, &z.live.health) {
         (None, _) => ("no_device", None),
         (Some(_), None) => ("unknown", None),
@@ -277,7 +277,7 @@ fn health_out(z: &ZoneNow) -> HealthOut {
             Some(h),
         ),
     };
-    HealthOut {
+    ZoneHealthOut {
         state: state.into(),
         last_seen: h.and_then(|h| h.last_seen),
         last_error: h.and_then(|h| h.last_error.clone()),
