@@ -37,7 +37,7 @@ function render() {
     else a.removeAttribute("aria-current");
   }
   if (app.flash) {
-    main.prepend(h("p", { class: "msg ok", role: "status", style: "margin:0 0 16px" }, app.flash));
+    main.prepend(h("p", { class: "msg ok m-0 mb-16", role: "status" }, app.flash));
     app.flash = null;
   }
   if (app.status && app.view && app.view.update) app.view.update(app.status);

@@ -83,7 +83,7 @@ function deleteSection(id) {
     }
   }
 
-  return h("section", { class: "panel danger-zone form-narrow", "aria-labelledby": "delete-heading", style: "margin-top:16px" },
+  return h("section", { class: "panel danger-zone form-narrow mt-16", "aria-labelledby": "delete-heading" },
     h("h2", { id: "delete-heading" }, "Delete zone"),
     h("p", { class: "muted" }, "Polling and control stop for this zone, and its history is deleted."),
     startButton, confirmBox, deleteError);

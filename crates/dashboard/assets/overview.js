@@ -10,9 +10,9 @@ function card(z) {
         h("p", { class: "endpoint", "data-field": "endpoint" }, "")),
       h("span", { class: "pill", "data-field": "health" }, "")),
     h("div", { class: "temp-row" },
-      h("p", { class: "big-temp", style: "margin:0", "aria-label": "Air temperature" },
+      h("p", { class: "big-temp m-0", "aria-label": "Air temperature" },
         h("span", { "data-field": "temperature" }, "–"), h("span", { class: "unit" }, "°C")),
-      h("p", { class: "target-line", style: "margin:0" }, "Target ", h("strong", { "data-field": "target" }, "–"))),
+      h("p", { class: "target-line m-0" }, "Target ", h("strong", { "data-field": "target" }, "–"))),
     h("p", { class: "why" }, h("span", { "data-field": "why" }, ""), h("span", { class: "reason", "data-field": "reason" }, "")),
     h("p", { class: "why" }, h("span", { class: "reason", "data-field": "plan" }, "")),
     h("dl", { class: "facts" },
@@ -97,7 +97,7 @@ export function overviewView(main) {
       h("p", { class: "stat-value", "data-field": "outdoor" }, "–")),
     h("div", {},
       h("p", { class: "stat-label" }, "Next 24 hours"),
-      h("p", { class: "stat-value", "data-field": "forecast", style: "font-size:1.5rem" }, "–"),
+      h("p", { class: "stat-value text-md", "data-field": "forecast" }, "–"),
       h("p", { class: "stat-note", "data-field": "weather-note" }, "")));
   main.append(
     h("div", { class: "page-head" },

@@ -33,7 +33,7 @@ export function planPanel(id, zoneLabel) {
     h("li", {}, h("span", { class: "swatch price" }), h("span", { "data-field": "price-range" }, "Price")),
     h("li", {}, h("span", { class: "swatch preheat" }), "Warm-up start"));
   const section = h("section", { class: "panel", id: "plan", "aria-labelledby": "plan-heading" },
-    h("div", { class: "panel-head", style: "margin-bottom:8px" }, h("h2", { id: "plan-heading" }, "Plan — next 24 h")),
+    h("div", { class: "panel-head mb-8" }, h("h2", { id: "plan-heading" }, "Plan — next 24 h")),
     planSummary, planReason, planChart, planLegend, planError);
 
   async function loadPlan() {

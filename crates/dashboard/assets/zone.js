@@ -31,14 +31,14 @@ function historyPanel(id, zoneLabel) {
   const toInput = h("input", { type: "datetime-local", id: "range-to" });
   const custom = h("form", { class: "custom-range", id: "custom-range", hidden: true, novalidate: true,
     onsubmit: (e) => { e.preventDefault(); loadHistory(); } },
-    h("div", { class: "field", style: "margin:0" }, h("label", { for: "range-from" }, "From"), fromInput),
-    h("div", { class: "field", style: "margin:0" }, h("label", { for: "range-to" }, "To"), toInput),
+    h("div", { class: "field m-0" }, h("label", { for: "range-from" }, "From"), fromInput),
+    h("div", { class: "field m-0" }, h("label", { for: "range-to" }, "To"), toInput),
     h("button", { class: "btn primary", type: "submit" }, "Show range"));
   const rangeButtons = ["1h", "24h", "7d", "custom"].map((r) =>
     h("button", { type: "button", "data-range": r, "aria-pressed": String(r === range), onclick: () => pickRange(r) },
       { "1h": "1 h", "24h": "24 h", "7d": "7 d", custom: "Custom" }[r]));
   const energy = h("strong", { id: "energy" }, "–");
-  const chartNote = h("p", { id: "chart-note", style: "margin:0" }, "");
+  const chartNote = h("p", { id: "chart-note", class: "m-0" }, "");
   const chartError = h("p", { class: "msg error", id: "chart-error", role: "alert" });
   const section = h("section", { class: "panel", "aria-labelledby": "history-heading" },
     h("div", { class: "panel-head" },
@@ -52,7 +52,7 @@ function historyPanel(id, zoneLabel) {
       h("li", {}, h("span", { class: "swatch heat" }), "Heater on"),
       h("li", {}, h("span", { class: "swatch occ" }), "Occupied")),
     h("div", { class: "chart-foot" },
-      h("p", { style: "margin:0" }, "Energy used in this range: ", energy), chartNote),
+      h("p", { class: "m-0" }, "Energy used in this range: ", energy), chartNote),
     chartError);
 
   function pickRange(r) {
@@ -185,12 +185,12 @@ function controlPanel(id, onSent) {
   const holdSelect = h("select", { id: "hold-minutes", name: "hold_minutes", "aria-describedby": "hold-hint" },
     HOLDS.map(([v, label]) => h("option", { value: v, selected: v === "120" }, label)));
   const setButton = h("button", { class: "btn primary wide", type: "submit", id: "set-target" }, "Set target");
-  const cancelButton = h("button", { class: "btn wide", type: "button", id: "cancel-hold", disabled: true, style: "margin-top:10px", onclick: cancelHold }, "Cancel hold");
+  const cancelButton = h("button", { class: "btn wide mt-10", type: "button", id: "cancel-hold", disabled: true, onclick: cancelHold }, "Cancel hold");
   const result = h("p", { class: "msg ok", id: "control-result", role: "status", "aria-live": "polite" });
   const error = h("p", { class: "msg error", id: "control-error", role: "alert" });
   const holdBox = h("p", { class: "hold-box", id: "hold-box", hidden: true });
   const section = h("section", { class: "panel", "aria-labelledby": "control-heading" },
-    h("h2", { id: "control-heading", style: "margin-bottom:12px" }, "Manual control"),
+    h("h2", { id: "control-heading", class: "mb-12" }, "Manual control"),
     holdBox,
     h("form", { id: "target-form", novalidate: true, onsubmit: setTarget },
       h("div", { class: "field" },

@@ -180,6 +180,44 @@ mod tests {
         }
     }
 
+    /// The server's Content-Security-Policy for the dashboard is `default-src 'self'` without `'unsafe-inline'` or
+    /// `'unsafe-eval'`: no inline script, inline style, style attribute, event-handler attribute or eval.
+    #[test]
+    fn nothing_inline_that_the_content_security_policy_forbids() {
+        let html = std::str::from_utf8(INDEX.bytes).unwrap();
+        for tag in html.split('<').skip(1) {
+            let tag = tag.split('>').next().unwrap_or_default();
+            if tag.starts_with("script") {
+                assert!(tag.contains(" src="), "inline script in index.html: <{tag}>");
+            }
+            assert!(!tag.starts_with("style"), "inline <style> in index.html");
+            assert!(!tag.contains(" style="), "style attribute in index.html: <{tag}>");
+            let attrs = tag.split_whitespace().skip(1);
+            for attr in attrs {
+                assert!(!attr.starts_with("on"), "event-handler attribute in index.html: <{tag}>");
+            }
+        }
+        for a in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {
+            let js = std::str::from_utf8(a.bytes).unwrap();
+            for needle in [
+                "style: \"",
+                "\"style\"",
+                "innerHTML",
+                "insertAdjacentHTML",
+                "cssText",
+                "eval(",
+                "new Function",
+                "javascript:",
+            ] {
+                assert!(
+                    !js.contains(needle),
+                    "{} uses {needle}, which the CSP forbids or which invites inline code",
+                    a.path
+                );
+            }
+        }
+    }
+
     #[test]
     fn etags_differ_by_content_and_are_stable() {
         assert_eq!(INDEX.etag.len(), 18);

@@ -330,7 +330,13 @@ impl Serialize for ForecastDocument {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct WeatherQuery {
-    /// Place name, postcode or `lat,lon`; default: the site location (`WEATHER_LOCATION`).
+    /// Place name, postcode or `lat,lon`, at most 100 characters, no control characters, not only blanks;
+    /// default: the site location (`WEATHER_LOCATION`).
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub location: Option<String>,
     /// Forecast days, 1 to 14; default `WEATHER_FORECAST_DAYS`.
     #[param(minimum = 1, maximum = 14)]

@@ -13,14 +13,18 @@
 //! - **The simulated provider is not cached**: it is a pure function of the shared clock, which can run 60 times
 //!   faster than real time, so a cached value would lag behind what the zones feel.
 //!
+//! - **Never waiting: [`WeatherService::cached_site_forecast`]** answers with what is cached for the site now
+//!   (fresh or stale, or the remembered error) without touching the provider, and starts one refresh in the
+//!   background when one is due. The refresh runs on the service's own task, which ends when the service is dropped.
+//!
 //! Ages use tokio's clock (`tokio::time::Instant`), so tests can move time with `tokio::time::pause()`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use serde_json::value::RawValue;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, mpsc};
 use tokio::time::Instant;
 
 use crate::error::WeatherError;
@@ -84,7 +88,25 @@ pub struct WeatherService {
 struct Inner {
     provider: Provider,
     options: ServiceOptions,
-    entries: std::sync::Mutex<HashMap<String, Arc<Mutex<Entry>>>>,
+    entries: std::sync::Mutex<HashMap<String, Arc<Slot>>>,
+    /// Locations to refresh in the background, read by the refresher task (started on first use; `None` outside a
+    /// tokio runtime). The task ends when this sender is dropped with the service.
+    refresher: OnceLock<Option<mpsc::Sender<LocationQuery>>>,
+}
+
+/// One location: what is known of it, and the lock of its upstream call.
+#[derive(Debug, Default)]
+struct Slot {
+    /// Held across the upstream call: concurrent requests wait for the first one's answer (single flight).
+    flight: Mutex<()>,
+    /// Locked briefly, never across an await, so that what is cached can be read while a call is in flight.
+    entry: std::sync::Mutex<Entry>,
+}
+
+impl Slot {
+    fn entry(&self) -> MutexGuard<'_, Entry> {
+        self.entry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -115,7 +137,14 @@ struct Hit {
 impl WeatherService {
     #[must_use]
     pub fn new(provider: Provider, options: ServiceOptions) -> Self {
-        Self { inner: Arc::new(Inner { provider, options, entries: std::sync::Mutex::default() }) }
+        Self {
+            inner: Arc::new(Inner {
+                provider,
+                options,
+                entries: std::sync::Mutex::default(),
+                refresher: OnceLock::new(),
+            }),
+        }
     }
 
     #[must_use]
@@ -177,6 +206,53 @@ impl WeatherService {
         self.forecast(&location, self.default_days()).await
     }
 
+    /// The site forecast as cached right now, without waiting on the provider: fresh, or stale (within the max
+    /// stale age); `Ok(None)` when nothing was fetched yet; the remembered error when the last call failed and
+    /// nothing usable is cached. When a refresh is due (nothing cached, past the TTL) and no failure is being
+    /// backed off, one refresh is started in the background — single flight with every other request for the
+    /// site — and this answer does not wait for it. For pages polled often (`GET /status`).
+    pub fn cached_site_forecast(&self) -> Result<Option<ServedForecast>, WeatherError> {
+        let location = self.location_or_default(None)?;
+        let days = self.default_days();
+        if let Provider::Simulated(simulated) = &self.inner.provider {
+            // A pure function of the clock: computed, never cached.
+            let fetched = Fetched { forecast: simulated.forecast(&location, days), weatherapi_body: None };
+            return Ok(Some(served(&Hit { fetched: Arc::new(fetched), stale: false, age: Duration::ZERO }, days)));
+        }
+        let policy = self.policy();
+        let slot = self.slot(&location.cache_key());
+        let now = Instant::now();
+        let (answer, due) = {
+            let entry = slot.entry();
+            let answer = match (entry.cached(now, policy), &entry.failure) {
+                (Some(hit), _) => Ok(Some(served(&hit, days))),
+                (None, Some(failure)) => Err(failure.error.clone()),
+                (None, None) => Ok(None),
+            };
+            let backing_off = entry.failure.as_ref().is_some_and(|f| now < f.retry_at);
+            (answer, entry.fresh(days, now, policy).is_none() && !backing_off)
+        };
+        if due {
+            self.refresh_in_background(location);
+        }
+        answer
+    }
+
+    /// Queues a refresh of `location` on the service's refresher task (started on first use). A refresh already
+    /// queued is enough: the call is not queued twice.
+    fn refresh_in_background(&self, location: LocationQuery) {
+        let sender = self.inner.refresher.get_or_init(|| {
+            let runtime = tokio::runtime::Handle::try_current().ok()?;
+            let (tx, rx) = mpsc::channel(1);
+            runtime.spawn(refresher(Arc::downgrade(&self.inner), rx));
+            Some(tx)
+        });
+        if let Some(tx) = sender {
+            // Full: a refresh is queued already, and it will find the same entry.
+            let _ = tx.try_send(location);
+        }
+    }
+
     /// The prototype path `GET /weather/forecast/{location}?days=`: WeatherAPI's JSON when that provider is
     /// active, the normalized form otherwise. Shares the cache with [`WeatherService::forecast`].
     pub async fn forecast_document(
@@ -203,19 +279,22 @@ impl WeatherService {
         }
         let policy = inner.options.policy;
         let slot = self.slot(&location.cache_key());
-        let mut entry = slot.lock().await;
-
-        let now = Instant::now();
-        if let Some(good) = &entry.good
-            && good.requested_days >= days
-            && now.duration_since(good.at) < policy.ttl
-        {
-            return Ok(Hit { fetched: good.fetched.clone(), stale: false, age: now.duration_since(good.at) });
+        if let Some(hit) = slot.entry().fresh(days, Instant::now(), policy) {
+            return Ok(hit);
         }
-        if let Some(failure) = &entry.failure
-            && now < failure.retry_at
+        let _flight = slot.flight.lock().await;
         {
-            return entry.fallback(failure.error.clone(), now, policy);
+            // What the call we may have waited for brought.
+            let entry = slot.entry();
+            let now = Instant::now();
+            if let Some(hit) = entry.fresh(days, now, policy) {
+                return Ok(hit);
+            }
+            if let Some(failure) = &entry.failure
+                && now < failure.retry_at
+            {
+                return entry.fallback(failure.error.clone(), now, policy);
+            }
         }
 
         let fetch_days = days.max(inner.options.default_days);
@@ -223,6 +302,7 @@ impl WeatherService {
             Ok(fetched) => {
                 tracing::debug!(provider = %self.provider_kind(), %location, days = fetch_days.get(), "weather fetched");
                 let fetched = Arc::new(fetched);
+                let mut entry = slot.entry();
                 entry.good = Some(Good { fetched: fetched.clone(), requested_days: fetch_days, at: Instant::now() });
                 entry.failure = None;
                 Ok(Hit { fetched, stale: false, age: Duration::ZERO })
@@ -232,8 +312,11 @@ impl WeatherService {
                 let backoff =
                     error.upstream_retry_after().unwrap_or(FAILURE_BACKOFF).max(FAILURE_BACKOFF).min(policy.ttl);
                 let message = error.to_string();
-                entry.failure = Some(Failure { error: error.clone(), retry_at: now + backoff });
-                let result = entry.fallback(error, now, policy);
+                let result = {
+                    let mut entry = slot.entry();
+                    entry.failure = Some(Failure { error: error.clone(), retry_at: now + backoff });
+                    entry.fallback(error, now, policy)
+                };
                 tracing::warn!(
                     provider = %self.provider_kind(),
                     %location,
@@ -248,7 +331,7 @@ impl WeatherService {
     }
 
     /// The entry for `key`, created if needed (see [`MAX_CACHED_LOCATIONS`]).
-    fn slot(&self, key: &str) -> Arc<Mutex<Entry>> {
+    fn slot(&self, key: &str) -> Arc<Slot> {
         let max = self.inner.options.max_cached_locations;
         let mut entries = self.inner.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(slot) = entries.get(key) {
@@ -257,7 +340,7 @@ impl WeatherService {
         if entries.len() >= max {
             self.evict(&mut entries);
         }
-        let slot = Arc::new(Mutex::new(Entry::default()));
+        let slot = Arc::new(Slot::default());
         if entries.len() < max {
             entries.insert(key.to_string(), slot.clone());
         }
@@ -265,15 +348,15 @@ impl WeatherService {
     }
 
     /// Drops unused entries past their max stale age; if none, the unused entry fetched longest ago.
-    fn evict(&self, entries: &mut HashMap<String, Arc<Mutex<Entry>>>) {
+    fn evict(&self, entries: &mut HashMap<String, Arc<Slot>>) {
         let now = Instant::now();
         let max_stale = self.inner.options.policy.max_stale;
-        // `None` = in use (locked or shared by a request in flight): keep.
-        let fetched_at = |slot: &Arc<Mutex<Entry>>| -> Option<Option<Instant>> {
-            if Arc::strong_count(slot) > 1 {
+        // `None` = in use (a call in flight, or shared by a request): keep.
+        let fetched_at = |slot: &Arc<Slot>| -> Option<Option<Instant>> {
+            if Arc::strong_count(slot) > 1 || slot.flight.try_lock().is_err() {
                 return None;
             }
-            slot.try_lock().ok().map(|e| e.good.as_ref().map(|g| g.at))
+            Some(slot.entry().good.as_ref().map(|g| g.at))
         };
         entries.retain(|_, slot| match fetched_at(slot) {
             None => true,
@@ -293,15 +376,39 @@ impl WeatherService {
 }
 
 impl Entry {
+    /// The cached forecast if it covers `days` and is within the TTL.
+    fn fresh(&self, days: ForecastDays, now: Instant, policy: CachePolicy) -> Option<Hit> {
+        let good = self.good.as_ref()?;
+        let age = now.duration_since(good.at);
+        (good.requested_days >= days && age < policy.ttl).then(|| Hit {
+            fetched: good.fetched.clone(),
+            stale: false,
+            age,
+        })
+    }
+
+    /// The last good forecast if it is not too old (stale past the TTL).
+    fn cached(&self, now: Instant, policy: CachePolicy) -> Option<Hit> {
+        let good = self.good.as_ref()?;
+        let age = now.duration_since(good.at);
+        (age <= policy.max_stale).then(|| Hit { fetched: good.fetched.clone(), stale: age >= policy.ttl, age })
+    }
+
     /// The last good forecast if it is not too old, else `error`.
     fn fallback(&self, error: WeatherError, now: Instant, policy: CachePolicy) -> Result<Hit, WeatherError> {
-        match &self.good {
-            Some(good) if now.duration_since(good.at) <= policy.max_stale => {
-                let age = now.duration_since(good.at);
-                Ok(Hit { fetched: good.fetched.clone(), stale: age >= policy.ttl, age })
-            }
-            _ => Err(error),
-        }
+        self.cached(now, policy).ok_or(error)
+    }
+}
+
+/// The refresher task: fetches the queued locations one at a time, through the cache (so a call in flight for the
+/// same location is joined, not repeated; failures are logged and remembered there). Holds the service only during
+/// a refresh, and ends when the service is dropped (its sender goes with it).
+async fn refresher(inner: Weak<Inner>, mut queue: mpsc::Receiver<LocationQuery>) {
+    while let Some(location) = queue.recv().await {
+        let Some(inner) = inner.upgrade() else { break };
+        let service = WeatherService { inner };
+        let days = service.default_days();
+        let _ = service.forecast(&location, days).await;
     }
 }
 

@@ -12,6 +12,7 @@
 //! | `--site-utc-offset-minutes` | `SITE_UTC_OFFSET_MINUTES` | `0` |
 //! | `--site-timezone` | `SITE_TIMEZONE` | none (IANA name; daylight saving followed; replaces the fixed offset) |
 //! | `--sim-seed` | `SIM_SEED` | `42` (the simulated weather's seed, same as the simulator's) |
+//! | `--allowed-hosts` | `ALLOWED_HOSTS` | bound to loopback: `localhost`, `127.0.0.1`, `[::1]`, the bound address; else any (see [`HostSettings`]) |
 //! | weather flags | `WEATHER_*`, `WEATHERAPI_*`, `OPEN_METEO_BASE_URL` | see `heating-weather` |
 //!
 //! The `demo` subcommand (in the binary) fills the intervals and the strategy left unset with its own defaults.
@@ -29,7 +30,7 @@ use std::net::SocketAddr;
 use clap::Parser;
 
 pub use self::auth::{AuthSettings, DeviceNetworks};
-pub use self::hosts::HostSettings;
+pub use self::hosts::{AllowedHosts, HostSettings};
 pub use self::limits::LimitSettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://heating.db?mode=rwc";

@@ -55,7 +55,7 @@ pub async fn send_target(
     let command = storage.update_command_status(pending.id, status, error.as_deref()).await?;
     {
         let mut live = runtime.live();
-        live.health = Some(health);
+        runtime.record_health(&mut live, health, result.as_ref().err());
         live.last_command = Some(command.clone());
         if let Ok(snapshot) = &result {
             live.reading = Some(LiveReading { at: clock.now(), snapshot: *snapshot });
@@ -67,7 +67,8 @@ pub async fn send_target(
             Ok(command)
         }
         Err(error) => {
-            tracing::warn!(zone_id = runtime.id, %target, %source, command_id = command.id, "target not sent: {error}");
+            let zone = runtime.name();
+            tracing::warn!(zone_id = runtime.id, %zone, %target, %source, command_id = command.id, "target not sent: {error}");
             Err(SendError::Device { command, error })
         }
     }

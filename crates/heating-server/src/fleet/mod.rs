@@ -8,9 +8,11 @@
 //! runtime is dropped, which closes its connection.
 //!
 //! The fleet holds state; the behaviour lives elsewhere: [`dispatch`] sends a target to a device (the one way any
-//! write reaches a device), `crate::strategy` decides targets, `crate::learning` fills [`Learned`].
+//! write reaches a device), [`signals`] logs health changes once each, `crate::strategy` decides targets,
+//! `crate::learning` fills [`Learned`].
 
 pub mod dispatch;
+pub mod signals;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -97,7 +99,10 @@ impl From<&StoredHold> for HoldRecord {
 /// What the jobs know of a zone right now.
 #[derive(Debug, Clone, Default)]
 pub struct Live {
+    /// Set through [`ZoneRuntime::record_health`], which logs changes.
     pub health: Option<Health>,
+    /// The health state last logged (see [`signals`]).
+    pub signalled: Option<zone_client::HealthState>,
     pub reading: Option<LiveReading>,
     /// The last control run's decision.
     pub decision: Option<ActiveDecision>,

@@ -29,11 +29,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"zone_id": 1, "target_temp": 21.5}))]
 pub struct CommandCreate {
+    #[serde(deserialize_with = "super::numbers::zone_id")]
     pub zone_id: ZoneId,
-    /// New target temperature, °C, 5.0..=35.0 (rounded to 0.1).
+    /// New target temperature, °C, 5.0..=35.0 (rounded to 0.1), and within the zone's `min_temp..=max_temp` (422
+    /// otherwise).
     #[schema(minimum = 5.0, maximum = 35.0)]
     pub target_temp: f64,
-    /// Why (free text, at most 500 characters).
+    /// Why (free text, at most 500 characters; stored trimmed, blank = none).
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 

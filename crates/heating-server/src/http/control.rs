@@ -26,9 +26,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"target_temp": 22.5, "hold_minutes": 120}))]
 pub struct TargetRequest {
-    /// °C, within the zone's `min_temp..=max_temp` (and 5..=35).
+    /// °C, 5..=35 (rounded to 0.1), and within the zone's `min_temp..=max_temp` (422 otherwise).
+    #[schema(minimum = 5.0, maximum = 35.0)]
     pub target_temp: f64,
     /// Hold the target this many minutes (server clock), 1 to 10080. Absent: until the zone's occupancy changes.
+    #[serde(default, deserialize_with = "super::numbers::opt_i64")]
     #[schema(minimum = 1, maximum = 10080)]
     pub hold_minutes: Option<i64>,
 }

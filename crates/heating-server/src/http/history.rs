@@ -27,7 +27,7 @@ pub struct HistoryParams {
     /// Start of the range, inclusive (RFC 3339). Default: 24 hours before `to`.
     #[param(value_type = Option<String>, format = DateTime)]
     pub from: Option<DateTime<Utc>>,
-    /// End of the range, exclusive (RFC 3339). Default: now (server clock).
+    /// End of the range, exclusive (RFC 3339), after `from` (422 otherwise). Default: now (server clock).
     #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<DateTime<Utc>>,
     /// Most buckets to return, 1 to 2000 (default 500). The range is cut into this many buckets of equal width;

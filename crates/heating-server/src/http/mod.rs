@@ -13,9 +13,11 @@ pub mod commands;
 pub mod control;
 pub mod error;
 pub mod extract;
+pub mod headers;
 pub mod health;
 pub mod history;
 pub mod model;
+pub mod numbers;
 pub mod plan;
 pub mod sensordata;
 pub mod status;
@@ -98,8 +100,8 @@ pub fn openapi() -> OpenApiDoc {
 }
 
 /// The complete router: the API, `/api-docs/openapi.json`, Swagger UI at `/docs/`, the dashboard at `/` (and its
-/// files at `/assets/...`), and JSON 404/405 fallbacks. It expects paths without a trailing slash; [`service`]
-/// takes care of that.
+/// files at `/assets/...`), and JSON 404/405 fallbacks, every response behind the `Host` check and with the
+/// security headers ([`headers`]). It expects paths without a trailing slash; [`service`] takes care of that.
 pub fn router(state: AppState) -> Router {
     let (api, mut doc) = api_router().split_for_parts();
     auth::document_security(&mut doc);
@@ -112,6 +114,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        // Outside authentication: a request to a host the server does not answer to is refused first, and every
+        // answer (a 401 too) carries the security headers.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::guard))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

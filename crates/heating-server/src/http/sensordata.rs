@@ -29,19 +29,24 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"zone_id": 1, "temperature": 20.5, "occupancy": true}))]
 pub struct ReadingCreate {
+    #[serde(deserialize_with = "super::numbers::zone_id")]
     pub zone_id: ZoneId,
-    /// Air temperature, °C (-60..=100).
+    /// Air temperature, °C (-60..=100: others are refused as implausible).
+    #[schema(minimum = -60.0, maximum = 100.0)]
     pub temperature: f64,
     /// true/false (0/1 accepted).
     #[serde(deserialize_with = "bool_or_bit")]
     #[schema(value_type = bool)]
     pub occupancy: bool,
-    /// Target temperature, °C (5..=35).
+    /// Target temperature, °C (5..=35, rounded to 0.1).
+    #[schema(minimum = 5.0, maximum = 35.0)]
     pub target_temp: Option<f64>,
     pub heater_on: Option<bool>,
     /// Heating energy counter, Wh.
+    #[serde(default, deserialize_with = "super::numbers::opt_u32")]
     pub energy_wh: Option<u32>,
-    /// Outdoor temperature, °C (-60..=100).
+    /// Outdoor temperature, °C (-60..=100: others are refused as implausible).
+    #[schema(minimum = -60.0, maximum = 100.0)]
     pub outdoor_temp: Option<f64>,
 }
 
@@ -123,7 +128,7 @@ pub struct ZoneReadingsParams {
     /// Only readings at or after this time (RFC 3339, e.g. `2026-11-27T00:00:00Z`).
     #[param(value_type = Option<String>, format = DateTime)]
     pub from: Option<DateTime<Utc>>,
-    /// Only readings before this time (RFC 3339).
+    /// Only readings at or before this time (RFC 3339); not before `from` (422).
     #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<DateTime<Utc>>,
 }
@@ -180,7 +185,7 @@ async fn list_readings(
     responses(
         (status = 200, description = "A page of the zone's readings, newest first", body = Vec<ReadingOut>),
         (status = 404, description = "No such zone", body = ErrorBody),
-        (status = 422, description = "Bad id, skip, limit, from or to", body = ErrorBody),
+        (status = 422, description = "Bad id, skip, limit, from or to; from after to", body = ErrorBody),
     )
 )]
 async fn list_zone_readings(

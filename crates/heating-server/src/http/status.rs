@@ -128,7 +128,8 @@ impl From<LearnReport> for LearnReportOut {
     }
 }
 
-/// Outdoor conditions from the weather service.
+/// Outdoor conditions from the weather service, as cached: `/status` never waits on the provider (a due refresh
+/// runs in the background; until the first one arrives there is no forecast and no error).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WeatherStatus {
     /// `weatherapi`, `open-meteo` or `simulated`.
@@ -141,13 +142,13 @@ pub struct WeatherStatus {
     pub next_24h_max_c: Option<f64>,
     pub stale: bool,
     pub age_seconds: Option<u64>,
-    /// Why there is no forecast, if there is none.
+    /// Why there is no forecast (the last error), if there is none.
     pub error: Option<String>,
 }
 
-/// Connection health.
+/// A zone's connection health (not the server's: that is `HealthOut` at `/health`).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct HealthOut {
+pub struct ZoneHealthOut {
     /// `unknown` (not polled yet), `online`, `degraded`, `offline`, or `no_device` (no Modbus endpoint).
     pub state: String,
     #[serde(serialize_with = "serialize_opt_rfc3339")]
@@ -199,7 +200,7 @@ pub struct ZoneStatus {
     pub name: String,
     /// `host:port unit N`, or null without a device.
     pub endpoint: Option<String>,
-    pub health: HealthOut,
+    pub health: ZoneHealthOut,
     pub reading: Option<LiveReadingOut>,
     pub active: Option<ActiveOut>,
     pub hold: Option<HoldOut>,
@@ -262,7 +263,7 @@ impl From<WeatherNow> for WeatherStatus {
     }
 }
 
-fn health_out(z: &ZoneNow) -> HealthOut {
+fn health_out(z: &ZoneNow) -> ZoneHealthOut {
     let (state, h) = match (&z.endpoint, &z.live.health) {
         (None, _) => ("no_device", None),
         (Some(_), None) => ("unknown", None),
@@ -276,7 +277,7 @@ fn health_out(z: &ZoneNow) -> HealthOut {
             Some(h),
         ),
     };
-    HealthOut {
+    ZoneHealthOut {
         state: state.into(),
         last_seen: h.and_then(|h| h.last_seen),
         last_error: h.and_then(|h| h.last_error.clone()),

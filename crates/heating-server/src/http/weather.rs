@@ -43,7 +43,12 @@ async fn get_weather(
 /// otherwise the normalized forecast of `GET /weather`. An `Age` header tells how old the forecast is.
 #[utoipa::path(
     get, path = "/weather/forecast/{location}", tag = "weather",
-    params(("location" = String, Path, description = "Place name, postcode or lat,lon"), WeatherQuery),
+    params(
+        ("location" = String, Path, min_length = 1, max_length = 100,
+         pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+         description = "Place name, postcode or lat,lon: at most 100 characters, no control characters, not only blanks"),
+        WeatherQuery
+    ),
     responses(
         (status = 200, description = "Forecast document", body = ServedForecast),
         (status = 400, description = "Bad location or days", body = ErrorBody),

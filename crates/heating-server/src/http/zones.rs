@@ -17,6 +17,7 @@ use super::auth::Authed;
 use super::commands::CommandOut;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
+use super::numbers::whole_number;
 use super::sensordata::ReadingOut;
 use crate::domain::Page;
 use crate::services::zones::{self, NewZone, ZonePatch};
@@ -251,25 +252,6 @@ fn port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NonZeroU16>, D::Error>
 /// A Modbus unit id, 0 to 255, or null.
 fn unit_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
     Ok(whole_number(d, 0, 255, "a unit id 0..=255")?.and_then(|u| u8::try_from(u).ok()))
-}
-
-/// A whole number within `min..=max`, or null. JSON Schema counts `5020.0` as the integer 5020, so a client
-/// generated from the OpenAPI document may send either: both are read, a fraction or a value out of range is
-/// refused.
-fn whole_number<'de, D: Deserializer<'de>>(
-    d: D,
-    min: i64,
-    max: i64,
-    expected: &'static str,
-) -> Result<Option<i64>, D::Error> {
-    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
-        return Ok(None);
-    };
-    n.as_i64()
-        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 1e15).map(|f| f as i64))
-        .filter(|i| (min..=max).contains(i))
-        .map(Some)
-        .ok_or_else(|| serde::de::Error::invalid_value(serde::de::Unexpected::Other(&n.to_string()), &expected))
 }
 
 /// A zone.

@@ -29,7 +29,7 @@ async fn poll_zone(state: &AppState, runtime: Arc<ZoneRuntime>) -> Outcome {
     };
     let at = state.clock.now();
     let mut live = runtime.live();
-    live.health = Some(health);
+    runtime.record_health(&mut live, health, result.as_ref().err());
     match result {
         Ok(s) => {
             let reading = LiveReading { at, snapshot: s };

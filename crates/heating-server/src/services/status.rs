@@ -43,7 +43,8 @@ pub struct WeatherNow {
     pub next_24h: Option<(f64, f64)>,
     pub stale: bool,
     pub age_seconds: Option<u64>,
-    /// Why there is no forecast (the provider's public message), if there is none.
+    /// Why there is no forecast (the provider's public message), if there is none; `None` with no forecast while
+    /// the first one is being fetched.
     pub error: Option<String>,
 }
 
@@ -62,10 +63,21 @@ pub struct ZoneStatus {
     pub model_fitted_at: Option<DateTime<Utc>>,
 }
 
-async fn weather_now(state: &AppState) -> WeatherNow {
+/// The site's weather as cached now: never waits on the provider (a due refresh runs in the background).
+fn weather_now(state: &AppState) -> WeatherNow {
     let provider = state.weather.provider_kind().to_string();
-    match state.weather.site_forecast().await {
-        Ok(served) => {
+    let site = || state.weather.default_location().map(|l| l.as_str().to_string());
+    match state.weather.cached_site_forecast() {
+        Ok(None) => WeatherNow {
+            provider,
+            location: site(),
+            outdoor_c: None,
+            next_24h: None,
+            stale: false,
+            age_seconds: None,
+            error: None,
+        },
+        Ok(Some(served)) => {
             let now = state.clock.now();
             let f = &served.forecast;
             let next: Vec<f64> = f
@@ -88,7 +100,7 @@ async fn weather_now(state: &AppState) -> WeatherNow {
         }
         Err(e) => WeatherNow {
             provider,
-            location: state.weather.default_location().map(|l| l.as_str().to_string()),
+            location: site(),
             outdoor_c: None,
             next_24h: None,
             stale: false,
@@ -127,7 +139,7 @@ pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
         poller: state.reports.poll(),
         control: state.reports.control(),
         learning: state.reports.learn(),
-        weather: weather_now(state).await,
+        weather: weather_now(state),
         zones,
     })
 }

@@ -210,3 +210,52 @@ fn the_preferences_schema_documents_every_key_with_its_default() {
     assert!(schemas["ScheduleEntry"]["pattern"].is_string());
     Preferences::parse_valid(schema["example"].clone()).unwrap();
 }
+
+/// Two types never share a schema name (utoipa keeps one of them silently): `/status`'s per-zone health and
+/// `/health` are told apart. And the constraints the server enforces on input are in the schema.
+#[tokio::test]
+async fn schemas_are_distinct_and_state_the_enforced_constraints() {
+    let spec = serde_json::to_value(heating_server::http::openapi()).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let ok = |path: &str, method: &str| {
+        spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("#/components/schemas/")
+            .to_string()
+    };
+    let health = &schemas[ok("/health", "get")];
+    assert!(health["properties"]["database"].is_object(), "{health}");
+    let zone_status = &schemas["ZoneStatus"]["properties"]["health"];
+    let zone_health = zone_status["$ref"].as_str().unwrap().trim_start_matches("#/components/schemas/");
+    assert_eq!(zone_health, "ZoneHealthOut");
+    assert_ne!(ok("/health", "get"), zone_health);
+    assert!(schemas[zone_health]["properties"]["consecutive_failures"].is_object());
+
+    let range = |schema: &Value, key: &str| {
+        let p = &schema["properties"][key];
+        (p["minimum"].as_f64(), p["maximum"].as_f64())
+    };
+    let reading = &schemas["ReadingCreate"];
+    assert_eq!(range(reading, "temperature"), (Some(-60.0), Some(100.0)));
+    assert_eq!(range(reading, "outdoor_temp"), (Some(-60.0), Some(100.0)));
+    assert_eq!(range(reading, "target_temp"), (Some(5.0), Some(35.0)));
+    assert_eq!(range(&schemas["TargetRequest"], "target_temp"), (Some(5.0), Some(35.0)));
+    assert_eq!(range(&schemas["CommandCreate"], "target_temp"), (Some(5.0), Some(35.0)));
+    assert_eq!(schemas["CommandCreate"]["properties"]["reason"]["maxLength"], 500);
+
+    let param = |path: &str, name: &str| -> Value {
+        spec["paths"][path]["get"]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap().clone()
+    };
+    for path in ["/zones/{id}/history", "/sensordata/zone/{id}"] {
+        assert!(param(path, "to")["description"].as_str().unwrap().contains("`from`"), "{path}: from before to");
+    }
+    assert_eq!(param("/zones/{id}/history", "points")["schema"]["maximum"], 2000);
+    assert_eq!(param("/zones/{id}/model", "days")["schema"]["maximum"], 14);
+    assert_eq!(param("/sensordata", "limit")["schema"]["maximum"], 1000);
+    for (path, name) in [("/weather", "location"), ("/weather/forecast/{location}", "location")] {
+        let schema = &param(path, name)["schema"];
+        assert_eq!((schema["minLength"].as_u64(), schema["maxLength"].as_u64()), (Some(1), Some(100)), "{path}");
+        assert!(schema["pattern"].is_string(), "{path}");
+    }
+}

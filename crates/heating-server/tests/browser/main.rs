@@ -495,6 +495,20 @@ async fn the_dashboard_works_in_a_real_browser() {
     browser.wait_for("back on the overview", "location.hash === '#/'", LOAD).await;
     let gone = reqwest::get(demo.url(&format!("/zones/{new_id}"))).await.unwrap();
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    // The form's expected 409 was logged by Chromium; start afresh.
+    let _ = browser.log("browser").await;
+
+    // 7. Swagger UI works under its Content-Security-Policy: operations listed, one opened with its example, no
+    //    console error (a refused script, style or image would be one).
+    browser.goto(&demo.url("/docs/")).await;
+    browser.wait_for("Swagger UI's operations", "document.querySelectorAll('.opblock').length > 10", LOAD).await;
+    browser.click(&browser.find("#operations-status-get_status .opblock-summary-control").await).await;
+    browser
+        .wait_for("the operation opened", "document.querySelector('#operations-status-get_status .opblock-body')", LOAD)
+        .await;
+    browser.wait_for("its response example", "document.querySelector('#operations-status-get_status .highlight-code, #operations-status-get_status .model-example')", LOAD).await;
+    let console = browser.log("browser").await;
+    assert!(severe(&console).is_empty(), "console errors on /docs/: {console:?}");
     browser.quit().await;
 }
 

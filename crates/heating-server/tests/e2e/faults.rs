@@ -6,10 +6,11 @@ use heating_server::jobs::poll_once;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Options, start};
+use crate::helpers::{LogCapture, Options, start};
 
 #[tokio::test]
 async fn a_stopped_zone_goes_offline_and_comes_back_without_a_restart() {
+    let (logs, _guard) = LogCapture::start();
     let opts = Options::live();
     let interval = Duration::from_secs_f64(opts.poll_interval_secs);
     let backoff_cap = Duration::from_secs_f64(opts.backoff_max_secs);
@@ -38,7 +39,25 @@ async fn a_stopped_zone_goes_offline_and_comes_back_without_a_restart() {
         .wait_for(4, backoff_cap + interval * 2 + Duration::from_millis(500), |z| z["health"]["state"] == "online")
         .await;
     eprintln!("online again after {took:?}");
+    // A few more cycles online: nothing more is logged.
+    let seen = env.zone_status(4).await["health"]["last_seen"].as_str().unwrap().to_string();
+    env.wait_for(4, interval * 4, |z| z["health"]["last_seen"].as_str() != Some(&seen)).await;
+    let id = env.zone_ids[4];
+    let zone_name = env.sim.zones()[4].name.clone();
     env.shutdown().await;
+
+    // The outage lasted many cycles, yet it is one WARN (with the zone and the error) and one INFO.
+    let lines = logs.lines();
+    let about = |needle: &str| -> Vec<&String> { lines.iter().filter(|l| l.contains(needle)).collect() };
+    let offline = about("zone offline");
+    assert_eq!(offline.len(), 1, "{lines:#?}");
+    assert!(offline[0].contains(" WARN ") && offline[0].contains(&format!("zone_id={id}")), "{offline:?}");
+    assert!(offline[0].contains(&zone_name) && offline[0].contains("zone offline: "), "{offline:?}");
+    let back = about("zone back online");
+    assert_eq!(back.len(), 1, "{lines:#?}");
+    assert!(back[0].contains(" INFO ") && back[0].contains(&format!("zone_id={id}")), "{back:?}");
+    let warnings: Vec<_> = lines.iter().filter(|l| l.contains(" WARN ")).collect();
+    assert_eq!(warnings.len(), 1, "no other warning: {warnings:#?}");
 }
 
 #[tokio::test]

@@ -185,3 +185,59 @@ impl Env {
         }
     }
 }
+
+/// The log lines (plain text, no colours) emitted on this thread while the guard lives. `#[tokio::test]` runs
+/// the server's tasks on the test's thread, so they are captured too.
+///
+/// One global subscriber (installed once per test binary) writes each event to the capture of the thread that
+/// logged it, if any. A scoped subscriber per test (`set_default`) could lose events: tracing caches each call
+/// site's interest globally, and a call site first hit on another test's thread, without a subscriber, could be
+/// cached as uninteresting.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+thread_local! {
+    static CAPTURING: std::cell::RefCell<Option<LogCapture>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Stops capturing on this thread when dropped.
+pub struct CaptureGuard(());
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURING.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+impl LogCapture {
+    /// Starts capturing at INFO and above (the default level of the binary).
+    pub fn start() -> (Self, CaptureGuard) {
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::INFO)
+                .with_ansi(false)
+                .with_writer(|| CAPTURING.with(|c| c.borrow().clone()).map_or_else(Self::default, |c| c))
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in these tests");
+        });
+        let capture = Self::default();
+        CAPTURING.with(|c| *c.borrow_mut() = Some(capture.clone()));
+        (capture, CaptureGuard(()))
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).lines().map(str::to_string).collect()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -466,18 +466,41 @@ pub fn weatherapi_service(base_url: &str) -> WeatherService {
 // Logs
 
 /// Everything logged on this thread while the guard lives, at every level.
+///
+/// One global subscriber (installed once per test binary) writes each event to the buffer of the thread that logged
+/// it, if that thread is capturing. A scoped subscriber per test (`set_default`) lost events now and then: tracing
+/// caches each call site's interest globally, and a call site first hit on another test's thread, which had no
+/// subscriber, could be cached as uninteresting.
 #[derive(Clone, Default)]
 pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 
+thread_local! {
+    static CAPTURING: std::cell::RefCell<Option<LogBuffer>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Stops capturing on this thread when dropped.
+pub struct CaptureGuard(());
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURING.with(|c| *c.borrow_mut() = None);
+    }
+}
+
 impl LogBuffer {
-    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+    pub fn capture() -> (Self, CaptureGuard) {
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(ThreadWriter)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in these tests");
+        });
         let buffer = Self::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(buffer.clone())
-            .finish();
-        (buffer.clone(), tracing::subscriber::set_default(subscriber))
+        CAPTURING.with(|c| *c.borrow_mut() = Some(buffer.clone()));
+        (buffer, CaptureGuard(()))
     }
 
     pub fn text(&self) -> String {
@@ -485,11 +508,14 @@ impl LogBuffer {
     }
 }
 
-pub struct LogWriter(Arc<Mutex<Vec<u8>>>);
+/// Writes to the capturing buffer of the current thread, or nowhere.
+pub struct LogWriter(Option<Arc<Mutex<Vec<u8>>>>);
 
 impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        if let Some(buffer) = &self.0 {
+            buffer.lock().unwrap().extend_from_slice(buf);
+        }
         Ok(buf.len())
     }
 
@@ -498,11 +524,13 @@ impl Write for LogWriter {
     }
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+struct ThreadWriter;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for ThreadWriter {
     type Writer = LogWriter;
 
     fn make_writer(&'a self) -> Self::Writer {
-        LogWriter(self.0.clone())
+        LogWriter(CAPTURING.with(|c| c.borrow().as_ref().map(|b| b.0.clone())))
     }
 }
 
