@@ -82,12 +82,18 @@ function signedIn(user, fromForm) {
   startPolling(onStatus);
 }
 
+/// Stops live data (until the next sign-in) and blanks the clock, which would stand still.
+function stopLive() {
+  clearTimeout(app.timer);
+  app.status = null;
+  document.getElementById("clock").textContent = "";
+}
+
 /// Forgets the token and asks again who we are: the sign-in view, or anonymous reads where the server allows them.
 function signOut() {
   forgetToken();
   session.user = null;
-  clearTimeout(app.timer);
-  app.status = null;
+  stopLive();
   showWho(signOut);
   boot();
 }
@@ -105,7 +111,7 @@ async function boot() {
 
 onUnauthorized((error, token) => {
   refusedWith(error, token);
-  clearTimeout(app.timer);
+  stopLive();
   showWho(signOut);
   if (location.hash !== "#/signin") needSignIn();
   else if (!(app.view && app.view.signin)) render(); // at start, on #/signin: nothing shown yet

@@ -321,6 +321,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     let outdoor =
         browser.execute(r#"return document.querySelector('[data-field="outdoor"]').textContent"#, vec![]).await;
     assert!(outdoor.as_str().unwrap().ends_with("°C"), "outdoor temperature shown: {outdoor}");
+    signin::check_local_mode(&browser).await; // no sign-in anywhere, every link an admin has
 
     // 2. A zone's detail page, reached by clicking its card, draws a chart with data points.
     let zones = demo.get("/zones").await;

@@ -95,6 +95,18 @@ async fn check_form_refused(browser: &Session, demo: &Demo, route: &str, name: &
     assert_eq!(offers["delete"], false, "{route}: {offers}");
 }
 
+/// In local mode (the server without `--auth`) the page shows no sign-in at all, and every link an admin has.
+pub(crate) async fn check_local_mode(browser: &Session) {
+    let shown = browser
+        .execute(
+            "return { who: !!document.getElementById('who'), signin: !!document.getElementById('signin-form'), \
+             hash: location.hash, add: document.querySelector(\"a[data-nav='new']\").offsetParent !== null };",
+            vec![],
+        )
+        .await;
+    assert_eq!(shown, json!({"who": false, "signin": false, "hash": "", "add": true}), "local mode");
+}
+
 /// Console errors other than Chromium's notes of the 401 answers the sign-in flow expects.
 fn unexpected_console_errors(console: &[Value]) -> Vec<&Value> {
     severe(console)
