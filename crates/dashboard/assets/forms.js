@@ -1,6 +1,7 @@
 // Adding (#/zones/new), editing (#/zone/{id}/edit) and deleting a zone. Fields are checked here first; what the
-// server refuses is shown in its words, next to the field it names.
+// server refuses is shown in its words, next to the field it names. Admins only: another role is told so instead.
 import { api } from "./api.js";
+import { can, needsRole } from "./auth.js";
 import { f1, h, setText } from "./dom.js";
 import { app, refreshNow } from "./live.js";
 
@@ -92,6 +93,13 @@ function deleteSection(id) {
 /// The zone form: a new zone when `id` is null, else zone `id`'s settings and its deletion.
 export function zoneFormView(main, id) {
   const editing = id !== null;
+  if (!can("admin")) {
+    main.append(
+      h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Overview"), editing ? [" › ", h("a", { href: `#/zone/${id}` }, `Zone ${id}`)] : null),
+      h("div", { class: "page-head" }, h("h1", {}, editing ? "Edit zone" : "Add a zone")),
+      needsRole("admin", editing ? "Editing or deleting a zone" : "Adding a zone"));
+    return {};
+  }
   const fields = {};
   const input = (key, label, attrs, hint) => field(fields, key, label, attrs, hint);
   const formError = h("p", { class: "msg error", id: "form-error", role: "alert" });

@@ -24,13 +24,15 @@ export function serverNow() {
   return Date.parse(app.status.now) + (Date.now() - app.fetchedAt) * (app.status.clock_scale || 1);
 }
 
-function banner(message) {
+/// Shows `message` in the banner under the top bar (null: hides it).
+export function banner(message) {
   const el = document.getElementById("banner");
   el.hidden = !message;
   el.textContent = message || "";
 }
 
 async function tick() {
+  clearTimeout(app.timer);
   try {
     const s = await api("GET", "status");
     app.status = s;
@@ -38,15 +40,16 @@ async function tick() {
     banner(null);
     onStatus(s);
   } catch (e) {
+    // Refused (401): the sign-in view takes over, and polling resumes after sign-in.
+    if (e.status === 401) return;
     banner(`Live data unavailable: ${e.message} Retrying…`);
-  } finally {
-    clearTimeout(app.timer);
-    const secs = app.status ? Math.min(Math.max(app.status.poll_interval_s || 2, 0.5), 30) : 2;
-    app.timer = setTimeout(tick, secs * 1000);
   }
+  clearTimeout(app.timer);
+  const secs = app.status ? Math.min(Math.max(app.status.poll_interval_s || 2, 0.5), 30) : 2;
+  app.timer = setTimeout(tick, secs * 1000);
 }
 
-/// Starts polling; `listener(status)` runs after each answer.
+/// Starts polling (or polls now, when it runs already); `listener(status)` runs after each answer.
 export function startPolling(listener) {
   onStatus = listener;
   return tick();

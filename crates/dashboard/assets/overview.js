@@ -1,4 +1,5 @@
 // The overview (#/): the building's summary and outdoor conditions, and a card per zone, updated in place.
+import { can } from "./auth.js";
 import { activeTarget, healthPill, planText } from "./describe.js";
 import { deg, f1, fmtShort, h, setText, statPanel } from "./dom.js";
 
@@ -62,7 +63,7 @@ function fillGrid(grid, zones) {
   }
   for (const el of Array.from(grid.children)) if (!seen.has(el.dataset.zoneId)) el.remove();
   if (!zones.length) {
-    grid.append(h("p", { class: "empty" }, "No zones yet. ", h("a", { href: "#/zones/new" }, "Add the first zone"), "."));
+    grid.append(h("p", { class: "empty" }, "No zones yet.", can("admin") ? [" ", h("a", { href: "#/zones/new" }, "Add the first zone"), "."] : null));
   }
 }
 

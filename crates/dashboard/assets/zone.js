@@ -1,6 +1,8 @@
 // A zone's page (#/zone/{id}): what it shows now, the history chart over a chosen range, the plan panel (plan.js),
-// the latest commands, and manual control (a target with a hold, cancelling a hold).
+// the latest commands and who gave them, and manual control (a target with a hold, cancelling a hold) for the
+// operator and admin roles; the link to edit the zone for admins.
 import { api } from "./api.js";
+import { can } from "./auth.js";
 import { HeatChart } from "./chart.js";
 import { activeTarget, healthPill, planText } from "./describe.js";
 import {
@@ -131,6 +133,7 @@ function commandRow(c) {
     h("td", { class: "time-cell", title: fmtDateTime(Date.parse(c.timestamp)) }, fmtShort(Date.parse(c.timestamp))),
     h("td", { class: "num" }, deg(c.target_temp)),
     h("td", {}, c.source),
+    h("td", { "data-field": "actor" }, c.actor || ""),
     h("td", { class: "reason-cell hide-narrow" }, c.reason || "", c.error ? h("div", { class: "field-error" }, c.error) : null),
     h("td", {}, h("span", { class: `pill ${cls}`, title: c.error || "" }, c.status)));
 }
@@ -145,7 +148,8 @@ function commandsPanel(id) {
       h("table", { id: "commands" },
         h("thead", {}, h("tr", {},
           h("th", { scope: "col" }, "Time"), h("th", { scope: "col", class: "num" }, "Target"),
-          h("th", { scope: "col" }, "Source"), h("th", { scope: "col", class: "hide-narrow" }, "Reason"),
+          h("th", { scope: "col" }, "Source"), h("th", { scope: "col", title: "Who gave the command" }, "By"),
+          h("th", { scope: "col", class: "hide-narrow" }, "Reason"),
           h("th", { scope: "col" }, "Status"))),
         commandsBody)));
 
@@ -154,12 +158,12 @@ function commandsPanel(id) {
       const cmds = await api("GET", `commands/zone/${id}?limit=20`);
       commandsBody.textContent = "";
       if (!cmds.length) {
-        commandsBody.append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No commands yet.")));
+        commandsBody.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No commands yet.")));
       }
       for (const c of cmds) commandsBody.append(commandRow(c));
     } catch (e) {
       commandsBody.textContent = "";
-      commandsBody.append(h("tr", {}, h("td", { colspan: 5, class: "field-error" }, e.message)));
+      commandsBody.append(h("tr", {}, h("td", { colspan: 6, class: "field-error" }, e.message)));
     }
   }
 
@@ -297,10 +301,14 @@ export function zoneView(main, id) {
   const history = historyPanel(id, zoneLabel);
   const plan = planPanel(id, zoneLabel);
   const commands = commandsPanel(id);
-  const control = controlPanel(id, async () => {
+  // Manual control for operators and admins; a viewer is told why there is none.
+  const control = can("operator") ? controlPanel(id, async () => {
     await Promise.all([refreshNow(), commands.load()]);
     history.load();
-  });
+  }) : null;
+  const aside = control ? control.section : h("section", { class: "panel", id: "control-note", "aria-labelledby": "control-heading" },
+    h("h2", { id: "control-heading" }, "Manual control"),
+    h("p", { class: "muted" }, "Setting a target or a hold needs the operator role."));
 
   main.append(
     h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Overview"), " › ", h("span", { "data-field": "name" }, `Zone ${id}`)),
@@ -308,13 +316,13 @@ export function zoneView(main, id) {
       h("div", {},
         h("h1", { "data-field": "name", id: "zone-title" }, `Zone ${id}`),
         h("p", {}, h("span", { class: "pill", "data-field": "health" }, "–"), " ", h("span", { "data-field": "endpoint" }, ""))),
-      h("div", { class: "actions" }, h("a", { class: "btn", href: `#/zone/${id}/edit` }, "Edit zone"))),
+      can("admin") ? h("div", { class: "actions" }, h("a", { class: "btn", href: `#/zone/${id}/edit` }, "Edit zone")) : null),
     h("section", { class: "now-strip", "aria-label": "Now" },
       statPanel("temperature", "Air"), statPanel("target", "Target"), statPanel("occupancy", "Occupancy"),
       statPanel("heater", "Heater"), statPanel("outdoor", "Outdoor"), statPanel("last-seen", "Last seen")),
     h("div", { class: "detail-grid" },
       h("div", {}, history.section, plan.section, commands.section),
-      h("aside", {}, control.section)));
+      h("aside", {}, aside)));
 
   // Redraw at the new width (the data stays).
   let resizeTimer = null;
@@ -327,13 +335,16 @@ export function zoneView(main, id) {
     }, 150);
   });
 
+  // The view may have been replaced (another route, the sign-in view) by the time the zone arrives.
   api("GET", `zones/${id}`).then((z) => {
+    if (app.view !== view) return;
     zone = z;
     setText(main, "name", z.name);
     document.title = `${z.name} · Heating dashboard`;
     const p = z.preferences;
     setText(main, "limits", `This zone accepts ${f1(p.min_temp)}–${f1(p.max_temp)} °C`);
   }).catch((e) => {
+    if (app.view !== view) return;
     main.textContent = "";
     main.append(h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Overview")),
       h("h1", {}, "Zone not available"), h("p", { class: "msg error", role: "alert" }, e.message));
@@ -341,17 +352,18 @@ export function zoneView(main, id) {
   });
   commands.load();
 
-  return {
+  const view = {
     update(s) {
       const z = s.zones.find((zz) => zz.id === id);
       if (!z) return;
       plan.update(z);
       const t = activeTarget(z);
       fillNow(main, s, z, t);
-      control.update(z, t);
+      if (control) control.update(z, t);
       // Commands refresh every 10 s; charts at once, then every 10 s for an hour, less often for longer ranges.
       commands.maybeReload();
       history.maybeReload();
     },
   };
+  return view;
 }

@@ -66,6 +66,7 @@ pub const ASSETS: &[Asset] = &[
     // ES modules (`app.js` the entry, importing the others): a JavaScript MIME type is required for them.
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("api.js", "text/javascript; charset=utf-8"),
+    asset!("auth.js", "text/javascript; charset=utf-8"),
     asset!("live.js", "text/javascript; charset=utf-8"),
     asset!("dom.js", "text/javascript; charset=utf-8"),
     asset!("describe.js", "text/javascript; charset=utf-8"),

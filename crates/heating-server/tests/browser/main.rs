@@ -3,8 +3,10 @@
 //!
 //! Needs the Debian packages `chromium` and `chromium-driver`; without them the test fails and says how to
 //! install them. `refresh_screenshots` (ignored by default) rewrites the README's screenshots under `docs/`:
-//! `cargo test -p heating-server --test browser -- --ignored`.
+//! `cargo test -p heating-server --test browser -- --ignored`. `signin.rs`: the same demo with `--auth`, signed in
+//! as a viewer and as an operator.
 
+mod signin;
 mod webdriver;
 
 use std::io::{BufRead, BufReader};
@@ -26,11 +28,13 @@ struct Demo {
     child: Child,
     base: String,
     log: Arc<Mutex<Vec<String>>>,
+    /// With `--auth`: the admin token the demo prints on stdout, sent by [`Demo::get`].
+    token: Option<String>,
     _dir: TempDir,
 }
 
 impl Demo {
-    /// Starts the binary and waits for its `listening on http://ADDR/` line.
+    /// Starts the binary and waits for its `listening on http://ADDR/` line (and, with `--auth`, its token).
     fn start(server_args: &[&str], demo_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut args = vec!["--bind", "127.0.0.1:0"];
@@ -44,7 +48,7 @@ impl Demo {
             .env_remove("DATABASE_URL")
             .env_remove("WEATHERAPI_KEY")
             .env_remove("WEATHER_PROVIDER")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -63,6 +67,10 @@ impl Demo {
             let _ = child.kill();
             panic!("the demo did not start: {:?}", log.lock().unwrap());
         };
+        // The token line comes before the server listens; the rest of stdout is drained like stderr.
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let token = server_args.contains(&"--auth").then(|| stdout.next().and_then(Result::ok).unwrap_or_default());
+        std::thread::spawn(move || stdout.for_each(drop));
         // Keep draining stderr (a full pipe would stall the server), keeping the lines for failure messages.
         let sink = log.clone();
         std::thread::spawn(move || {
@@ -70,7 +78,7 @@ impl Demo {
                 sink.lock().unwrap().push(line);
             }
         });
-        Self { child, base, log, _dir: dir }
+        Self { child, base, log, token, _dir: dir }
     }
 
     fn url(&self, path: &str) -> String {
@@ -78,7 +86,11 @@ impl Demo {
     }
 
     async fn get(&self, path: &str) -> Value {
-        let resp = reqwest::get(self.url(path)).await.unwrap();
+        let mut req = reqwest::Client::new().get(self.url(path));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "GET {path}");
         resp.json().await.unwrap()
     }
@@ -309,6 +321,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     let outdoor =
         browser.execute(r#"return document.querySelector('[data-field="outdoor"]').textContent"#, vec![]).await;
     assert!(outdoor.as_str().unwrap().ends_with("°C"), "outdoor temperature shown: {outdoor}");
+    signin::check_local_mode(&browser).await; // no sign-in anywhere, every link an admin has
 
     // 2. A zone's detail page, reached by clicking its card, draws a chart with data points.
     let zones = demo.get("/zones").await;
