@@ -7,7 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::webdriver::{Driver, Session};
-use super::{Demo, LOAD, is_foreign, requested_urls, severe};
+use super::{LOAD, is_foreign, requested_urls, severe};
+use crate::demo::Demo;
 
 const TOKEN_KEY: &str = "heating-dashboard.token";
 

@@ -217,7 +217,7 @@ impl LogCapture {
             let subscriber = tracing_subscriber::fmt()
                 .with_max_level(tracing::Level::INFO)
                 .with_ansi(false)
-                .with_writer(|| CAPTURING.with(|c| c.borrow().clone()).map_or_else(Self::default, |c| c))
+                .with_writer(|| CAPTURING.with(|c| c.borrow().clone()).unwrap_or_default())
                 .finish();
             tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in these tests");
         });
