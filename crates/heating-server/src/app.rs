@@ -20,7 +20,7 @@ use crate::config::{Config, redact_url};
 use crate::fleet::Fleet;
 use crate::http::{self, AppService};
 use crate::jobs;
-use crate::state::{AppState, JobReports};
+use crate::state::{AppState, JobReports, SignInFailures};
 use crate::storage::Storage;
 
 /// A built application, ready to run.
@@ -50,6 +50,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
     tracing::info!(database = %shown_url, "database ready, migrations applied");
     let weather =
         config.weather.build(clock.clone(), config.synthetic_weather()).context("invalid weather settings")?;
+    let sign_ins = Arc::new(SignInFailures::new(config.auth.sign_in_failures_per_minute));
     let fleet = Arc::new(Fleet::new(config.link_config(), config.auth.device_networks.clone()));
     Ok(App {
         state: AppState {
@@ -59,7 +60,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
             fleet,
             reports: Arc::new(JobReports::default()),
             weather,
-            sign_ins: Arc::default(),
+            sign_ins,
         },
     })
 }

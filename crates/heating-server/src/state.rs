@@ -130,16 +130,29 @@ impl JobReports {
 }
 
 /// Failed sign-ins (a token that is unknown, revoked or expired) per client address, in a fixed window that starts
-/// at the first failure: at [`Self::LIMIT`] failures within [`Self::WINDOW`] the address is blocked until the window
-/// ends. Real time (`Instant`), not the server's clock. Memory is bounded: past [`Self::MAX_CLIENTS`] addresses,
+/// at the first failure: at `limit` failures (`SIGN_IN_FAILURES_PER_MINUTE`, default [`Self::LIMIT`]) within
+/// [`Self::WINDOW`] the address is blocked until the window ends; a limit of 0 blocks nobody. Real time (`Instant`), not the server's clock. Memory is bounded: past [`Self::MAX_CLIENTS`] addresses,
 /// finished windows are dropped, and if all are current the oldest is.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SignInFailures {
     by_client: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    limit: u32,
+}
+
+impl Default for SignInFailures {
+    fn default() -> Self {
+        Self::new(Self::LIMIT)
+    }
 }
 
 impl SignInFailures {
-    pub const LIMIT: u32 = 10;
+    pub const LIMIT: u32 = crate::config::DEFAULT_SIGN_IN_FAILURES_PER_MINUTE;
+
+    /// Blocks an address at `limit` failures per window (0: never).
+    #[must_use]
+    pub fn new(limit: u32) -> Self {
+        Self { by_client: Mutex::default(), limit }
+    }
     pub const WINDOW: Duration = Duration::from_secs(60);
     pub const MAX_CLIENTS: usize = 10_000;
 
@@ -149,7 +162,7 @@ impl SignInFailures {
         let map = self.by_client.lock().unwrap_or_else(PoisonError::into_inner);
         let &(start, count) = map.get(&client)?;
         let end = start + Self::WINDOW;
-        (count >= Self::LIMIT && now < end).then(|| end - now)
+        (self.limit > 0 && count >= self.limit && now < end).then(|| end - now)
     }
 
     /// Counts a failure of `client` at `now`; returns its failures in the current window.

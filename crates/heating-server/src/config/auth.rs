@@ -6,13 +6,14 @@
 //! | `--insecure-no-auth` | `INSECURE_NO_AUTH` | `false`: bound to a non-loopback address, the server refuses to start without `--auth` |
 //! | `--anonymous-reads` | `ANONYMOUS_READS` | `false`: with `--auth`, reads without a token are 401 |
 //! | `--device-networks` | `DEVICE_NETWORKS` | empty: any device address |
+//! | `--sign-in-failures-per-minute` | `SIGN_IN_FAILURES_PER_MINUTE` | `10` refused tokens per client address, then 429 until the minute ends; `0`: no limit |
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 /// Access settings (flattened into [`super::Config`]).
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct AuthSettings {
     /// Require an API token (`Authorization: Bearer hst_...`) on every API request. Off, the server runs in local
     /// mode: every request acts as the admin `local`, which is allowed only when bound to a loopback address (or
@@ -34,6 +35,25 @@ pub struct AuthSettings {
     /// ::1); host names are refused, since what they resolve to can change. Empty: any host.
     #[arg(long, env = "DEVICE_NETWORKS", default_value = "", value_parser = DeviceNetworks::from_str)]
     pub device_networks: DeviceNetworks,
+    /// Refused tokens one client address may send per minute; one more and the address gets 429 until the minute
+    /// is over, whatever it sends. `0`: no limit (e.g. for an API fuzzer that tries bad credentials on purpose).
+    #[arg(long, env = "SIGN_IN_FAILURES_PER_MINUTE", default_value_t = DEFAULT_SIGN_IN_FAILURES_PER_MINUTE)]
+    pub sign_in_failures_per_minute: u32,
+}
+
+/// Refused tokens per client address and minute before 429.
+pub const DEFAULT_SIGN_IN_FAILURES_PER_MINUTE: u32 = 10;
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            auth: false,
+            insecure_no_auth: false,
+            anonymous_reads: false,
+            device_networks: DeviceNetworks::default(),
+            sign_in_failures_per_minute: DEFAULT_SIGN_IN_FAILURES_PER_MINUTE,
+        }
+    }
 }
 
 impl AuthSettings {

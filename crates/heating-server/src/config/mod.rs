@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 
-pub use self::auth::{AuthSettings, DeviceNetworks};
+pub use self::auth::{AuthSettings, DEFAULT_SIGN_IN_FAILURES_PER_MINUTE, DeviceNetworks};
 pub use self::hosts::{AllowedHosts, HostSettings};
 pub use self::limits::LimitSettings;
 

@@ -269,6 +269,28 @@ async fn failed_sign_ins_are_limited_per_address() {
 }
 
 #[tokio::test]
+async fn the_sign_in_limit_is_a_setting_and_zero_means_none() {
+    let app = spawn_app_with(auth_on(|a| a.sign_in_failures_per_minute = 3)).await;
+    let client = fresh_client();
+    for _ in 0..3 {
+        assert_eq!(
+            send(&app, &client, "GET", "/zones", None, Some("hst_guess")).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let resp = send(&app, &client, "GET", "/zones", None, Some("hst_guess")).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "blocked after 3");
+    let app = spawn_app_with(auth_on(|a| a.sign_in_failures_per_minute = 0)).await;
+    let client = fresh_client();
+    for _ in 0..30 {
+        assert_eq!(
+            send(&app, &client, "GET", "/zones", None, Some("hst_guess")).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test]
 async fn audit_entries_and_commands_name_the_actor() {
     let app = spawn_app_with(auth_on(|_| {})).await;
     let admin = token(&app, "facility-laptop", Role::Admin).await;
