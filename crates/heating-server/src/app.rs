@@ -8,8 +8,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::ServiceExt;
-use axum::extract::Request;
 use heating_core::clock::{SharedClock, WallClock};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -19,6 +17,7 @@ use crate::config::{Config, redact_url};
 use crate::fleet::Fleet;
 use crate::http::{self, AppService};
 use crate::jobs;
+use crate::server::{self, Limits};
 use crate::state::{AppState, JobReports};
 use crate::storage::Storage;
 
@@ -37,6 +36,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
 /// applies pending migrations. Fails with a message naming the database (password redacted) if it cannot be
 /// opened or migrated.
 pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<App> {
+    config.limits.validate().map_err(|e| anyhow::anyhow!("invalid connection limits: {e}"))?;
     let shown_url = redact_url(&config.database_url);
     let hint = if config.database_url.starts_with("sqlite:") {
         " (check that the file's directory exists and is writable)"
@@ -94,8 +94,8 @@ impl App {
         http::service(self.state.clone())
     }
 
-    /// Serves HTTP on `listener` until `shutdown` completes, then lets running requests finish and closes the
-    /// database.
+    /// Serves HTTP on `listener` (under the configured timeouts and connection caps, see [`crate::server`]) until
+    /// `shutdown` completes, then lets running requests finish, stops the jobs and closes the database.
     pub async fn run(
         self,
         listener: TcpListener,
@@ -116,14 +116,12 @@ impl App {
                 "poller, control and learning jobs started"
             );
         }
+        let limits = Limits::fitted(&self.state.config.limits);
+        tracing::debug!(?limits, "connection limits");
         tracing::info!(%addr, "listening on http://{addr}/ ; API docs at http://{addr}/docs/");
-        let served = axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("HTTP server failed");
+        server::serve(listener, service, limits, shutdown).await;
         stop.cancel();
         while tasks.join_next().await.is_some() {}
-        served?;
         self.state.storage.close().await;
         tracing::info!("server stopped");
         Ok(())

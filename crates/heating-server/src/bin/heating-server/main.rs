@@ -57,7 +57,7 @@ fn report(e: &anyhow::Error) -> String {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
     let bind = config.bind;
-    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("could not listen on {bind}"))?;
+    let listener = heating_server::server::bind(bind).with_context(|| format!("could not listen on {bind}"))?;
     match cli.command {
         None => heating_server::build(config).await?.run(listener, shutdown_signal()).await,
         Some(Command::Demo(args)) => demo::run(config, args, listener, shutdown_signal()).await,
