@@ -7,7 +7,7 @@
 //! | `--idle-timeout-secs` | `IDLE_TIMEOUT_SECS` | `60` |
 //! | `--request-timeout-secs` | `REQUEST_TIMEOUT_SECS` | `30` |
 //! | `--max-connections` | `MAX_CONNECTIONS` | `4096` (lowered at start to fit the open-file limit) |
-//! | `--max-connections-per-client` | `MAX_CONNECTIONS_PER_CLIENT` | `256` |
+//! | `--max-connections-per-client` | `MAX_CONNECTIONS_PER_CLIENT` | `256`, or a quarter of `--max-connections` if less |
 //!
 //! Timeouts take seconds with a fraction (0.1 to 3600).
 
@@ -48,7 +48,7 @@ pub struct LimitSettings {
     #[arg(long, env = "IDLE_TIMEOUT_SECS", default_value_t = DEFAULT_IDLE_TIMEOUT_SECS, value_parser = parse_timeout)]
     pub idle_timeout_secs: f64,
     /// Seconds the server may take to answer one request (from its headers to the response's headers); a slower
-    /// answer is replaced by 503 (or 408 if the client's body was still incomplete).
+    /// answer is replaced by 503 (by 408 if the server was still waiting for the client's body).
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECS,
           value_parser = parse_timeout)]
     pub request_timeout_secs: f64,
@@ -58,10 +58,10 @@ pub struct LimitSettings {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_CONNECTIONS_LIMIT))]
     pub max_connections: usize,
     /// Most HTTP connections open at once from one client address; a client's further connections are closed at
-    /// once. At most `--max-connections`.
-    #[arg(long, env = "MAX_CONNECTIONS_PER_CLIENT", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+    /// once. At most `--max-connections` [default: 256, or a quarter of `--max-connections` if that is less].
+    #[arg(long, env = "MAX_CONNECTIONS_PER_CLIENT",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_CONNECTIONS_LIMIT))]
-    pub max_connections_per_client: usize,
+    pub max_connections_per_client: Option<usize>,
 }
 
 impl Default for LimitSettings {
@@ -72,7 +72,7 @@ impl Default for LimitSettings {
             idle_timeout_secs: DEFAULT_IDLE_TIMEOUT_SECS,
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
-            max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            max_connections_per_client: None,
         }
     }
 }
@@ -93,17 +93,29 @@ impl LimitSettings {
                 return Err(format!("{flag} is {secs}, outside 0.1..=3600 seconds"));
             }
         }
-        if self.max_connections == 0 || self.max_connections_per_client == 0 {
+        if self.max_connections == 0 || self.max_connections_per_client == Some(0) {
             return Err("--max-connections and --max-connections-per-client must be at least 1".into());
         }
-        if self.max_connections_per_client > self.max_connections {
+        if let Some(per_client) = self.max_connections_per_client
+            && per_client > self.max_connections
+        {
             return Err(format!(
-                "--max-connections-per-client ({}) is more than --max-connections ({}): one client could take every \
-                 connection",
-                self.max_connections_per_client, self.max_connections
+                "--max-connections-per-client ({per_client}) is more than --max-connections ({}): one client could \
+                 take every connection",
+                self.max_connections
             ));
         }
         Ok(())
+    }
+
+    /// The cap per client address under a global cap of `max_connections` (the configured one, or what the
+    /// open-file limit left of it): the setting if given (never above `max_connections`), else 256 or a quarter of
+    /// `max_connections`, whichever is less.
+    #[must_use]
+    pub fn max_connections_per_client(&self, max_connections: usize) -> usize {
+        let cap =
+            self.max_connections_per_client.unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_CLIENT.min(max_connections / 4));
+        cap.clamp(1, max_connections.max(1))
     }
 
     #[must_use]
@@ -142,7 +154,7 @@ mod tests {
         assert_eq!(parsed.body_read_timeout(), Duration::from_secs(30));
         assert_eq!(parsed.idle_timeout(), Duration::from_secs(60));
         assert_eq!(parsed.request_timeout(), Duration::from_secs(30));
-        assert_eq!((parsed.max_connections, parsed.max_connections_per_client), (4096, 256));
+        assert_eq!((parsed.max_connections, parsed.max_connections_per_client(4096)), (4096, 256));
         assert_eq!(format!("{parsed:?}"), format!("{d:?}"));
         assert_eq!(d.validate(), Ok(()));
     }
@@ -160,7 +172,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.limits.header_read_timeout(), Duration::from_millis(1500));
-        assert_eq!((c.limits.max_connections, c.limits.max_connections_per_client), (100, 10));
+        assert_eq!((c.limits.max_connections, c.limits.max_connections_per_client(100)), (100, 10));
         for (flag, value, expected) in [
             ("--idle-timeout-secs", "0", "0 is outside 0.1..=3600 seconds"),
             ("--request-timeout-secs", "soon", "\"soon\" is not a number of seconds"),
@@ -173,8 +185,26 @@ mod tests {
     }
 
     #[test]
-    fn a_per_client_cap_above_the_global_one_is_refused() {
+    fn the_per_client_cap_follows_a_lower_global_one_unless_set() {
         let c = Config::try_parse_from(["heating-server", "--max-connections", "100"]).unwrap();
+        assert_eq!(c.limits.validate(), Ok(()));
+        assert_eq!(c.limits.max_connections_per_client(100), 25);
+        assert_eq!(c.limits.max_connections_per_client(2), 1);
+        let set = Config::try_parse_from(["heating-server", "--max-connections-per-client", "300"]).unwrap();
+        assert_eq!(set.limits.max_connections_per_client(4096), 300);
+        assert_eq!(set.limits.max_connections_per_client(200), 200, "never above the global cap");
+    }
+
+    #[test]
+    fn a_per_client_cap_above_the_global_one_is_refused() {
+        let c = Config::try_parse_from([
+            "heating-server",
+            "--max-connections",
+            "100",
+            "--max-connections-per-client",
+            "256",
+        ])
+        .unwrap();
         let err = c.limits.validate().unwrap_err();
         assert!(err.contains("--max-connections-per-client (256) is more than --max-connections (100)"), "{err}");
         let built = LimitSettings { request_timeout_secs: 0.0, ..LimitSettings::default() };

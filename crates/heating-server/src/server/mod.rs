@@ -13,7 +13,8 @@
 //! - **Timeouts of a request** ([`request`]): the body must arrive within the body timeout once the headers are
 //!   in, else the answer is 408 and the connection closes; the server must produce its answer within the request
 //!   timeout, else the answer is 503 (408 if the client's body was still incomplete). Both are `{"detail": ...}`.
-//!   A body the handler did not read closes the connection after the response, so it never holds it.
+//!   A body the handler did not read is drained if it has all arrived, else the connection closes after the
+//!   response: it never holds the connection.
 //! - **Shutdown.** When the shutdown future completes the listener closes, idle connections close, running
 //!   requests finish (bounded by the request timeout) and [`serve`] returns once every connection is gone.
 //!
@@ -64,7 +65,7 @@ impl Limits {
             idle_timeout: settings.idle_timeout(),
             request_timeout: settings.request_timeout(),
             max_connections: settings.max_connections,
-            max_connections_per_client: settings.max_connections_per_client,
+            max_connections_per_client: settings.max_connections_per_client(settings.max_connections),
         }
     }
 
@@ -75,13 +76,14 @@ impl Limits {
         let mut limits = Self::from_settings(settings);
         let fitted = fit_to_file_limit(limits.max_connections);
         if fitted < limits.max_connections {
+            let per_client = settings.max_connections_per_client(fitted);
             tracing::warn!(
-                "--max-connections lowered from {} to {fitted} to fit the open-file limit (raise it with `ulimit -n` \
-                 or systemd's LimitNOFILE=)",
+                "--max-connections lowered from {} to {fitted} (per client: {per_client}) to fit the open-file limit \
+                 (raise it with `ulimit -n` or systemd's LimitNOFILE=)",
                 limits.max_connections
             );
             limits.max_connections = fitted;
-            limits.max_connections_per_client = limits.max_connections_per_client.min(fitted);
+            limits.max_connections_per_client = per_client;
         }
         limits
     }

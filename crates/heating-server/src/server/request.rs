@@ -3,8 +3,8 @@
 //!
 //! Timeouts answer with the API's error shape: 408 `{"detail": "Request Timeout: ..."}` when the client's body did
 //! not arrive in time (the client is slow), 503 `{"detail": "Service Unavailable: ..."}` when the server did not
-//! answer in time (the server, or a device or provider it waits on, is slow). Whenever the body was not read to
-//! its end, the response says `Connection: close` and the connection closes after it.
+//! answer in time (the server, or a device or provider it waits on, is slow). After a 408 the connection closes
+//! (`Connection: close`); a body the handler did not read closes it too unless it had all arrived (hyper drains it).
 
 use std::convert::Infallible;
 use std::error::Error;
@@ -55,21 +55,23 @@ impl Handler {
         self.watch.set(Phase::Busy);
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(ConnectInfo(self.remote));
+        let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
         let progress = Arc::new(BodyProgress::new(http_body::Body::is_end_stream(&body)));
         let body = WatchedBody::new(body, progress.clone(), self.limits.body_read_timeout);
         let req = Request::from_parts(parts, Body::new(body));
         let answered = tokio::time::timeout(self.limits.request_timeout, self.service.oneshot(req)).await;
-        let mut response = match answered {
+        let response = match answered {
             Ok(Ok(response)) if progress.get() != BodyState::TimedOut => response,
             Ok(Ok(_)) => body_timeout(self.limits.body_read_timeout, "--body-read-timeout-secs"),
             Ok(Err(never)) => match never {},
-            Err(_) if progress.get() != BodyState::Complete => {
+            // The handler was still waiting for the body: the client is the slow one.
+            Err(_) if progress.get() == BodyState::Reading => {
                 body_timeout(self.limits.request_timeout, "--request-timeout-secs")
             }
             Err(_) => {
                 tracing::warn!(
                     client = %self.remote,
-                    "a request took longer than {} (--request-timeout-secs): answered 503",
+                    "{method} {path} took longer than {} (--request-timeout-secs): answered 503",
                     secs(self.limits.request_timeout)
                 );
                 error(
@@ -81,19 +83,21 @@ impl Handler {
                 )
             }
         };
-        if progress.get() != BodyState::Complete {
-            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
+        // A body the handler left unread is drained by hyper if it is all there, else the connection closes after
+        // the response; either way it cannot hold the connection.
         self.watch.set(Phase::Idle);
         response
     }
 }
 
+/// 408, and the connection closes after it (the rest of the body may still be on its way).
 fn body_timeout(after: Duration, flag: &str) -> Response {
-    error(
+    let mut response = error(
         StatusCode::REQUEST_TIMEOUT,
         format!("Request Timeout: the request body did not arrive within {} ({flag})", secs(after)),
-    )
+    );
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 fn error(status: StatusCode, detail: String) -> Response {
@@ -107,9 +111,12 @@ fn secs(d: Duration) -> String {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BodyState {
-    Arriving = 0,
-    Complete = 1,
-    TimedOut = 2,
+    /// Not asked for yet.
+    Unread = 0,
+    /// Asked for and not all there yet: the handler waits for the client.
+    Reading = 1,
+    Complete = 2,
+    TimedOut = 3,
 }
 
 /// How far a request's body got, shared by the body and the handler.
@@ -118,13 +125,14 @@ struct BodyProgress(AtomicU8);
 
 impl BodyProgress {
     fn new(empty: bool) -> Self {
-        Self(AtomicU8::new(if empty { BodyState::Complete } else { BodyState::Arriving } as u8))
+        Self(AtomicU8::new(if empty { BodyState::Complete } else { BodyState::Unread } as u8))
     }
 
     fn get(&self) -> BodyState {
         match self.0.load(Ordering::Relaxed) {
-            0 => BodyState::Arriving,
-            1 => BodyState::Complete,
+            0 => BodyState::Unread,
+            1 => BodyState::Reading,
+            2 => BodyState::Complete,
             _ => BodyState::TimedOut,
         }
     }
@@ -155,7 +163,7 @@ struct WatchedBody {
 
 impl WatchedBody {
     fn new(inner: Incoming, progress: Arc<BodyProgress>, timeout: Duration) -> Self {
-        let deadline = (progress.get() == BodyState::Arriving).then(|| Box::pin(tokio::time::sleep(timeout)));
+        let deadline = (progress.get() == BodyState::Unread).then(|| Box::pin(tokio::time::sleep(timeout)));
         Self { inner, progress, deadline }
     }
 }
@@ -168,7 +176,7 @@ impl http_body::Body for WatchedBody {
         let this = &mut *self;
         match this.progress.get() {
             BodyState::TimedOut => return Poll::Ready(None),
-            BodyState::Arriving | BodyState::Complete => {}
+            BodyState::Unread | BodyState::Reading | BodyState::Complete => {}
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(None) => {
@@ -188,6 +196,9 @@ impl http_body::Body for WatchedBody {
                     this.progress.set(BodyState::TimedOut);
                     Poll::Ready(Some(Err(BodyTimedOut.into())))
                 } else {
+                    if this.progress.get() == BodyState::Unread {
+                        this.progress.set(BodyState::Reading);
+                    }
                     Poll::Pending
                 }
             }
