@@ -5,12 +5,9 @@
 //! This is the composition root: the only module that knows every layer (HTTP, services, jobs, state).
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::ServiceExt;
-use axum::extract::Request;
 use heating_core::clock::{SharedClock, WallClock};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -20,6 +17,7 @@ use crate::config::{Config, redact_url};
 use crate::fleet::Fleet;
 use crate::http::{self, AppService};
 use crate::jobs;
+use crate::server::{self, Limits};
 use crate::state::{AppState, JobReports, SignInFailures};
 use crate::storage::Storage;
 
@@ -38,6 +36,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
 /// applies pending migrations. Fails with a message naming the database (password redacted) if it cannot be
 /// opened or migrated.
 pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<App> {
+    config.limits.validate().map_err(|e| anyhow::anyhow!("invalid connection limits: {e}"))?;
     let shown_url = redact_url(&config.database_url);
     let hint = if config.database_url.starts_with("sqlite:") {
         " (check that the file's directory exists and is writable)"
@@ -97,8 +96,8 @@ impl App {
         http::service(self.state.clone())
     }
 
-    /// Serves HTTP on `listener` until `shutdown` completes, then lets running requests finish and closes the
-    /// database.
+    /// Serves HTTP on `listener` (under the configured timeouts and connection caps, see [`crate::server`]) until
+    /// `shutdown` completes, then lets running requests finish, stops the jobs and closes the database.
     pub async fn run(
         self,
         listener: TcpListener,
@@ -120,15 +119,12 @@ impl App {
                 "poller, control and learning jobs started"
             );
         }
+        let limits = Limits::fitted(&self.state.config.limits);
+        tracing::debug!(?limits, "connection limits");
         tracing::info!(%addr, "listening on http://{addr}/ ; API docs at http://{addr}/docs/");
-        let served =
-            axum::serve(listener, ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service))
-                .with_graceful_shutdown(shutdown)
-                .await
-                .context("HTTP server failed");
+        server::serve(listener, service, limits, shutdown).await;
         stop.cancel();
         while tasks.join_next().await.is_some() {}
-        served?;
         self.state.storage.close().await;
         tracing::info!("server stopped");
         Ok(())

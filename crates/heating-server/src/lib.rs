@@ -4,6 +4,8 @@
 //!
 //! - [`app`]: builds the application ([`app::build`]) apart from running it ([`app::App::run`]), so tests get a
 //!   handle on a server bound to port 0.
+//! - [`server`]: the HTTP server's accept loop and connections, under timeouts and connection caps that keep a
+//!   slow or greedy client from holding it.
 //! - [`http`]: one module per REST resource, each with its own `router()`, merged once with the OpenAPI document
 //!   and Swagger UI; one error type ([`http::error::ApiError`]). Handlers parse, call one service, map its error.
 //! - [`services`]: every operation the API offers (zones, manual control, readings, history, models and plans,
@@ -27,6 +29,7 @@ pub mod fleet;
 pub mod http;
 pub mod jobs;
 pub mod learning;
+pub mod server;
 pub mod services;
 pub mod state;
 pub mod storage;

@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["strategy"],
     &["services", "jobs"],
     &["http"],
+    &["server"],
     &["app"],
 ];
 

@@ -65,7 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let bind = config.bind;
     // Before binding: a server that would be open to the network without authentication never listens.
     config.auth.check_exposure(bind).map_err(anyhow::Error::msg)?;
-    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("could not listen on {bind}"))?;
+    let listener = heating_server::server::bind(bind).with_context(|| format!("could not listen on {bind}"))?;
     match demo {
         None => heating_server::build(config).await?.run(listener, shutdown_signal()).await,
         Some(args) => demo::run(config, args, listener, shutdown_signal()).await,
