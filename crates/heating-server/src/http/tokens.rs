@@ -31,6 +31,7 @@ pub struct TokenCreate {
     pub name: String,
     pub role: RoleOut,
     /// Days until the token expires, 1 to 3650; absent: never.
+    #[serde(default, deserialize_with = "super::numbers::opt_u32")]
     #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,
 }

@@ -210,6 +210,13 @@ async fn whoami_tokens_and_revocation() {
     let bad = r#"{"name": "y", "role": "viewer", "expires_in_days": 0}"#;
     let bad = send(&app, &app.client, "POST", "/tokens", Some(bad), Some(&admin)).await;
     assert_error(bad, StatusCode::UNPROCESSABLE_ENTITY, "expires_in_days").await;
+    let bad = r#"{"name": "y", "role": "viewer", "expires_in_days": 1.5}"#;
+    let bad = send(&app, &app.client, "POST", "/tokens", Some(bad), Some(&admin)).await;
+    assert_error(bad, StatusCode::UNPROCESSABLE_ENTITY, "expires_in_days").await;
+    // A whole number written as a float is an integer to JSON Schema, so to the API.
+    let whole = r#"{"name": "z", "role": "viewer", "expires_in_days": 30.0}"#;
+    let whole = send(&app, &app.client, "POST", "/tokens", Some(whole), Some(&admin)).await;
+    assert_eq!(whole.status(), StatusCode::CREATED);
 
     let id = created["id"].as_i64().unwrap();
     let (status, revoked) =
