@@ -23,6 +23,7 @@
 mod auth;
 mod hosts;
 mod limits;
+mod mqtt;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ use clap::Parser;
 pub use self::auth::{AuthSettings, DEFAULT_SIGN_IN_FAILURES_PER_MINUTE, DeviceNetworks};
 pub use self::hosts::{AllowedHosts, HostSettings};
 pub use self::limits::LimitSettings;
+pub use self::mqtt::MqttSettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://heating.db?mode=rwc";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
@@ -114,6 +116,8 @@ pub struct Config {
     pub limits: LimitSettings,
     #[command(flatten)]
     pub hosts: HostSettings,
+    #[command(flatten)]
+    pub mqtt: MqttSettings,
     /// Run without the poller and the control job (API only). Not a flag: for tests and tools.
     #[arg(skip)]
     pub background_jobs_disabled: bool,
@@ -203,6 +207,7 @@ impl Default for Config {
             auth: AuthSettings::default(),
             limits: LimitSettings::default(),
             hosts: HostSettings::default(),
+            mqtt: MqttSettings::default(),
             background_jobs_disabled: false,
         }
     }
@@ -226,6 +231,7 @@ impl fmt::Debug for Config {
             .field("auth", &self.auth)
             .field("limits", &self.limits)
             .field("hosts", &self.hosts)
+            .field("mqtt", &self.mqtt)
             .finish()
     }
 }
