@@ -12,8 +12,9 @@
 //! what makes the lookup one indexed equality, and comparing hashes leaks nothing usable about the token.
 //!
 //! A sent token that fails (unknown, revoked, expired) is a failed sign-in: logged at WARN with the client's
-//! address and at most the token's first 8 characters, and counted per address; at 10 failures within a minute the
-//! address gets `TooManyRequests` until the minute is over, whatever it sends.
+//! address and at most the token's first 8 characters, and counted per address; at `SIGN_IN_FAILURES_PER_MINUTE`
+//! (default 10) failures within a minute the address gets `TooManyRequests` until the minute is over, whatever it
+//! sends.
 
 use std::net::IpAddr;
 use std::time::Instant;
