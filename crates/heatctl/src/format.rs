@@ -156,15 +156,21 @@ pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     format!("{} ago", short_duration(secs.unsigned_abs()))
 }
 
-/// `45s`, `12m`, `3h`, `2d` (one unit, rounded down).
+/// `45s`, `12m5s`, `1h59m`, `2d3h`: the two largest units, rounded down.
 #[must_use]
 pub fn short_duration(secs: u64) -> String {
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
+    let units = [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)];
+    let Some(first) = units.iter().position(|(_, size)| secs >= *size) else { return "0s".into() };
+    let mut out = String::new();
+    let mut rest = secs;
+    for (unit, size) in &units[first..(first + 2).min(units.len())] {
+        let n = rest / size;
+        rest %= size;
+        if n > 0 {
+            let _ = write!(out, "{n}{unit}");
+        }
     }
+    out
 }
 
 /// Parses `90s`, `30m`, `2h`, `1d`, `1w`, or a sum like `1h30m`; a bare number is minutes.
@@ -253,6 +259,10 @@ mod tests {
         assert_eq!(percent(&serde_json::json!(0.25)), "25 %");
         assert_eq!(number(&Value::Null), "");
         let t0 = DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z").unwrap().to_utc();
-        assert_eq!(ago(t0, t0 + chrono::Duration::seconds(75)), "1m ago");
+        assert_eq!(ago(t0, t0 + chrono::Duration::seconds(75)), "1m15s ago");
+        assert_eq!(ago(t0, t0 + chrono::Duration::seconds(120)), "2m ago");
+        assert_eq!(ago(t0 + chrono::Duration::seconds(7190), t0), "in 1h59m");
+        assert_eq!(ago(t0, t0), "0s ago");
+        assert_eq!(short_duration(3 * 86_400 + 7200 + 5), "3d2h");
     }
 }

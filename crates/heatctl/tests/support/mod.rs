@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use heating_core::clock::{SharedClock, WallClock};
+use heating_server::Config;
 use heating_server::domain::{Caller, Role};
 use heating_server::services::tokens::{self, TokenRequest};
-use heating_server::Config;
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
