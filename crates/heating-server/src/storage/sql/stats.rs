@@ -14,7 +14,7 @@ impl Storage {
         let sql = TABLES
             .iter()
             .enumerate()
-            .map(|(i, t)| format!("SELECT {i} AS i, COUNT(*) AS n FROM {t}"))
+            .map(|(i, t)| format!("SELECT CAST({i} AS BIGINT) AS i, COUNT(*) AS n FROM {t}"))
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
         on_backend!(self, |pool| {
