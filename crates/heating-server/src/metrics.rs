@@ -415,4 +415,63 @@ mod tests {
             assert!(text.contains(line), "{line} missing in:\n{text}");
         }
     }
+
+    /// Every family a server exports, with the series names each gives (a histogram's `_bucket`, `_sum`, `_count`).
+    fn exported() -> std::collections::BTreeMap<String, Vec<String>> {
+        let m = Metrics::new();
+        let _ = futures::executor::block_on(m.modbus(ModbusOp::Read, async { Ok::<(), ZoneError>(()) }));
+        m.control_write(CommandSource::Control, CommandStatus::Confirmed);
+        m.controller_step("predictive", Duration::from_millis(20));
+        m.job_run("poll", 5.0);
+        m.http_request("GET", "/status", 200, Duration::from_millis(1));
+        let db = DatabaseStats { rows: vec![("zones", 1)], size_bytes: Some(1) };
+        let text = m.render(&[zone(1, "Office", "online")], Some(&db)).unwrap();
+        text.lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| {
+                let (name, kind) = l.split_once(' ').unwrap();
+                let series = if kind == "histogram" {
+                    ["_bucket", "_sum", "_count"].iter().map(|s| format!("{name}{s}")).collect()
+                } else {
+                    vec![name.to_string()]
+                };
+                (name.to_string(), series)
+            })
+            .collect()
+    }
+
+    /// The Grafana dashboard in `docs/grafana/heating.json` is valid JSON and queries only metrics the server
+    /// exports, and every exported family has a panel.
+    #[test]
+    fn the_grafana_dashboard_uses_the_exported_metrics() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/grafana/heating.json");
+        let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut queries = Vec::new();
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                queries.push(target["expr"].as_str().unwrap().to_string());
+            }
+        }
+        for variable in dashboard["templating"]["list"].as_array().unwrap() {
+            queries.push(variable["definition"].as_str().unwrap().to_string());
+        }
+        let ids: Vec<_> = dashboard["panels"].as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect();
+        assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), ids.len(), "panel ids are unique");
+        let exported = exported();
+        let series: std::collections::BTreeSet<&String> = exported.values().flatten().collect();
+        let mut used = std::collections::BTreeSet::new();
+        for query in &queries {
+            for (i, _) in query.match_indices("heating_") {
+                let name: String = query[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                assert!(series.contains(&name), "{name} in {query:?} is not exported");
+                used.insert(name);
+            }
+        }
+        for (family, names) in &exported {
+            assert!(names.iter().any(|n| used.contains(n)), "{family} has no panel");
+        }
+    }
 }
