@@ -17,6 +17,7 @@ use crate::config::{Config, redact_url};
 use crate::fleet::Fleet;
 use crate::http::{self, AppService};
 use crate::jobs;
+use crate::metrics::Metrics;
 use crate::server::{self, Limits};
 use crate::state::{AppState, JobReports, SignInFailures};
 use crate::storage::Storage;
@@ -50,7 +51,8 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
     let weather =
         config.weather.build(clock.clone(), config.synthetic_weather()).context("invalid weather settings")?;
     let sign_ins = Arc::new(SignInFailures::new(config.auth.sign_in_failures_per_minute));
-    let fleet = Arc::new(Fleet::new(config.link_config(), config.auth.device_networks.clone()));
+    let metrics = Arc::new(Metrics::new());
+    let fleet = Arc::new(Fleet::new(config.link_config(), config.auth.device_networks.clone(), metrics.clone()));
     Ok(App {
         state: AppState {
             storage,
@@ -60,6 +62,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
             reports: Arc::new(JobReports::default()),
             weather,
             sign_ins,
+            metrics,
         },
     })
 }

@@ -41,6 +41,7 @@ pub async fn run_poller(state: AppState, stop: CancellationToken) {
         if report.failed > 0 {
             tracing::debug!(?report, "poll cycle");
         }
+        state.metrics.job_run("poll", report.duration_ms);
         state.reports.set_poll(report);
     }
 }
@@ -58,6 +59,7 @@ pub async fn run_control(state: AppState, stop: CancellationToken) {
             skipped = report.skipped,
             "control run"
         );
+        state.metrics.job_run("control", report.duration_ms);
         state.reports.set_control(report);
     }
 }
@@ -78,6 +80,7 @@ pub async fn run_learner(state: AppState, stop: CancellationToken) {
                 "learning run"
             );
         }
+        state.metrics.job_run("learn", report.duration_ms);
         state.reports.set_learn(report);
         wait = state.config.control_interval();
     }

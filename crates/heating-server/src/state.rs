@@ -15,6 +15,7 @@ use heating_weather::WeatherService;
 
 use crate::config::Config;
 use crate::fleet::Fleet;
+use crate::metrics::Metrics;
 use crate::storage::Storage;
 
 /// What every service and background job shares. Cheap to clone.
@@ -34,6 +35,8 @@ pub struct AppState {
     pub weather: WeatherService,
     /// Recent failed sign-ins per client address (rate limiting).
     pub sign_ins: Arc<SignInFailures>,
+    /// The Prometheus metrics (the fleet holds the same).
+    pub metrics: Arc<Metrics>,
 }
 
 /// What one poll cycle did.

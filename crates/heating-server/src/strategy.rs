@@ -171,7 +171,9 @@ fn run_controller(
     if c.strategy() != strategy {
         *c = controller(strategy, &PredictiveConfig::default());
     }
+    let started = std::time::Instant::now();
     let output = c.control(ctx);
+    rt.metrics.controller_step(strategy.as_str(), started.elapsed());
     let plan = c.last_plan().filter(|p| p.made_at == ctx.now).cloned();
     (output, plan)
 }

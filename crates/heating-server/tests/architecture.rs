@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["config", "domain", "time"],
     &["storage"],
+    &["metrics"],
     &["fleet"],
     &["state"],
     &["learning"],

@@ -8,6 +8,7 @@ use heating_core::units::Setpoint;
 use zone_client::ZoneError;
 
 use super::{LiveReading, ZoneRuntime};
+use crate::metrics::ModbusOp;
 use crate::storage::{Command, CommandSource, CommandStatus, NewCommand, Storage, StorageError};
 
 /// Why a target did not reach the device.
@@ -45,13 +46,14 @@ pub async fn send_target(
         .await?;
     let (result, health) = {
         let mut link = runtime.link.lock().await;
-        let result = link.write_target(target, clock.now()).await;
+        let result = runtime.metrics.modbus(ModbusOp::Write, link.write_target(target, clock.now())).await;
         (result, link.health())
     };
     let (status, error) = match &result {
         Ok(_) => (CommandStatus::Confirmed, None),
         Err(e) => (CommandStatus::Failed, Some(e.to_string())),
     };
+    runtime.metrics.control_write(source, status);
     let command = storage.update_command_status(pending.id, status, error.as_deref()).await?;
     {
         let mut live = runtime.live();

@@ -27,6 +27,7 @@ use heating_predict::model::ZoneModel;
 use zone_client::{Endpoint, Health, LinkConfig, ZoneLink};
 
 use crate::config::DeviceNetworks;
+use crate::metrics::Metrics;
 use crate::storage::{Command, CommandSource, NewReading, Storage, StorageError, StoredHold, Zone, ZoneId};
 
 /// A reading as the poller last saw it.
@@ -152,10 +153,12 @@ pub struct ZoneRuntime {
     /// The zone's controller, rebuilt when the strategy changes. Locked briefly, never across an await.
     pub controller: Mutex<Option<Box<dyn heating_predict::Controller>>>,
     learned: Mutex<Learned>,
+    /// The application's metrics (requests and writes are counted where they happen).
+    pub metrics: Arc<Metrics>,
 }
 
 impl ZoneRuntime {
-    fn new(zone: Zone, endpoint: Endpoint, config: LinkConfig) -> Self {
+    fn new(zone: Zone, endpoint: Endpoint, config: LinkConfig, metrics: Arc<Metrics>) -> Self {
         Self {
             id: zone.id,
             link: tokio::sync::Mutex::new(ZoneLink::new(endpoint.clone(), config)),
@@ -164,6 +167,7 @@ impl ZoneRuntime {
             live: Mutex::new(Live::default()),
             controller: Mutex::new(None),
             learned: Mutex::new(Learned::default()),
+            metrics,
         }
     }
 
@@ -213,13 +217,14 @@ pub struct Fleet {
     link_config: LinkConfig,
     /// Devices outside these networks are not used (`DEVICE_NETWORKS`).
     device_networks: DeviceNetworks,
+    metrics: Arc<Metrics>,
 }
 
 impl Fleet {
     /// An empty fleet that loads the zone list at the first cycle.
     #[must_use]
-    pub fn new(link_config: LinkConfig, device_networks: DeviceNetworks) -> Self {
-        Self { zones: RwLock::new(HashMap::new()), dirty: AtomicBool::new(true), link_config, device_networks }
+    pub fn new(link_config: LinkConfig, device_networks: DeviceNetworks, metrics: Arc<Metrics>) -> Self {
+        Self { zones: RwLock::new(HashMap::new()), dirty: AtomicBool::new(true), link_config, device_networks, metrics }
     }
 
     /// Zones changed in the database: reload at the next cycle.
@@ -250,7 +255,7 @@ impl Fleet {
                     *rt.zone.write().unwrap_or_else(PoisonError::into_inner) = zone;
                     rt
                 }
-                _ => Arc::new(ZoneRuntime::new(zone, endpoint, self.link_config)),
+                _ => Arc::new(ZoneRuntime::new(zone, endpoint, self.link_config, self.metrics.clone())),
             };
             next.insert(id, runtime);
         }

@@ -16,6 +16,7 @@ pub mod extract;
 pub mod headers;
 pub mod health;
 pub mod history;
+pub mod metrics;
 pub mod model;
 pub mod numbers;
 pub mod plan;
@@ -68,6 +69,7 @@ pub const DOCS_PATH: &str = "/docs";
         (name = "model", description = "Zone thermal models identified from the zones' own readings"),
         (name = "auth", description = "Who am I, API tokens and the audit log. Roles: viewer (reads), operator \
                                        (also targets, holds, commands, readings), admin (also zones, tokens, audit)"),
+        (name = "metrics", description = "Prometheus metrics (text format 0.0.4)"),
     )
 )]
 struct ApiDoc;
@@ -89,6 +91,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(tokens::router())
         .merge(audit::router())
+        .merge(metrics::router())
 }
 
 /// The OpenAPI document of [`api_router`].
@@ -117,6 +120,8 @@ pub fn router(state: AppState) -> Router {
         // Outside authentication: a request to a host the server does not answer to is refused first, and every
         // answer (a 401 too) carries the security headers.
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::guard))
+        // Every answer timed by its route template, the refusals above included.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::observe))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

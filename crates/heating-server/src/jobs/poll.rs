@@ -12,6 +12,7 @@ use futures::StreamExt;
 use zone_client::ZoneError;
 
 use crate::fleet::{LiveReading, ZoneRuntime};
+use crate::metrics::ModbusOp;
 use crate::state::{AppState, PollReport};
 use crate::storage::NewReading;
 
@@ -24,7 +25,7 @@ enum Outcome {
 async fn poll_zone(state: &AppState, runtime: Arc<ZoneRuntime>) -> Outcome {
     let (result, health) = {
         let mut link = runtime.link.lock().await;
-        let result = link.read(state.clock.now()).await;
+        let result = state.metrics.modbus(ModbusOp::Read, link.read(state.clock.now())).await;
         (result, link.health())
     };
     let at = state.clock.now();

@@ -11,6 +11,7 @@
 //! | [`models`] | a zone's thermal model (fitted on request or cached) and its predictive plan |
 //! | [`status`] | the live picture of the building: zones, jobs, weather |
 //! | [`weather`], [`health`] | forecasts from the shared cache; whether the database answers |
+//! | [`metrics`] | the Prometheus metrics (`GET /metrics`), the HTTP requests' hook |
 //! | [`hosts`] | whether a request's `Host` is one the server answers to |
 //! | [`auth`] | who is asking: a bearer token (or none) to a [`Caller`], failed sign-ins rate limited |
 //! | [`tokens`], [`audit`] | API tokens (create, list, revoke); the audit log (record, list) |
@@ -27,6 +28,7 @@ pub mod control;
 pub mod health;
 pub mod history;
 pub mod hosts;
+pub mod metrics;
 pub mod models;
 pub mod readings;
 pub mod status;

@@ -37,6 +37,8 @@ impl Backend for Postgres {
     const LEAST: &'static str = "LEAST";
     const BUCKETS_WITH: &'static str = "";
     const BUCKETS_FROM: &'static str = "generate_series(0::bigint, $5::bigint - 1) AS b(i)";
+    const SIZE_BYTES: &'static str = "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = current_schema()";
 
     /// Connects to the database at `url` (`postgres://user:password@host:5432/db`, or `postgresql://`). Fails at
     /// once if the server cannot be reached or refuses the login.

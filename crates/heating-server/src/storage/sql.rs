@@ -44,6 +44,8 @@ pub trait Backend: Database {
     /// History SQL: the bucket indexes `0 .. $5` as rows `b(i)`: a `WITH` clause (or nothing) and a `FROM` item.
     const BUCKETS_WITH: &'static str;
     const BUCKETS_FROM: &'static str;
+    /// The database's size in bytes, one BIGINT (`Storage::database_size_bytes`).
+    const SIZE_BYTES: &'static str;
 
     /// Opens a pool on `url`; fails at once if the database cannot be reached. Does not migrate.
     fn connect(url: &str) -> impl Future<Output = Result<Pool<Self>, StorageError>> + Send;
@@ -87,6 +89,9 @@ macro_rules! on_backend {
 mod access;
 mod history;
 mod rows;
+mod stats;
+
+pub use stats::TABLES;
 
 /// The columns each row mapping reads, for `concat!`.
 macro_rules! columns {

@@ -34,6 +34,7 @@ impl Backend for Sqlite {
     const BUCKETS_WITH: &'static str =
         "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i + 1 < $5) ";
     const BUCKETS_FROM: &'static str = "b";
+    const SIZE_BYTES: &'static str = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
 
     /// Opens (creating if missing) the database at `url`, e.g. `sqlite://heating.db?mode=rwc`. Fails at once if the
     /// file cannot be opened.

@@ -39,6 +39,7 @@ const TABLE: &[(&str, &str, Option<&str>, Needs, u16)] = &[
     ("GET", "/api-docs/openapi.json", None, Public, 200),
     ("GET", "/auth/whoami", None, VIEWER, 200),
     ("GET", "/status", None, VIEWER, 200),
+    ("GET", "/metrics", None, VIEWER, 200),
     ("GET", "/zones", None, VIEWER, 200),
     ("GET", "/zones/{z}", None, VIEWER, 200),
     ("GET", "/zones/{z}/details", None, VIEWER, 200),

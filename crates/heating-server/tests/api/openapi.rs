@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::helpers::{json_of, spawn_app};
 
 /// Every endpoint the issue asks for (method, path as documented).
-const ENDPOINTS: [(&str, &str); 25] = [
+const ENDPOINTS: [(&str, &str); 26] = [
     ("post", "/zones"),
     ("get", "/zones"),
     ("get", "/zones/{id}"),
@@ -36,7 +36,11 @@ const ENDPOINTS: [(&str, &str); 25] = [
     ("get", "/tokens"),
     ("delete", "/tokens/{id}"),
     ("get", "/audit"),
+    ("get", "/metrics"),
 ];
+
+/// The one operation that answers in another format than JSON: Prometheus' text format 0.0.4.
+const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 
@@ -83,7 +87,13 @@ async fn the_document_describes_every_route_with_schemas_and_errors() {
 
         let ok: Vec<_> = responses.keys().filter(|c| c.starts_with('2')).collect();
         assert_eq!(ok.len(), 1, "{ctx}: one success response");
-        check_schema(&spec, &responses[ok[0]]["content"]["application/json"]["schema"], &ctx);
+        if path == "/metrics" {
+            let content = responses[ok[0]]["content"].as_object().unwrap();
+            assert_eq!(content.keys().collect::<Vec<_>>(), [METRICS_CONTENT_TYPE], "{ctx}: the text format");
+            assert_eq!(content[METRICS_CONTENT_TYPE]["schema"]["type"], "string", "{ctx}");
+        } else {
+            check_schema(&spec, &responses[ok[0]]["content"]["application/json"]["schema"], &ctx);
+        }
 
         let errors: Vec<_> = responses.keys().filter(|c| c.starts_with('4') || c.starts_with('5')).collect();
         assert!(!errors.is_empty(), "{ctx}: no error responses");
@@ -91,7 +101,7 @@ async fn the_document_describes_every_route_with_schemas_and_errors() {
             check_schema(&spec, &responses[code]["content"]["application/json"]["schema"], &format!("{ctx} {code}"));
         }
         // Nothing to refuse with 422 in these: no parameters, no body.
-        if path != "/health" && path != "/status" && path != "/auth/whoami" {
+        if !["/health", "/status", "/auth/whoami", "/metrics"].contains(&path.as_str()) {
             let err_ref = responses.iter().find(|(c, _)| c.starts_with('4')).unwrap().1["content"]["application/json"]
                 ["schema"]["$ref"]
                 .clone();
@@ -163,7 +173,9 @@ async fn every_documented_route_is_served_and_nothing_else_on_those_paths() {
         for method in METHODS {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let resp = app.client.request(m, app.url(&concrete)).json(&json!({})).send().await.unwrap();
-            let (status, body) = json_of(resp).await;
+            let text = resp.headers()["content-type"].to_str().unwrap() == METRICS_CONTENT_TYPE;
+            let (status, body) = if text { (resp.status(), Value::Null) } else { json_of(resp).await };
+            assert!(!text || (method, path.as_str()) == ("get", "/metrics"), "{method} {path}: text, not JSON");
             let detail = body["detail"].as_str().unwrap_or_default();
             if documented.contains(&(method.to_string(), path.clone())) {
                 assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is documented but not routed");

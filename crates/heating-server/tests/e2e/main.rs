@@ -8,4 +8,5 @@ mod demo;
 mod faults;
 mod helpers;
 mod learning;
+mod metrics;
 mod model;

@@ -23,6 +23,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 mod access;
 mod history;
+mod stats;
 mod upgrades;
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -102,6 +103,7 @@ async fn conformance_suite(storage: &Storage) {
     history::history_buckets(storage).await;
     holds_are_stored_replaced_and_go_with_their_zone(storage).await;
     access::tokens_and_audit(storage).await;
+    stats::rows_per_table_and_size(storage).await;
 }
 
 async fn holds_are_stored_replaced_and_go_with_their_zone(s: &Storage) {

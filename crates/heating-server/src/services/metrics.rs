@@ -1,0 +1,86 @@
+//! The Prometheus metrics: [`render`] (`GET /metrics`) takes each zone's state from the fleet and the database's
+//! statistics (cached for [`crate::metrics::DATABASE_STATS_TTL`]), and encodes them with the counters and histograms the hooks
+//! keep; [`http_request`] is the HTTP middleware's hook.
+
+use std::time::Duration;
+
+use zone_client::HealthState;
+
+use super::{AppState, ServiceError};
+use crate::metrics::{DatabaseStats, ReadingSample, ZoneSample};
+
+/// How long the database may take to count its rows before a scrape goes on without them.
+const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Every metric, in the Prometheus text format 0.0.4 ([`crate::metrics::CONTENT_TYPE`]).
+pub async fn render(state: &AppState) -> Result<String, ServiceError> {
+    let zones: Vec<ZoneSample> = state
+        .fleet
+        .all()
+        .iter()
+        .map(|rt| {
+            let live = rt.live();
+            ZoneSample {
+                id: rt.id,
+                name: rt.name(),
+                health: health_label(live.health.as_ref().map(|h| h.state)),
+                reading: live.reading.map(|r| ReadingSample {
+                    at_seconds: r.at.timestamp_millis() as f64 / 1000.0,
+                    air_celsius: r.snapshot.air_temperature,
+                    target_celsius: r.snapshot.target.celsius(),
+                    outdoor_celsius: r.snapshot.outdoor_temperature,
+                    heater_on: r.snapshot.heater_on,
+                    occupied: r.snapshot.occupied,
+                    heater_power_watts: f64::from(r.snapshot.heater_power_w),
+                    energy_wh: f64::from(r.snapshot.energy_wh),
+                }),
+            }
+        })
+        .collect();
+    let database = database_stats(state).await;
+    state.metrics.render(&zones, database.as_ref()).map_err(|e| ServiceError::Internal(anyhow::anyhow!("metrics: {e}")))
+}
+
+fn health_label(state: Option<HealthState>) -> &'static str {
+    match state {
+        None | Some(HealthState::Unknown) => "unknown",
+        Some(HealthState::Online) => "online",
+        Some(HealthState::Degraded) => "degraded",
+        Some(HealthState::Offline) => "offline",
+    }
+}
+
+/// Rows per table and the database's size: from the cache if younger than [`crate::metrics::DATABASE_STATS_TTL`], else queried
+/// (under [`DATABASE_TIMEOUT`]); `None` when the database does not answer (logged).
+async fn database_stats(state: &AppState) -> Option<DatabaseStats> {
+    if let Some(stats) = state.metrics.cached_database_stats() {
+        return Some(stats);
+    }
+    let query = async {
+        let rows = state.storage.table_rows().await?;
+        let size_bytes = state.storage.database_size_bytes().await?;
+        Ok::<_, crate::storage::StorageError>(DatabaseStats { rows, size_bytes: Some(size_bytes) })
+    };
+    match tokio::time::timeout(DATABASE_TIMEOUT, query).await {
+        Ok(Ok(stats)) => {
+            state.metrics.cache_database_stats(stats.clone());
+            Some(stats)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("metrics: database statistics not read: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("metrics: database statistics took longer than {DATABASE_TIMEOUT:?}; left out");
+            None
+        }
+    }
+}
+
+/// Records an answered HTTP request: its method (an unusual one counts as `other`), its route template (not the
+/// raw path: `unmatched` when no route matched) and status.
+pub fn http_request(state: &AppState, method: &str, route: Option<&str>, status: u16, took: Duration) {
+    const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    let method = METHODS.into_iter().find(|m| *m == method).unwrap_or("other");
+    state.metrics.http_request(method, route.unwrap_or("unmatched"), status, took);
+}
