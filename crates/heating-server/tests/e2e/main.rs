@@ -9,3 +9,4 @@ mod faults;
 mod helpers;
 mod learning;
 mod model;
+mod mqtt;
