@@ -268,6 +268,7 @@ async fn commands_go_through_manual_control_and_invalid_ones_write_nothing() {
     for (topic, payload) in [
         (target_topic.as_str(), "warm"),
         (target_topic.as_str(), "99"),
+        (target_topic.as_str(), "29"),
         (target_topic.as_str(), ""),
         (mode_topic.as_str(), "cool"),
     ] {
@@ -286,6 +287,7 @@ async fn commands_go_through_manual_control_and_invalid_ones_write_nothing() {
     assert!(refused.iter().all(|l| l.contains(" WARN ")), "{refused:#?}");
     for why in [
         "\"warm\" is not a temperature",
+        "outside the allowed range",
         "outside this zone's limits",
         "\"\" is not a temperature",
         "mode \"cool\" is not one of heat, off",
