@@ -49,11 +49,7 @@ pub fn options(settings: &MqttSettings) -> Result<MqttOptions, String> {
     }
     if url.tls {
         let tls = match &settings.ca_file {
-            Some(path) => {
-                let ca =
-                    std::fs::read(path).map_err(|e| format!("MQTT_CA_FILE {}: cannot be read: {e}", path.display()))?;
-                TlsConfiguration::Simple { ca, alpn: None, client_auth: None }
-            }
+            Some(path) => ca_file_roots(path)?,
             None => system_roots()?,
         };
         options.set_transport(Transport::tls_with_config(tls));
@@ -61,9 +57,28 @@ pub fn options(settings: &MqttSettings) -> Result<MqttOptions, String> {
     Ok(options)
 }
 
+/// TLS trusting the certificates of a PEM file (read and checked now, so a bad file stops the start).
+fn ca_file_roots(path: &std::path::Path) -> Result<TlsConfiguration, String> {
+    use rumqttc::tokio_rustls::rustls::pki_types::CertificateDer;
+    use rumqttc::tokio_rustls::rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(path).map_err(|e| format!("MQTT_CA_FILE {}: cannot be read: {e}", path.display()))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok).collect();
+    let mut roots = rumqttc::tokio_rustls::rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(format!("MQTT_CA_FILE {}: holds no usable PEM certificate", path.display()));
+    }
+    Ok(with_roots(roots))
+}
+
+fn with_roots(roots: rumqttc::tokio_rustls::rustls::RootCertStore) -> TlsConfiguration {
+    use rumqttc::tokio_rustls::rustls::ClientConfig;
+    TlsConfiguration::Rustls(Arc::new(ClientConfig::builder().with_root_certificates(roots).with_no_client_auth()))
+}
+
 /// TLS trusting the system's root certificates.
 fn system_roots() -> Result<TlsConfiguration, String> {
-    use rumqttc::tokio_rustls::rustls::{ClientConfig, RootCertStore};
+    use rumqttc::tokio_rustls::rustls::RootCertStore;
     let found = rustls_native_certs::load_native_certs();
     let mut roots = RootCertStore::empty();
     let (added, _) = roots.add_parsable_certificates(found.certs);
@@ -71,7 +86,7 @@ fn system_roots() -> Result<TlsConfiguration, String> {
         let why = found.errors.first().map(|e| format!(": {e}")).unwrap_or_default();
         return Err(format!("no system root certificates for mqtts:// (set MQTT_CA_FILE){why}"));
     }
-    Ok(TlsConfiguration::Rustls(Arc::new(ClientConfig::builder().with_root_certificates(roots).with_no_client_auth())))
+    Ok(with_roots(roots))
 }
 
 /// The bridge's loop, until `stop`: then it publishes `offline` and disconnects. For [`crate::app`]'s supervisor.
@@ -298,5 +313,46 @@ async fn drive(mut eventloop: EventLoop, events: mpsc::Sender<Link>, closing: Ca
         {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tls_settings(ca_file: Option<&str>) -> MqttSettings {
+        MqttSettings {
+            url: Some("mqtts://broker.example".parse().unwrap()),
+            username: Some("ha".into()),
+            password: Some("hunter2".into()),
+            ca_file: ca_file.map(Into::into),
+            ..MqttSettings::default()
+        }
+    }
+
+    #[test]
+    fn a_missing_ca_file_is_a_clear_error_without_the_password() {
+        let err = options(&tls_settings(Some("/nonexistent/ca.pem"))).unwrap_err();
+        assert!(err.contains("MQTT_CA_FILE /nonexistent/ca.pem: cannot be read"), "{err}");
+        assert!(!err.contains("hunter2"));
+    }
+
+    #[test]
+    fn plain_and_tls_options() {
+        let plain = MqttSettings { url: Some("mqtt://127.0.0.1:1884".parse().unwrap()), ..MqttSettings::default() };
+        let o = options(&plain).unwrap();
+        assert_eq!(o.broker_address(), ("127.0.0.1".to_string(), 1884));
+        assert_eq!(o.last_will().unwrap().topic, "heating/status");
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "not a certificate").unwrap();
+        let err = options(&tls_settings(ca.to_str())).unwrap_err();
+        assert!(err.contains("holds no usable PEM certificate"), "{err}");
+        // A bundle of real certificates, when the machine has one (Debian's ca-certificates).
+        let bundle = "/etc/ssl/certs/ca-certificates.crt";
+        if std::path::Path::new(bundle).exists() {
+            assert!(options(&tls_settings(Some(bundle))).is_ok());
+        }
+        assert!(!format!("{:?}", tls_settings(None)).contains("hunter2"));
     }
 }
