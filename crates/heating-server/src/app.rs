@@ -18,6 +18,7 @@ use crate::fleet::Fleet;
 use crate::http::{self, AppService};
 use crate::jobs;
 use crate::metrics::Metrics;
+use crate::mqtt;
 use crate::server::{self, Limits};
 use crate::state::{AppState, JobReports, SignInFailures};
 use crate::storage::Storage;
@@ -38,6 +39,13 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
 /// opened or migrated.
 pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<App> {
     config.limits.validate().map_err(|e| anyhow::anyhow!("invalid connection limits: {e}"))?;
+    if config.mqtt.enabled() {
+        config
+            .mqtt
+            .validate()
+            .and_then(|()| mqtt::options(&config.mqtt).map(drop))
+            .map_err(|e| anyhow::anyhow!("invalid MQTT settings: {e}"))?;
+    }
     let shown_url = redact_url(&config.database_url);
     let hint = if config.database_url.starts_with("sqlite:") {
         " (check that the file's directory exists and is writable)"
@@ -121,6 +129,9 @@ impl App {
                 weather = %self.state.weather.provider_kind(),
                 "poller, control and learning jobs started"
             );
+        }
+        if self.state.config.mqtt.enabled() {
+            tasks.spawn(supervise("mqtt", self.state.clone(), stop.clone(), mqtt::run_bridge));
         }
         let limits = Limits::fitted(&self.state.config.limits);
         tracing::debug!(?limits, "connection limits");

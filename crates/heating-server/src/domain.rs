@@ -136,6 +136,8 @@ impl Caller {
     pub const ANONYMOUS: &str = "anonymous";
     /// The control job, as the actor of the commands it sends.
     pub const CONTROL: &str = "control";
+    /// The MQTT bridge, as the actor of the commands Home Assistant sends (an operator).
+    pub const MQTT: &str = "mqtt";
 
     /// A part of the server acting on its own (`control`, `demo`, `cli`): an admin.
     #[must_use]
@@ -179,7 +181,7 @@ impl TokenName {
         if name.chars().all(|c| c.is_ascii_digit()) {
             return Err("name must not be only digits (ids are)".into());
         }
-        if [Caller::LOCAL, Caller::ANONYMOUS, Caller::CONTROL].contains(&name) {
+        if [Caller::LOCAL, Caller::ANONYMOUS, Caller::CONTROL, Caller::MQTT].contains(&name) {
             return Err(format!("name {name:?} is reserved"));
         }
         Ok(Self(name.to_string()))

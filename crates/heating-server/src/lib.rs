@@ -8,6 +8,8 @@
 //!   slow or greedy client from holding it.
 //! - [`http`]: one module per REST resource, each with its own `router()`, merged once with the OpenAPI document
 //!   and Swagger UI; one error type ([`http::error::ApiError`]). Handlers parse, call one service, map its error.
+//! - [`mqtt`]: the MQTT bridge (Home Assistant discovery, zone states, commands), an adapter beside HTTP over the
+//!   same services; on when `MQTT_URL` is set.
 //! - [`services`]: every operation the API offers (zones, manual control, readings, history, models and plans,
 //!   status, weather, health), with domain errors ([`services::ServiceError`]) and no HTTP types.
 //! - [`jobs`]: the poller, the control job and the learning job, each a public step plus a loop.
@@ -31,6 +33,7 @@ pub mod http;
 pub mod jobs;
 pub mod learning;
 pub mod metrics;
+pub mod mqtt;
 pub mod server;
 pub mod services;
 pub mod state;

@@ -33,7 +33,7 @@ use clap::Parser;
 pub use self::auth::{AuthSettings, DEFAULT_SIGN_IN_FAILURES_PER_MINUTE, DeviceNetworks};
 pub use self::hosts::{AllowedHosts, HostSettings};
 pub use self::limits::LimitSettings;
-pub use self::mqtt::MqttSettings;
+pub use self::mqtt::{MqttSettings, MqttUrl};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://heating.db?mode=rwc";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";

@@ -35,6 +35,8 @@ pub struct Options {
     pub control_interval_secs: f64,
     pub backoff_max_secs: f64,
     pub timeout_ms: u64,
+    /// The MQTT bridge's settings (off unless `url` is set).
+    pub mqtt: heating_server::config::MqttSettings,
 }
 
 impl Options {
@@ -47,6 +49,7 @@ impl Options {
             control_interval_secs: 60.0,
             backoff_max_secs: 1.0,
             timeout_ms: 300,
+            mqtt: heating_server::config::MqttSettings::default(),
         }
     }
 
@@ -59,6 +62,7 @@ impl Options {
             control_interval_secs: 3600.0,
             backoff_max_secs: 1.0,
             timeout_ms: 300,
+            mqtt: heating_server::config::MqttSettings::default(),
         }
     }
 }
@@ -75,6 +79,7 @@ pub async fn start(opts: Options) -> Env {
         modbus_backoff_max_secs: opts.backoff_max_secs,
         modbus_timeout_ms: opts.timeout_ms,
         background_jobs_disabled: !opts.jobs,
+        mqtt: opts.mqtt,
         ..Config::with_database_url(url)
     };
     let (state, addr, stop, server) = serve(config.clone(), opts.clock.clone()).await;

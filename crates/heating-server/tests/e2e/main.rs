@@ -10,3 +10,4 @@ mod helpers;
 mod learning;
 mod metrics;
 mod model;
+mod mqtt;
