@@ -14,6 +14,7 @@
 //! | `--sim-seed` | `SIM_SEED` | `42` (the simulated weather's seed, same as the simulator's) |
 //! | `--allowed-hosts` | `ALLOWED_HOSTS` | bound to loopback: `localhost`, `127.0.0.1`, `[::1]`, the bound address; else any (see [`HostSettings`]) |
 //! | weather flags | `WEATHER_*`, `WEATHERAPI_*`, `OPEN_METEO_BASE_URL` | see `heating-weather` |
+//! | MQTT flags | `MQTT_URL`, `MQTT_USERNAME`, `MQTT_PASSWORD`, `MQTT_CA_FILE`, `MQTT_CLIENT_ID`, `MQTT_TOPIC_PREFIX`, `MQTT_DISCOVERY_PREFIX`, `MQTT_HOLD_MINUTES` | see `MqttSettings` (off unless `MQTT_URL` is set) |
 //!
 //! The `demo` subcommand (in the binary) fills the intervals and the strategy left unset with its own defaults.
 //!
