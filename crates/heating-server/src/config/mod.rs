@@ -18,8 +18,8 @@
 //!
 //! The `demo` subcommand (in the binary) fills the intervals and the strategy left unset with its own defaults.
 //!
-//! Logging is set with `RUST_LOG` (read by the binary, not part of [`Config`]). Secrets — the weather API key and
-//! any password in the database URL — never appear in `Debug` output, logs or `--help`.
+//! Logging is set with `RUST_LOG` (read by the binary, not part of [`Config`]). Secrets — the weather API key, any
+//! password in the database URL and `MQTT_PASSWORD` — never appear in `Debug` output, logs or `--help`.
 
 mod auth;
 mod hosts;
