@@ -84,16 +84,6 @@ impl ApiError {
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
-
-    /// 404 `Zone not found`, as the prototype said it.
-    #[must_use]
-    pub fn zone_not_found() -> Self {
-        Self::NotFound("Zone not found".into())
-    }
-
-    pub fn unprocessable(msg: impl Into<String>) -> Self {
-        Self::Unprocessable(msg.into())
-    }
 }
 
 impl IntoResponse for ApiError {

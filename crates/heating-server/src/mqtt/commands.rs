@@ -108,8 +108,7 @@ async fn apply(state: &AppState, zone: i64, action: Action) -> Result<String, Se
 
 /// The zone as the status service sees it now.
 async fn current(state: &AppState, zone: i64) -> Result<status::ZoneStatus, ServiceError> {
-    let status = status::status(state).await?;
-    status.zones.into_iter().find(|z| z.zone.id == zone).ok_or_else(ServiceError::zone_not_found)
+    status::zone_status(state, zone).await
 }
 
 #[cfg(test)]

@@ -7,11 +7,11 @@ use heating_predict::Strategy;
 use heating_predict::model::ZoneModel;
 use zone_client::Endpoint;
 
-use super::{AppState, ServiceError};
+use super::{AppState, ServiceError, require_zone};
 use crate::fleet::{Live, endpoint_of};
 use crate::learning::model_in_use;
 use crate::state::{ControlReport, LearnReport, PollReport};
-use crate::storage::Zone;
+use crate::storage::{Zone, ZoneId};
 use crate::strategy::zone_strategy;
 
 /// The whole building now.
@@ -66,17 +66,19 @@ pub struct ZoneStatus {
 /// The site's weather as cached now: never waits on the provider (a due refresh runs in the background).
 fn weather_now(state: &AppState) -> WeatherNow {
     let provider = state.weather.provider_kind().to_string();
-    let site = || state.weather.default_location().map(|l| l.as_str().to_string());
+    let without = |error: Option<String>| WeatherNow {
+        provider: provider.clone(),
+        location: state.weather.default_location().map(|l| l.as_str().to_string()),
+        outdoor_c: None,
+        next_24h: None,
+        stale: false,
+        age_seconds: None,
+        error,
+    };
     match state.weather.cached_site_forecast() {
-        Ok(None) => WeatherNow {
-            provider,
-            location: site(),
-            outdoor_c: None,
-            next_24h: None,
-            stale: false,
-            age_seconds: None,
-            error: None,
-        },
+        // Nothing fetched yet: no forecast, and no error either.
+        Ok(None) => without(None),
+        Err(e) => without(Some(e.public_message())),
         Ok(Some(served)) => {
             let now = state.clock.now();
             let f = &served.forecast;
@@ -98,36 +100,33 @@ fn weather_now(state: &AppState) -> WeatherNow {
                 error: None,
             }
         }
-        Err(e) => WeatherNow {
-            provider,
-            location: site(),
-            outdoor_c: None,
-            next_24h: None,
-            stale: false,
-            age_seconds: None,
-            error: Some(e.public_message()),
-        },
     }
+}
+
+/// One zone now: its record with the fleet's live state, strategy and model.
+fn zone_now(state: &AppState, zone: Zone, default_strategy: Strategy) -> ZoneStatus {
+    let runtime = state.fleet.get(zone.id);
+    ZoneStatus {
+        endpoint: endpoint_of(&zone),
+        live: runtime.as_ref().map(|rt| rt.live().clone()).unwrap_or_default(),
+        strategy: zone_strategy(&zone.preferences, default_strategy),
+        model: runtime.as_ref().map(|rt| model_in_use(rt)),
+        model_fitted_at: runtime.as_ref().and_then(|rt| rt.learned().model.as_ref().map(|m| m.fitted_at)),
+        zone,
+    }
+}
+
+/// The status of one zone (`NotFound` if there is none).
+pub async fn zone_status(state: &AppState, id: ZoneId) -> Result<ZoneStatus, ServiceError> {
+    let zone = require_zone(state, id).await?;
+    Ok(zone_now(state, zone, state.config.control_strategy()))
 }
 
 /// The live status of every zone, the jobs and the weather.
 pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
     let zones = state.storage.list_zones().await?;
     let default_strategy = state.config.control_strategy();
-    let zones = zones
-        .into_iter()
-        .map(|zone| {
-            let runtime = state.fleet.get(zone.id);
-            ZoneStatus {
-                endpoint: endpoint_of(&zone),
-                live: runtime.as_ref().map(|rt| rt.live().clone()).unwrap_or_default(),
-                strategy: zone_strategy(&zone.preferences, default_strategy),
-                model: runtime.as_ref().map(|rt| model_in_use(rt)),
-                model_fitted_at: runtime.as_ref().and_then(|rt| rt.learned().model.as_ref().map(|m| m.fitted_at)),
-                zone,
-            }
-        })
-        .collect();
+    let zones = zones.into_iter().map(|zone| zone_now(state, zone, default_strategy)).collect();
     let now = state.clock.now();
     Ok(Status {
         now,
