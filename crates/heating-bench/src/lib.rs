@@ -7,6 +7,8 @@
 //! and `kpis.json` and prints the table. Deterministic by seed: no clock, no randomness besides the seeded streams.
 
 pub mod cli;
+pub mod prices;
+pub mod reference;
 pub mod report;
 pub mod scenario;
 pub mod weather;

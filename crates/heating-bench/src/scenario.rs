@@ -13,15 +13,17 @@
 use std::time::Instant;
 
 use anyhow::Context;
+use chrono::DurationRound;
 use chrono::{DateTime, Duration, Utc};
 use heating_core::physics::{RoomParams, RoomState, StepInputs, Thermostat};
 use heating_core::preferences::Preferences;
 use heating_core::schedule::{DEFAULT_JITTER_MINUTES, Occupancy};
 use heating_core::units::{Setpoint, decode_deci_celsius, encode_deci_celsius};
 use heating_core::zone::ZoneProfile;
+use heating_predict::cap::{self, CapBudget, DemandCap, HeaterRequest, allocate};
+use heating_predict::control::building::control_building;
 use heating_predict::control::{ControlContext, Controller, PredictiveConfig, Strategy, ZoneReading, controller};
 use heating_predict::inputs::PriceProfile;
-use heating_predict::lp::{Objective, PlanProblem};
 use heating_predict::model::{FitCriteria, FitQuality, Sample, ZoneModel, identify};
 use heating_predict::occupancy::{LearnedSchedule, OccupancyForecast};
 use serde::Serialize;
@@ -76,6 +78,12 @@ pub struct Scenario {
     pub predictive: PredictiveConfig,
     /// Compute the perfect-foresight reference.
     pub reference: bool,
+    /// A building demand cap: the predictive zones plan jointly within it, and a guard sheds heaters every step
+    /// so that no 15-minute mean exceeds it.
+    pub demand_cap: Option<DemandCap>,
+    /// Day-ahead prices for day D+1 are published at this hour (UTC) of day D: the controllers see a day-ahead
+    /// series only that far, the time-of-use table beyond (`None`: all of it from the start).
+    pub price_publication_hour: Option<u32>,
 }
 
 /// Settings as written to `kpis.json`.
@@ -97,6 +105,12 @@ pub struct ScenarioSettings {
     pub comfort_band_k: f64,
     pub storage_upper_band_k: f64,
     pub predictive: PredictiveConfig,
+    /// The comfort ceilings of each zone (vacant, occupied), °C.
+    pub ceilings_c: Vec<(String, f64, f64)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demand_cap: Option<DemandCap>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_publication_hour: Option<u32>,
 }
 
 /// Zone parameters as written to `kpis.json`.
@@ -160,6 +174,13 @@ pub struct Kpis {
     pub energy_ratio: Option<f64>,
     /// cost / cost optimum
     pub cost_ratio: Option<f64>,
+    /// Σ max(0, `t_air` − `upper_bound`)·dt: time above the comfort ceiling, K·h.
+    pub tover_kh: f64,
+    /// Steps in which the demand-cap guard kept the heater off although its thermostat wanted it on.
+    pub shed_steps: u64,
+    /// Highest building mean power over an aligned 15-minute window, kW (total only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_15min_kw: Option<f64>,
 }
 
 impl Kpis {
@@ -169,6 +190,8 @@ impl Kpis {
         self.cost_eur += o.cost_eur;
         self.setpoint_writes += o.setpoint_writes;
         self.heater_switches += o.heater_switches;
+        self.tover_kh += o.tover_kh;
+        self.shed_steps += o.shed_steps;
         if let Some(r) = o.reference {
             let t = self.reference.get_or_insert_with(Reference::default);
             t.energy_opt_kwh += r.energy_opt_kwh;
@@ -217,16 +240,25 @@ pub struct TraceRow {
     pub occupied: bool,
     pub lower_bound: f64,
     pub price: f64,
+    /// The comfort ceiling in force (`occupied_max_temp` while occupied, else `storage_max_temp`).
+    pub upper_bound: f64,
+    /// The building demand cap in force, kW.
+    pub cap_kw: Option<f64>,
+    /// The cap guard kept the heater off this step.
+    pub shed: bool,
 }
 
-pub const TRACE_HEADER: &str = "timestamp,zone,t_air,t_out,target,heater_on,power_w,occupied,lower_bound,price_eur_kwh";
+/// The trace's columns. The building's power in a step is the sum of `power_w` over the zones' rows with the same
+/// `timestamp`; the step runs from `timestamp − step` to `timestamp`.
+pub const TRACE_HEADER: &str =
+    "timestamp,zone,t_air,t_out,target,heater_on,power_w,occupied,lower_bound,price_eur_kwh,upper_bound,cap_kw,shed";
 
 impl TraceRow {
     /// The CSV line; KPIs are computed from exactly these rounded values.
     #[must_use]
     pub fn csv(&self, zone_name: &str) -> String {
         format!(
-            "{},{},{:.4},{:.3},{:.1},{},{:.0},{},{:.2},{:.4}",
+            "{},{},{:.4},{:.3},{:.1},{},{:.0},{},{:.2},{:.4},{:.2},{},{}",
             self.at.format("%Y-%m-%dT%H:%M:%SZ"),
             zone_name,
             self.t_air,
@@ -236,7 +268,10 @@ impl TraceRow {
             self.power_w,
             u8::from(self.occupied),
             self.lower_bound,
-            self.price
+            self.price,
+            self.upper_bound,
+            self.cap_kw.map_or_else(String::new, |c| format!("{c:.3}")),
+            u8::from(self.shed)
         )
     }
 }
@@ -262,7 +297,6 @@ struct ZoneRun {
     truth: Occupancy,
     room: RoomState,
     target: Setpoint,
-    controller: Box<dyn Controller>,
     samples: Vec<Sample>,
     learned: LearnedSchedule,
     model: ZoneModel,
@@ -273,6 +307,10 @@ struct ZoneRun {
     ref_t_out: Vec<f64>,
     ref_occ: Vec<bool>,
     ref_price: Vec<f64>,
+    /// The controller's target (the device's `target` differs while the cap guard sheds the heater).
+    desired: Setpoint,
+    /// Guard rounds the heater has been kept off while wanting to run (rotation).
+    waited: u32,
 }
 
 /// Timing of the controller calls.
@@ -281,6 +319,31 @@ pub struct Timing {
     pub calls: u64,
     pub total_s: f64,
     pub max_s: f64,
+}
+
+impl Timing {
+    fn record(&mut self, elapsed_s: f64) {
+        self.calls += 1;
+        self.total_s += elapsed_s;
+        self.max_s = self.max_s.max(elapsed_s);
+    }
+}
+
+/// When the day-ahead prices known at `now` end: prices for day D+1 are published at `hour` (UTC) on day D.
+fn published_until(now: DateTime<Utc>, hour: u32) -> DateTime<Utc> {
+    let midnight = now.duration_trunc(Duration::days(1)).unwrap_or(now);
+    let days = if now - midnight >= Duration::hours(i64::from(hour)) { 2 } else { 1 };
+    midnight + Duration::days(days)
+}
+
+/// The target that holds a heater off (the cap guard sheds it): `min_temp`, or lower if the room is that cold.
+fn shed_target(prefs: &Preferences, t_air: f64, hysteresis_k: f64, current: Setpoint) -> Setpoint {
+    let c = prefs.min_temp.min(((t_air - hysteresis_k - 0.2) * 10.0).floor() / 10.0);
+    Setpoint::from_celsius(c.max(Setpoint::MIN_CELSIUS)).unwrap_or(current)
+}
+
+fn cap_window_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(cap::WINDOW).unwrap_or(at)
 }
 
 /// Runs a scenario for one strategy. `trace` receives every test-period row.
@@ -313,7 +376,6 @@ pub fn run(
                 truth: Occupancy::new(z.profile.schedule.clone(), sc.seed, key as u64, DEFAULT_JITTER_MINUTES),
                 room: RoomState::new(z.profile.initial_temperature_c.unwrap_or(z.profile.initial_target_c)),
                 target: Setpoint::from_celsius(z.profile.initial_target_c).context("initial target")?,
-                controller: controller(strategy, &sc.predictive),
                 samples: Vec::new(),
                 learned: LearnedSchedule::default(),
                 model: match sc.model {
@@ -327,6 +389,8 @@ pub fn run(
                 ref_t_out: Vec::new(),
                 ref_occ: Vec::new(),
                 ref_price: Vec::new(),
+                desired: Setpoint::from_celsius(z.profile.initial_target_c).context("initial target")?,
+                waited: 0,
             })
         })
         .collect::<anyhow::Result<_>>()?;
@@ -341,9 +405,15 @@ pub fn run(
         WeatherSource::Synthetic(w) => w.utc_offset_minutes,
         WeatherSource::Series { .. } => 0,
     };
+    let mut controllers: Vec<Box<dyn Controller>> =
+        sc.zones.iter().map(|_| controller(strategy, &sc.predictive)).collect();
     let mut timing = Timing::default();
     let fit = FitCriteria::default();
     let max_log = (14 * 24 * 60) as usize;
+    let mut budget = CapBudget::new(sc.start);
+    // Building energy per aligned 15-minute window of the test days, for `max_15min_kw`.
+    let mut window: Option<(DateTime<Utc>, f64)> = None;
+    let mut max_window_kw: f64 = 0.0;
 
     for i in 0..total_steps {
         let now = sc.start + sc.step * i as i32;
@@ -353,10 +423,17 @@ pub fn run(
         let price = sc.prices.at(now);
         let control_now = i % control_every == 0;
         let forecast = control_now.then(|| sc.forecast.issue(&sc.weather, now));
+        let known_prices = match (control_now, sc.price_publication_hour) {
+            (true, Some(h)) => Some(sc.prices.published_until(published_until(now, h))),
+            _ => None,
+        };
+        let prices = known_prices.as_ref().unwrap_or(&sc.prices);
         let midnight = i % steps_per_day == 0 && i > 0;
+        let mut occupied_now = Vec::with_capacity(zones.len());
+        let mut occupancy_now = Vec::with_capacity(zones.len());
         for (zi, z) in zones.iter_mut().enumerate() {
             let occupied = z.truth.is_occupied(local);
-            let prefs = &sc.zones[zi].preferences;
+            occupied_now.push(occupied);
             if i == warm_steps {
                 z.test_start_temp = z.room.t_air;
             }
@@ -380,49 +457,109 @@ pub fn run(
                 z.model = id.model.scaled(1.0 - sc.model_error);
                 z.last_id = Some(id);
             }
-            if let Some(forecast) = &forecast {
-                let occupancy = match sc.schedule {
+            if control_now {
+                occupancy_now.push(match sc.schedule {
                     ScheduleChoice::Nominal => OccupancyForecast::choose(Some(&sc.zones[zi].profile.schedule), None),
                     ScheduleChoice::Learned => OccupancyForecast::choose(None, Some(&z.learned)),
-                };
-                let ctx = ControlContext {
+                });
+            }
+        }
+        if let Some(forecast) = &forecast {
+            let ctxs: Vec<ControlContext<'_>> = zones
+                .iter()
+                .enumerate()
+                .map(|(zi, z)| ControlContext {
                     now,
                     utc_offset_minutes: offset,
                     reading: Some(ZoneReading {
                         at: now,
                         t_air: quantize(z.room.t_air),
                         t_out: Some(quantize(t_out)),
-                        occupied,
+                        occupied: occupied_now[zi],
                         heater_on: z.room.heater_on,
                         device_target: z.target,
                     }),
                     stale_after: sc.control_interval * 3,
-                    preferences: prefs,
+                    preferences: &sc.zones[zi].preferences,
                     hold: None,
-                    occupancy: &occupancy,
+                    occupancy: &occupancy_now[zi],
                     forecast,
-                    prices: &sc.prices,
+                    prices,
                     model: &z.model,
                     hysteresis_k: z.thermostat.hysteresis_k,
-                };
+                })
+                .collect();
+            let targets: Vec<Option<Setpoint>> = if let Some(cap) = &sc.demand_cap {
+                // One building step: the predictive zones plan jointly within the cap.
+                let mut pairs: Vec<(&mut dyn Controller, ControlContext<'_>)> =
+                    controllers.iter_mut().map(|c| &mut **c as &mut dyn Controller).zip(ctxs).collect();
                 let t = Instant::now();
-                let out = z.controller.control(&ctx);
-                let el = t.elapsed().as_secs_f64();
-                timing.calls += 1;
-                timing.total_s += el;
-                timing.max_s = timing.max_s.max(el);
-                if let Some(target) = out.target
-                    && (target.deci() - z.target.deci()).abs() >= 1
+                let decision = control_building(&mut pairs, Some(cap), sc.predictive.shortfall_penalty_eur_per_kh);
+                timing.record(t.elapsed().as_secs_f64());
+                decision.outputs.into_iter().map(|o| o.target).collect()
+            } else {
+                let mut out = Vec::with_capacity(zones.len());
+                for (c, ctx) in controllers.iter_mut().zip(&ctxs) {
+                    let t = Instant::now();
+                    let o = c.control(ctx);
+                    timing.record(t.elapsed().as_secs_f64());
+                    out.push(o.target);
+                }
+                out
+            };
+            for (z, target) in zones.iter_mut().zip(targets) {
+                if let Some(target) = target
+                    && (target.deci() - z.desired.deci()).abs() >= 1
                 {
-                    z.target = target;
-                    if scored {
-                        z.kpis.setpoint_writes += 1;
-                    }
+                    z.desired = target;
+                }
+            }
+        }
+        // The cap guard: which heaters may run this step; the others are held off by a low target.
+        let cap_w = sc.demand_cap.as_ref().map(|c| c.cap_w(now));
+        let allowed: Vec<bool> = match cap_w {
+            Some(cap_w) => {
+                let available = budget.available_w(now, cap_w);
+                let requests: Vec<HeaterRequest> = zones
+                    .iter()
+                    .enumerate()
+                    .map(|(zi, z)| HeaterRequest {
+                        power_w: z.params.heater_power_w,
+                        wants_on: z.thermostat.decide(z.room.t_air, z.desired.celsius(), z.room.heater_on),
+                        deficit_k: lower_bound(&sc.zones[zi].preferences, occupied_now[zi], band)
+                            - quantize(z.room.t_air),
+                        waited: z.waited,
+                    })
+                    .collect();
+                let allowed = allocate(&requests, available);
+                for ((z, r), a) in zones.iter_mut().zip(&requests).zip(&allowed) {
+                    z.waited = if r.wants_on && !a { z.waited + 1 } else { 0 };
+                }
+                requests.iter().zip(allowed).map(|(r, a)| a || !r.wants_on).collect()
+            }
+            None => vec![true; zones.len()],
+        };
+        let mut building_w = 0.0;
+        for (zi, z) in zones.iter_mut().enumerate() {
+            let occupied = occupied_now[zi];
+            let prefs = &sc.zones[zi].preferences;
+            let device = if allowed[zi] {
+                z.desired
+            } else {
+                shed_target(prefs, z.room.t_air, z.thermostat.hysteresis_k, z.target)
+            };
+            if device.deci() != z.target.deci() {
+                z.target = device;
+                if scored {
+                    z.kpis.setpoint_writes += 1;
                 }
             }
             let was_on = z.room.heater_on;
             let inputs = StepInputs { t_out, target: z.target.celsius(), occupied };
             z.room.step(&z.params, &z.thermostat, inputs, step_s);
+            if z.room.heater_on {
+                building_w += z.params.heater_power_w;
+            }
             if scored {
                 if z.room.heater_on != was_on {
                     z.kpis.heater_switches += 1;
@@ -438,9 +575,14 @@ pub fn run(
                     occupied,
                     lower_bound: round_to(lower_bound(prefs, occupied, band), 2),
                     price: round_to(price, 4),
+                    upper_bound: round_to(prefs.ceiling(occupied, sc.predictive.storage_band_k), 2),
+                    cap_kw: cap_w.map(|c| c / 1000.0),
+                    shed: !allowed[zi],
                 };
                 let dt_h = step_s / 3600.0;
                 z.kpis.tdis_kh += (row.lower_bound - row.t_air).max(0.0) * dt_h;
+                z.kpis.tover_kh += (row.t_air - row.upper_bound).max(0.0) * dt_h;
+                z.kpis.shed_steps += u64::from(row.shed);
                 let e = row.power_w * dt_h / 1000.0;
                 z.kpis.energy_kwh += e;
                 z.kpis.cost_eur += e * row.price;
@@ -450,13 +592,30 @@ pub fn run(
                 z.ref_price.push(price);
             }
         }
+        budget.record(now, building_w, step_s);
+        if scored {
+            let w0 = cap_window_start(now);
+            match &mut window {
+                Some((start, j)) if *start == w0 => *j += building_w * step_s,
+                _ => {
+                    if let Some((_, j)) = window {
+                        max_window_kw = max_window_kw.max(j / cap::WINDOW.as_seconds_f64() / 1000.0);
+                    }
+                    window = Some((w0, building_w * step_s));
+                }
+            }
+        }
+    }
+    if let Some((_, j)) = window {
+        max_window_kw = max_window_kw.max(j / cap::WINDOW.as_seconds_f64() / 1000.0);
     }
 
     let mut results = Vec::new();
     let mut total = Kpis::default();
+    let refs = if sc.reference { Some(crate::reference::references(sc, &zones_ref(&zones))?) } else { None };
     for (zi, z) in zones.iter_mut().enumerate() {
-        if sc.reference {
-            z.kpis.reference = Some(reference(sc, zi, z)?);
+        if let Some(refs) = &refs {
+            z.kpis.reference = Some(refs[zi]);
         }
         z.kpis.finish();
         total.add(&z.kpis);
@@ -474,6 +633,7 @@ pub fn run(
         });
     }
     total.finish();
+    total.max_15min_kw = Some(max_window_kw);
     let settings = ScenarioSettings {
         controller: strategy,
         start: sc.start,
@@ -491,46 +651,33 @@ pub fn run(
         comfort_band_k: band,
         storage_upper_band_k: sc.predictive.storage_band_k,
         predictive: sc.predictive,
+        ceilings_c: sc
+            .zones
+            .iter()
+            .map(|z| {
+                let p = &z.preferences;
+                (z.profile.name.clone(), p.ceiling(false, band_upper(sc)), p.ceiling(true, band_upper(sc)))
+            })
+            .collect(),
+        demand_cap: sc.demand_cap.clone(),
+        price_publication_hour: sc.price_publication_hour,
     };
     Ok((ScenarioResult { scenario: settings, zones: results, total }, timing))
 }
 
-/// The perfect-foresight optimum over the test days: true model, true weather, true occupancy, continuous heater
-/// power, from the zone's actual temperature at the start of the test days, by linear programming at the run's
-/// step, for energy and for cost.
-fn reference(sc: &Scenario, zi: usize, z: &ZoneRun) -> anyhow::Result<Reference> {
-    let prefs = &sc.zones[zi].preferences;
-    let band = sc.predictive.comfort_band_k;
-    let gains: Vec<f64> =
-        z.ref_occ.iter().map(|&o| if o { z.params.occupied_gains_w } else { z.params.base_gains_w }).collect();
-    let lower: Vec<f64> = z.ref_occ.iter().map(|&o| round_to(lower_bound(prefs, o, band), 2)).collect();
-    let upper_c = (prefs.occupied_temp.max(prefs.unoccupied_temp) + sc.predictive.storage_band_k).min(prefs.max_temp);
-    let upper = vec![upper_c; lower.len()];
-    let solve = |objective| {
-        PlanProblem {
-            dt_s: sc.step.as_seconds_f64(),
+fn band_upper(sc: &Scenario) -> f64 {
+    sc.predictive.storage_band_k
+}
+
+fn zones_ref(zones: &[ZoneRun]) -> Vec<crate::reference::ZoneTruth<'_>> {
+    zones
+        .iter()
+        .map(|z| crate::reference::ZoneTruth {
+            params: &z.params,
             t0: z.test_start_temp,
-            ua_w_per_k: z.params.ua_w_per_k,
-            capacitance_j_per_k: z.params.capacitance_j_per_k,
-            power_max_w: z.params.heater_power_w,
             t_out: &z.ref_t_out,
-            gains_w: &gains,
-            lower: &lower,
-            upper: &upper,
-            price_eur_kwh: &z.ref_price,
-            objective,
-            shortfall_penalty_eur_per_kh: 50.0,
-        }
-        .solve()
-        .with_context(|| format!("reference for zone {}", sc.zones[zi].profile.name))
-    };
-    let e = solve(Objective::Energy)?;
-    let c = solve(Objective::Cost)?;
-    Ok(Reference {
-        energy_opt_kwh: e.energy_kwh,
-        energy_opt_cost_eur: e.cost_eur,
-        cost_opt_eur: c.cost_eur,
-        cost_opt_energy_kwh: c.energy_kwh,
-        tdis_opt_kh: e.shortfall_kh.max(c.shortfall_kh),
-    })
+            occupied: &z.ref_occ,
+            price: &z.ref_price,
+        })
+        .collect()
 }

@@ -123,3 +123,87 @@ pub fn control_building(
         joint,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::tests::monday;
+    use crate::control::{PredictiveConfig, Strategy, ZoneReading, controller};
+    use crate::inputs::{Forecast, PriceProfile};
+    use crate::model::ZoneModel;
+    use crate::occupancy::OccupancyForecast;
+    use heating_core::preferences::Preferences;
+    use heating_core::units::Setpoint;
+    use heating_core::zone::default_profiles;
+
+    /// The five default zones at 05:00 on a Monday, all at 17 °C, and one controller set per call.
+    fn decide(strategies: &[Strategy], cap: Option<&DemandCap>, alone: bool) -> BuildingDecision {
+        let profiles = default_profiles();
+        let models: Vec<ZoneModel> = profiles.iter().map(|p| ZoneModel::from_params(&p.params())).collect();
+        let occupancy: Vec<OccupancyForecast> =
+            profiles.iter().map(|p| OccupancyForecast::Schedule(p.schedule.clone())).collect();
+        let forecast = Forecast::constant(monday(), 0.0);
+        let prices = PriceProfile::default();
+        let prefs = Preferences::default();
+        let now = monday() + chrono::Duration::hours(5);
+        let mut controllers: Vec<Box<dyn Controller>> =
+            strategies.iter().map(|s| controller(*s, &PredictiveConfig::default())).collect();
+        let ctxs: Vec<ControlContext<'_>> = (0..strategies.len())
+            .map(|i| ControlContext {
+                now,
+                utc_offset_minutes: 0,
+                reading: Some(ZoneReading {
+                    at: now,
+                    t_air: 17.0,
+                    t_out: Some(0.0),
+                    occupied: false,
+                    heater_on: false,
+                    device_target: Setpoint::from_celsius(17.0).unwrap(),
+                }),
+                stale_after: chrono::Duration::minutes(45),
+                preferences: &prefs,
+                hold: None,
+                occupancy: &occupancy[i],
+                forecast: &forecast,
+                prices: &prices,
+                model: &models[i],
+                hysteresis_k: 0.3,
+            })
+            .collect();
+        if alone {
+            let outputs = controllers.iter_mut().zip(&ctxs).map(|(c, ctx)| c.control(ctx)).collect();
+            return BuildingDecision { outputs, joint: None };
+        }
+        let mut zones: Vec<(&mut dyn Controller, ControlContext<'_>)> =
+            controllers.iter_mut().map(|c| &mut **c as &mut dyn Controller).zip(ctxs).collect();
+        control_building(&mut zones, cap, 50.0)
+    }
+
+    #[test]
+    fn without_a_cap_every_zone_decides_as_it_would_alone() {
+        let mixed =
+            [Strategy::Predictive, Strategy::Reactive, Strategy::Predictive, Strategy::Scheduled, Strategy::Predictive];
+        let together = decide(&mixed, None, false);
+        let alone = decide(&mixed, None, true);
+        assert!(together.joint.is_none());
+        assert_eq!(together.outputs, alone.outputs);
+    }
+
+    #[test]
+    fn with_a_cap_the_predictive_zones_plan_within_it() {
+        let all = [Strategy::Predictive; 5];
+        let cap = DemandCap::constant(2.0);
+        let d = decide(&all, Some(&cap), false);
+        let joint = d.joint.expect("a joint plan");
+        assert_eq!(joint.error, None);
+        assert_eq!(joint.zones, vec![0, 1, 2, 3, 4]);
+        assert!(joint.building_w.iter().all(|w| *w <= 2000.0 + 1e-9), "{:?}", joint.building_w);
+        assert!(joint.capped_windows > 0, "cold rooms before the morning: the cap binds");
+        assert!(d.outputs.iter().all(|o| o.target.is_some() && o.reason.contains("building cap")), "{:?}", d.outputs);
+        // A cap far too small: comfort impossible, said so, and spread.
+        let tiny = DemandCap::constant(0.3);
+        let joint = decide(&all, Some(&tiny), false).joint.unwrap();
+        assert!(joint.comfort_limited.as_deref().is_some_and(|w| w.contains("demand cap")), "{joint:?}");
+        assert!(joint.shortfall_kh.iter().filter(|s| **s > 0.01).count() >= 2, "{:?}", joint.shortfall_kh);
+    }
+}

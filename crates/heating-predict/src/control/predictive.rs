@@ -475,6 +475,56 @@ mod tests {
     }
 
     #[test]
+    fn the_plan_keeps_the_comfort_ceilings() {
+        let profile = &default_profiles()[3];
+        let model = ZoneModel::from_params(&profile.params());
+        let occupancy = OccupancyForecast::Schedule(WeeklySchedule::parse(&["mon-fri 08:30-17:30"]).unwrap());
+        let forecast = Forecast::constant(monday(), 2.0);
+        let prices = PriceProfile::default();
+        let now = monday() + Duration::hours(4);
+        let plan_for = |prefs: &Preferences| {
+            let ctx = ControlContext {
+                now,
+                utc_offset_minutes: 0,
+                reading: Some(ZoneReading {
+                    at: now,
+                    t_air: 17.0,
+                    t_out: Some(2.0),
+                    occupied: false,
+                    heater_on: false,
+                    device_target: Setpoint::from_celsius(17.0).unwrap(),
+                }),
+                stale_after: Duration::minutes(45),
+                preferences: prefs,
+                hold: None,
+                occupancy: &occupancy,
+                forecast: &forecast,
+                prices: &prices,
+                model: &model,
+                hysteresis_k: 0.3,
+            };
+            let mut ctl = Predictive::new(PredictiveConfig::default());
+            assert!(ctl.control(&ctx).target.is_some());
+            ctl.last_plan().unwrap().clone()
+        };
+        // Default: the occupants' temperature throughout, as before the ceilings existed.
+        let plan = plan_for(&Preferences::default());
+        assert!(plan.upper_c.iter().all(|u| *u == 21.0), "{:?}", plan.upper_c);
+        let prefs =
+            Preferences::parse_valid(serde_json::json!({"storage_max_temp": 24, "occupied_max_temp": 22})).unwrap();
+        let plan = plan_for(&prefs);
+        // 04:00 + k·15 min: vacant until 08:15 (people expected 08:30, comfort 15 min early), then occupied.
+        assert_eq!(plan.upper_c[0], 24.0);
+        assert_eq!(plan.upper_c[15], 24.0, "08:00");
+        assert_eq!(plan.upper_c[16], 22.0, "08:15: the boundary into the required period");
+        assert_eq!(plan.upper_c[24], 22.0, "10:00");
+        assert_eq!(plan.upper_c[60], 24.0, "19:00, vacant again");
+        for (k, u) in plan.upper_c.iter().enumerate() {
+            assert!(plan.temp_c[k + 1] <= u + 1e-3, "step {k}: {} above {u}", plan.temp_c[k + 1]);
+        }
+    }
+
+    #[test]
     fn predictive_survives_a_model_twenty_percent_off() {
         let (tdis, _, _) = run(Strategy::Predictive, 0.8);
         assert!(tdis < 0.05, "discomfort {tdis} K·h");

@@ -233,3 +233,159 @@ impl Triplets {
         self.vals.push(v);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A day at 15-minute steps: comfort 20.5 °C from 06:00 to 09:00 and 17:00 to 22:00, 16.5 °C otherwise, 0 °C
+    /// outside, time-of-use prices.
+    struct Day {
+        t_out: Vec<f64>,
+        gains: Vec<f64>,
+        lower: Vec<f64>,
+        upper: Vec<f64>,
+        price: Vec<f64>,
+    }
+
+    fn day(upper: f64) -> Day {
+        let n = 96;
+        let hour = |k: usize| (k % 96) as f64 / 4.0;
+        let comfort = |h: f64| (6.0..9.0).contains(&h) || (17.0..22.0).contains(&h);
+        Day {
+            t_out: vec![0.0; n],
+            gains: vec![50.0; n],
+            lower: (0..n).map(|k| if comfort(hour(k + 1)) { 20.5 } else { 16.5 }).collect(),
+            upper: vec![upper; n],
+            price: (0..n)
+                .map(|k| match hour(k) {
+                    h if h < 7.0 => 0.10,
+                    h if (17.0..21.0).contains(&h) => 0.25,
+                    _ => 0.18,
+                })
+                .collect(),
+        }
+    }
+
+    fn zone(d: &Day, ua: f64, c: f64, p: f64) -> PlanProblem<'_> {
+        PlanProblem {
+            dt_s: 900.0,
+            t0: 18.0,
+            ua_w_per_k: ua,
+            capacitance_j_per_k: c,
+            power_max_w: p,
+            t_out: &d.t_out,
+            gains_w: &d.gains,
+            lower: &d.lower,
+            upper: &d.upper,
+            price_eur_kwh: &d.price,
+            objective: Objective::Cost,
+            shortfall_penalty_eur_per_kh: 50.0,
+        }
+    }
+
+    fn three(d: &Day) -> Vec<PlanProblem<'_>> {
+        vec![zone(d, 45.0, 5.0e6, 2500.0), zone(d, 30.0, 2.0e6, 1500.0), zone(d, 25.0, 2.5e6, 1200.0)]
+    }
+
+    #[test]
+    fn without_a_cap_the_joint_plan_is_the_zones_own_plans() {
+        let d = day(21.0);
+        let joint = JointProblem { zones: three(&d), cap: None, fairness_penalty_eur_per_kh: 50.0 }.solve().unwrap();
+        for (z, p) in three(&d).iter().zip(&joint.zones) {
+            let alone = z.solve().unwrap();
+            assert!(
+                (alone.cost_eur - p.cost_eur).abs() < 1e-3 * alone.cost_eur,
+                "{} vs {}",
+                alone.cost_eur,
+                p.cost_eur
+            );
+        }
+        assert_eq!(joint.comfort_limited, None);
+    }
+
+    #[test]
+    fn the_joint_plan_keeps_the_cap_in_every_window() {
+        let d = day(21.0);
+        let alone: Vec<Plan> = three(&d).iter().map(|z| z.solve().unwrap()).collect();
+        let peak = (0..96).map(|k| alone.iter().map(|p| p.power_w[k]).sum::<f64>()).fold(0.0, f64::max);
+        let cap_w = vec![3000.0; 96];
+        assert!(peak > 3000.0, "uncapped, the zones together draw {peak} W");
+        let p = JointProblem {
+            zones: three(&d),
+            cap: Some(CapSeries { steps_per_window: 1, cap_w: &cap_w }),
+            fairness_penalty_eur_per_kh: 50.0,
+        };
+        let joint = p.solve().unwrap();
+        for k in 0..96 {
+            let w: f64 = joint.zones.iter().map(|z| z.power_w[k]).sum();
+            assert!(w <= 3000.0 + 1e-9, "step {k}: {w} W");
+        }
+        assert!(joint.capped_windows > 0);
+        // Comfort is still kept (preheating earlier), at a higher cost.
+        assert!(joint.zones.iter().all(|z| z.shortfall_kh < 0.01), "{:?}", joint.comfort_limited);
+        let cost = |ps: &[Plan]| ps.iter().map(|p| p.cost_eur).sum::<f64>();
+        assert!(cost(&joint.zones) >= cost(&alone) - 1e-6);
+        // Windows of several steps: the mean over each window.
+        let cap_w = vec![3000.0; 24];
+        let p = JointProblem {
+            zones: three(&d),
+            cap: Some(CapSeries { steps_per_window: 4, cap_w: &cap_w }),
+            fairness_penalty_eur_per_kh: 50.0,
+        };
+        let joint = p.solve().unwrap();
+        for w in 0..24 {
+            let e: f64 = joint.zones.iter().map(|z| z.power_w[4 * w..4 * w + 4].iter().sum::<f64>()).sum();
+            assert!(e / 4.0 <= 3000.0 + 1e-9, "window {w}: {} W", e / 4.0);
+        }
+    }
+
+    #[test]
+    fn when_the_cap_makes_comfort_impossible_it_says_so_and_spreads_the_shortfall() {
+        // Two identical rooms, 500 W between them: neither can be kept warm.
+        let d = day(21.0);
+        let zones =
+            || vec![zone(&d, 40.0, 3.0e6, 2000.0), zone(&d, 40.0, 3.0e6, 2000.0), zone(&d, 20.0, 3.0e6, 2000.0)];
+        let cap_w = vec![500.0; 96];
+        let fair = JointProblem {
+            zones: zones(),
+            cap: Some(CapSeries { steps_per_window: 1, cap_w: &cap_w }),
+            fairness_penalty_eur_per_kh: 50.0,
+        }
+        .solve()
+        .unwrap();
+        let why = fair.comfort_limited.as_deref().expect("comfort is impossible");
+        assert!(why.contains("demand cap binds"), "{why}");
+        let short: Vec<f64> = fair.zones.iter().map(|z| z.shortfall_kh).collect();
+        let (max, min) =
+            (short.iter().copied().fold(0.0, f64::max), short.iter().copied().fold(f64::INFINITY, f64::min));
+        assert!(min > 0.0, "every room gives a little: {short:?}");
+        let mut sorted = short.clone();
+        sorted.sort_by(f64::total_cmp);
+        assert!(sorted[2] - sorted[1] < 0.01 * max, "the worst rooms are levelled: {short:?}");
+        // The largest per-zone shortfall is what the fairness term lowers: without it, it is higher.
+        let unfair = JointProblem {
+            zones: zones(),
+            cap: Some(CapSeries { steps_per_window: 1, cap_w: &cap_w }),
+            fairness_penalty_eur_per_kh: 0.0,
+        }
+        .solve()
+        .unwrap();
+        let unfair_max = unfair.zones.iter().map(|z| z.shortfall_kh).fold(0.0, f64::max);
+        let unfair_short: Vec<f64> = unfair.zones.iter().map(|z| z.shortfall_kh).collect();
+        assert!(max <= unfair_max + 1e-6, "{short:?} vs {unfair_short:?}");
+        eprintln!("fair {short:?}, without the fairness term {unfair_short:?}");
+    }
+
+    #[test]
+    fn a_higher_ceiling_stores_more_cheap_heat() {
+        let (low, high) = (day(21.0), day(24.0));
+        let a = zone(&low, 45.0, 5.0e6, 2500.0).solve().unwrap();
+        let b = zone(&high, 45.0, 5.0e6, 2500.0).solve().unwrap();
+        assert!(a.temp_c.iter().all(|t| *t <= 21.0 + 1e-3));
+        assert!(b.temp_c.iter().all(|t| *t <= 24.0 + 1e-3));
+        assert!(b.temp_c.iter().any(|t| *t > 21.5), "heat is stored above the comfort temperature");
+        assert!(b.cost_eur < a.cost_eur - 0.01, "{} vs {}", b.cost_eur, a.cost_eur);
+        assert!(a.shortfall_kh < 1e-3 && b.shortfall_kh < 1e-3);
+    }
+}
