@@ -156,6 +156,10 @@ pub struct ScenarioArgs {
     /// from then on, the time-of-use table beyond what is published (the score uses the file's prices throughout).
     #[arg(long, default_value_t = 12)]
     pub price_publication_hour: u32,
+    /// With `--demand-cap-kw`: the predictive zones' joint plan keeps this fraction of the cap (headroom for the
+    /// thermostats' on/off timing); the guard holds the full cap.
+    #[arg(long, default_value_t = 1.0)]
+    pub cap_plan_fraction: f64,
 }
 
 impl Default for ScenarioArgs {
@@ -249,6 +253,9 @@ impl ScenarioArgs {
             }
             z.preferences.validate().map_err(|e| anyhow::anyhow!("zone {}: {e}", z.profile.name))?;
         }
+        if !(self.cap_plan_fraction > 0.0 && self.cap_plan_fraction <= 1.0) {
+            bail!("--cap-plan-fraction must be above 0 and at most 1");
+        }
         let demand_cap = match self.demand_cap_kw {
             Some(kw) => {
                 let cap = DemandCap { kw, windows: self.demand_cap_window.clone(), utc_offset_minutes: 0 };
@@ -300,6 +307,7 @@ impl ScenarioArgs {
             reference: !self.no_reference,
             demand_cap,
             price_publication_hour: publication,
+            cap_plan_fraction: self.cap_plan_fraction,
         })
     }
 }

@@ -22,7 +22,9 @@ use heating_core::units::{Setpoint, decode_deci_celsius, encode_deci_celsius};
 use heating_core::zone::ZoneProfile;
 use heating_predict::cap::{self, CapBudget, DemandCap, HeaterRequest, allocate};
 use heating_predict::control::building::control_building;
-use heating_predict::control::{ControlContext, Controller, PredictiveConfig, Strategy, ZoneReading, controller};
+use heating_predict::control::{
+    ControlContext, Controller, PlanSummary, PredictiveConfig, Strategy, ZoneReading, controller,
+};
 use heating_predict::inputs::PriceProfile;
 use heating_predict::model::{FitCriteria, FitQuality, Sample, ZoneModel, identify};
 use heating_predict::occupancy::{LearnedSchedule, OccupancyForecast};
@@ -84,6 +86,9 @@ pub struct Scenario {
     /// Day-ahead prices for day D+1 are published at this hour (UTC) of day D: the controllers see a day-ahead
     /// series only that far, the time-of-use table beyond (`None`: all of it from the start).
     pub price_publication_hour: Option<u32>,
+    /// The joint plan keeps this fraction of the demand cap (headroom for the thermostats' on/off timing, which
+    /// the guard absorbs by shedding); the guard holds the full cap.
+    pub cap_plan_fraction: f64,
 }
 
 /// Settings as written to `kpis.json`.
@@ -111,6 +116,9 @@ pub struct ScenarioSettings {
     pub demand_cap: Option<DemandCap>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price_publication_hour: Option<u32>,
+    /// The fraction of the cap the joint plan keeps (with a cap only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap_plan_fraction: Option<f64>,
 }
 
 /// Zone parameters as written to `kpis.json`.
@@ -311,6 +319,8 @@ struct ZoneRun {
     desired: Setpoint,
     /// Guard rounds the heater has been kept off while wanting to run (rotation).
     waited: u32,
+    /// The guard holds the heater off (it would be on).
+    shed: bool,
 }
 
 /// Timing of the controller calls.
@@ -327,6 +337,22 @@ impl Timing {
         self.total_s += elapsed_s;
         self.max_s = self.max_s.max(elapsed_s);
     }
+}
+
+/// The comfort deficit the cap guard ranks a heater by, K. A room at or below its comfort floor (within 0.1 K)
+/// comes first (10 K + its deficit: it is losing comfort now); the others by how far they lag the temperature their
+/// plan has for now (a planned warm-up that falls behind), or by their floor deficit without a plan.
+fn guard_deficit(floor: f64, plan: Option<&PlanSummary>, now: DateTime<Utc>, t_air: f64) -> f64 {
+    if floor - t_air > -0.1 {
+        return 10.0 + floor - t_air;
+    }
+    let planned = plan.and_then(|p| {
+        let x = (now - p.made_at).as_seconds_f64() / p.step_s as f64;
+        let k = x.floor() as usize;
+        let (a, b) = (*p.temp_c.get(k)?, *p.temp_c.get(k + 1)?);
+        Some(a + (b - a) * (x - k as f64))
+    });
+    (floor - t_air).max(planned.map_or(f64::NEG_INFINITY, |t| t - t_air))
 }
 
 /// When the day-ahead prices known at `now` end: prices for day D+1 are published at `hour` (UTC) on day D.
@@ -391,6 +417,7 @@ pub fn run(
                 ref_price: Vec::new(),
                 desired: Setpoint::from_celsius(z.profile.initial_target_c).context("initial target")?,
                 waited: 0,
+                shed: false,
             })
         })
         .collect::<anyhow::Result<_>>()?;
@@ -407,6 +434,11 @@ pub fn run(
     };
     let mut controllers: Vec<Box<dyn Controller>> =
         sc.zones.iter().map(|_| controller(strategy, &sc.predictive)).collect();
+    let plan_cap = sc.demand_cap.as_ref().map(|c| DemandCap {
+        kw: c.kw * sc.cap_plan_fraction,
+        windows: c.windows.iter().map(|w| cap::CapWindow { kw: w.kw * sc.cap_plan_fraction, ..*w }).collect(),
+        utc_offset_minutes: c.utc_offset_minutes,
+    });
     let mut timing = Timing::default();
     let fit = FitCriteria::default();
     let max_log = (14 * 24 * 60) as usize;
@@ -489,12 +521,12 @@ pub fn run(
                     hysteresis_k: z.thermostat.hysteresis_k,
                 })
                 .collect();
-            let targets: Vec<Option<Setpoint>> = if let Some(cap) = &sc.demand_cap {
+            let targets: Vec<Option<Setpoint>> = if let Some(plan_cap) = &plan_cap {
                 // One building step: the predictive zones plan jointly within the cap.
                 let mut pairs: Vec<(&mut dyn Controller, ControlContext<'_>)> =
                     controllers.iter_mut().map(|c| &mut **c as &mut dyn Controller).zip(ctxs).collect();
                 let t = Instant::now();
-                let decision = control_building(&mut pairs, Some(cap), sc.predictive.shortfall_penalty_eur_per_kh);
+                let decision = control_building(&mut pairs, Some(plan_cap), sc.predictive.shortfall_penalty_eur_per_kh);
                 timing.record(t.elapsed().as_secs_f64());
                 decision.outputs.into_iter().map(|o| o.target).collect()
             } else {
@@ -525,9 +557,14 @@ pub fn run(
                     .enumerate()
                     .map(|(zi, z)| HeaterRequest {
                         power_w: z.params.heater_power_w,
-                        wants_on: z.thermostat.decide(z.room.t_air, z.desired.celsius(), z.room.heater_on),
-                        deficit_k: lower_bound(&sc.zones[zi].preferences, occupied_now[zi], band)
-                            - quantize(z.room.t_air),
+                        // A heater the guard holds off would be on (its thermostat kept it on): ask for it.
+                        wants_on: z.thermostat.decide(z.room.t_air, z.desired.celsius(), z.room.heater_on || z.shed),
+                        deficit_k: guard_deficit(
+                            lower_bound(&sc.zones[zi].preferences, occupied_now[zi], band),
+                            controllers[zi].last_plan(),
+                            now,
+                            quantize(z.room.t_air),
+                        ),
                         waited: z.waited,
                     })
                     .collect();
@@ -539,14 +576,26 @@ pub fn run(
             }
             None => vec![true; zones.len()],
         };
+        let wanted: Vec<bool> = zones
+            .iter()
+            .map(|z| z.thermostat.decide(z.room.t_air, z.desired.celsius(), z.room.heater_on || z.shed))
+            .collect();
         let mut building_w = 0.0;
         for (zi, z) in zones.iter_mut().enumerate() {
             let occupied = occupied_now[zi];
             let prefs = &sc.zones[zi].preferences;
-            let device = if allowed[zi] {
-                z.desired
+            let h = z.thermostat.hysteresis_k;
+            let device = if !allowed[zi] {
+                z.shed = true;
+                shed_target(prefs, z.room.t_air, h, z.target)
+            } else if z.shed && wanted[zi] && !z.room.heater_on {
+                // Released: switch it back on (within the hysteresis band the thermostat would keep it off), the
+                // controller's target follows at the next step.
+                let kick = ((z.room.t_air + h + 0.15) * 10.0).ceil() / 10.0;
+                Setpoint::from_celsius(kick.max(z.desired.celsius()).min(Setpoint::MAX_CELSIUS)).unwrap_or(z.desired)
             } else {
-                shed_target(prefs, z.room.t_air, z.thermostat.hysteresis_k, z.target)
+                z.shed = false;
+                z.desired
             };
             if device.deci() != z.target.deci() {
                 z.target = device;
@@ -661,6 +710,7 @@ pub fn run(
             .collect(),
         demand_cap: sc.demand_cap.clone(),
         price_publication_hour: sc.price_publication_hour,
+        cap_plan_fraction: sc.demand_cap.as_ref().map(|_| sc.cap_plan_fraction),
     };
     Ok((ScenarioResult { scenario: settings, zones: results, total }, timing))
 }

@@ -56,7 +56,7 @@ pub fn control_building(
         match ctl.as_predictive() {
             Some(p) => match p.prepare(ctx) {
                 Ok(prep) => prepared.push((i, prep)),
-                Err(out) => outputs[i] = Some(out),
+                Err(out) => outputs[i] = Some(*out),
             },
             None => outputs[i] = Some(ctl.control(ctx)),
         }

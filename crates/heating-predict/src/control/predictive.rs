@@ -187,7 +187,7 @@ impl Controller for Predictive {
                 let plan = prepared.problem().solve();
                 self.finish(ctx, prepared, plan)
             }
-            Err(out) => out,
+            Err(out) => *out,
         }
     }
 
@@ -247,14 +247,14 @@ impl Predictive {
     /// Sets up this decision's plan: the comfort requirement, the bounds (floor and ceiling), forecast, gains,
     /// prices and usable heater power. `Err` holds the answer when there is nothing to plan (no fresh reading, a
     /// manual hold).
-    pub fn prepare(&mut self, ctx: &ControlContext<'_>) -> Result<PreparedPlan, ControlOutput> {
-        let reading = ctx.fresh_reading().map_err(ControlOutput::skip)?;
+    pub fn prepare(&mut self, ctx: &ControlContext<'_>) -> Result<PreparedPlan, Box<ControlOutput>> {
+        let reading = ctx.fresh_reading().map_err(|why| Box::new(ControlOutput::skip(why)))?;
         if reading.occupied {
             self.last_seen_occupied = Some(reading.at);
         }
         self.observe(&reading, ctx.hysteresis_k);
         if let Some(held) = ctx.hold_output(reading.occupied) {
-            return Err(held);
+            return Err(Box::new(held));
         }
         let cfg = self.config;
         let p = ctx.preferences;
