@@ -240,3 +240,21 @@ fn the_committed_day_ahead_series_is_what_the_generator_writes() {
     assert!(matches!(sc.prices, heating_predict::inputs::PriceProfile::DayAhead { .. }));
     assert_eq!(sc.price_publication_hour, Some(12));
 }
+
+#[test]
+fn unset_ceilings_plan_exactly_as_the_occupied_temperature_ceiling() {
+    // The default (no ceilings) is the rule before they existed: at most the occupants' 21 °C.
+    let mut sc = two_zones(&ScenarioArgs { model: heating_bench::scenario::ModelChoice::True, ..short_args() });
+    sc.zones.retain(|z| z.profile.name == "Office");
+    sc.reference = false;
+    let mut explicit = sc.clone();
+    for z in &mut explicit.zones {
+        z.preferences.storage_max_temp = Some(21.0);
+        z.preferences.occupied_max_temp = Some(21.0);
+    }
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run_to_dir(&sc, Strategy::Predictive, a.path()).unwrap();
+    run_to_dir(&explicit, Strategy::Predictive, b.path()).unwrap();
+    let read = |d: &Path| std::fs::read_to_string(d.join("trace.csv")).unwrap();
+    assert_eq!(read(a.path()), read(b.path()));
+}
