@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use heating_core::preferences::Preferences;
 use heating_core::weather::SyntheticWeather;
 use heating_core::zone::{ZoneProfile, default_profiles};
+use heating_predict::cap::{CapWindow, DemandCap};
 use heating_predict::control::{PredictiveConfig, Strategy};
 use heating_predict::inputs::PriceProfile;
 use heating_predict::lp::Objective;
@@ -27,8 +28,11 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario for one controller or all, write trace.csv and kpis.json, print the table.
     Scenario(Box<ScenarioArgs>),
-    /// Time one predictive optimization per zone (the work of one zone per control step).
+    /// Time one predictive optimization per zone (the work of one zone per control step), and the joint
+    /// optimization of all zones under a demand cap.
     Timing(TimingArgs),
+    /// Write the synthetic day-ahead price series (see `crate::prices`) as `timestamp,eur_kwh` CSV.
+    Prices(crate::prices::PricesArgs),
 }
 
 /// Which controller(s) to run.
@@ -134,6 +138,28 @@ pub struct ScenarioArgs {
     /// Skip the perfect-foresight reference.
     #[arg(long)]
     pub no_reference: bool,
+    /// Comfort ceiling of a vacant room for every zone (its `storage_max_temp` preference), °C; default: the
+    /// zone's preference (unset: up to the occupied temperature).
+    #[arg(long)]
+    pub storage_max: Option<f64>,
+    /// Comfort ceiling of an occupied room for every zone (its `occupied_max_temp` preference), °C.
+    #[arg(long)]
+    pub occupied_max: Option<f64>,
+    /// Building demand cap, kW: no 15-minute mean of the building's power above it (predictive zones plan jointly
+    /// within it; a guard sheds heaters every step).
+    #[arg(long)]
+    pub demand_cap_kw: Option<f64>,
+    /// Another cap in a window of the day, `HH:MM-HH:MM=KW` (UTC), repeatable; needs `--demand-cap-kw`.
+    #[arg(long)]
+    pub demand_cap_window: Vec<CapWindow>,
+    /// A day-ahead price file's prices for day D+1 are published at this hour (UTC) of day D: controllers see them
+    /// from then on, the time-of-use table beyond what is published (the score uses the file's prices throughout).
+    #[arg(long, default_value_t = 12)]
+    pub price_publication_hour: u32,
+    /// With `--demand-cap-kw`: the predictive zones' joint plan keeps this fraction of the cap (headroom for the
+    /// thermostats' on/off timing); the guard holds the full cap.
+    #[arg(long, default_value_t = 1.0)]
+    pub cap_plan_fraction: f64,
 }
 
 impl Default for ScenarioArgs {
@@ -205,10 +231,39 @@ impl ScenarioArgs {
             let name = path.file_name().map_or_else(|| self.weather.clone(), |n| n.to_string_lossy().into_owned());
             WeatherSource::Series { name, points: read_series(&path)? }
         };
-        let (prices, price_source) = if self.prices == "tou" {
-            (PriceProfile::default(), "time-of-use 0.10 (00-07 h) / 0.25 (17-21 h) / 0.18 €/kWh".to_string())
+        let (prices, price_source, publication) = if self.prices == "tou" {
+            (PriceProfile::default(), "time-of-use 0.10 (00-07 h) / 0.25 (17-21 h) / 0.18 €/kWh".to_string(), None)
         } else {
-            (read_prices(std::path::Path::new(&self.prices))?, format!("csv {}", self.prices))
+            if self.price_publication_hour > 23 {
+                bail!("--price-publication-hour must be 0 to 23");
+            }
+            let source = format!(
+                "csv {} (day-ahead, published {:02}:00 UTC the day before; time-of-use beyond)",
+                self.prices, self.price_publication_hour
+            );
+            (read_prices(std::path::Path::new(&self.prices))?, source, Some(self.price_publication_hour))
+        };
+        let mut zones = zones;
+        for z in &mut zones {
+            if let Some(v) = self.storage_max {
+                z.preferences.storage_max_temp = Some(v);
+            }
+            if let Some(v) = self.occupied_max {
+                z.preferences.occupied_max_temp = Some(v);
+            }
+            z.preferences.validate().map_err(|e| anyhow::anyhow!("zone {}: {e}", z.profile.name))?;
+        }
+        if !(self.cap_plan_fraction > 0.0 && self.cap_plan_fraction <= 1.0) {
+            bail!("--cap-plan-fraction must be above 0 and at most 1");
+        }
+        let demand_cap = match self.demand_cap_kw {
+            Some(kw) => {
+                let cap = DemandCap { kw, windows: self.demand_cap_window.clone(), utc_offset_minutes: 0 };
+                cap.validate().map_err(|e| anyhow::anyhow!("--demand-cap-kw: {e}"))?;
+                Some(cap)
+            }
+            None if !self.demand_cap_window.is_empty() => bail!("--demand-cap-window needs --demand-cap-kw"),
+            None => None,
         };
         if !(self.model_error.is_finite() && self.model_error.abs() < 0.9) {
             bail!("--model-error must be within -0.9..0.9");
@@ -250,6 +305,9 @@ impl ScenarioArgs {
                 ..PredictiveConfig::default()
             },
             reference: !self.no_reference,
+            demand_cap,
+            price_publication_hour: publication,
+            cap_plan_fraction: self.cap_plan_fraction,
         })
     }
 }

@@ -6,5 +6,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Scenario(args) => heating_bench::report::run_scenarios(&args),
         Command::Timing(args) => heating_bench::report::timing(&args),
+        Command::Prices(args) => heating_bench::prices::write(&args),
     }
 }

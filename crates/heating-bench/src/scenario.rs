@@ -13,20 +13,28 @@
 use std::time::Instant;
 
 use anyhow::Context;
+use chrono::DurationRound;
 use chrono::{DateTime, Duration, Utc};
 use heating_core::physics::{RoomParams, RoomState, StepInputs, Thermostat};
 use heating_core::preferences::Preferences;
 use heating_core::schedule::{DEFAULT_JITTER_MINUTES, Occupancy};
 use heating_core::units::{Setpoint, decode_deci_celsius, encode_deci_celsius};
 use heating_core::zone::ZoneProfile;
-use heating_predict::control::{ControlContext, Controller, PredictiveConfig, Strategy, ZoneReading, controller};
+use heating_predict::cap::{self, CapBudget, DemandCap, HeaterRequest, allocate};
+use heating_predict::control::building::control_building;
+use heating_predict::control::{
+    ControlContext, Controller, PlanSummary, PredictiveConfig, Strategy, ZoneReading, controller,
+};
 use heating_predict::inputs::PriceProfile;
-use heating_predict::lp::{Objective, PlanProblem};
-use heating_predict::model::{FitCriteria, FitQuality, Sample, ZoneModel, identify};
+use heating_predict::model::{FitCriteria, Sample, ZoneModel, identify};
 use heating_predict::occupancy::{LearnedSchedule, OccupancyForecast};
 use serde::Serialize;
 
 use crate::weather::{ForecastModel, WeatherSource};
+
+pub use crate::kpis::{
+    Kpis, ModelOut, ParamsOut, Reference, ScenarioResult, ScenarioSettings, TRACE_HEADER, TraceRow, ZoneResult,
+};
 
 /// Which model the predictive controller gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -76,169 +84,15 @@ pub struct Scenario {
     pub predictive: PredictiveConfig,
     /// Compute the perfect-foresight reference.
     pub reference: bool,
-}
-
-/// Settings as written to `kpis.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScenarioSettings {
-    pub controller: Strategy,
-    pub start: DateTime<Utc>,
-    pub warmup_days: u32,
-    pub test_days: u32,
-    pub step_s: i64,
-    pub control_interval_s: i64,
-    pub weather: String,
-    pub forecast_sigma_24h_k: f64,
-    pub prices: String,
-    pub model: ModelChoice,
-    pub model_error: f64,
-    pub schedule: ScheduleChoice,
-    pub seed: u64,
-    pub comfort_band_k: f64,
-    pub storage_upper_band_k: f64,
-    pub predictive: PredictiveConfig,
-}
-
-/// Zone parameters as written to `kpis.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct ParamsOut {
-    pub r_k_per_w: f64,
-    pub ua_w_per_k: f64,
-    pub c_mj_per_k: f64,
-    pub heater_power_w: f64,
-    pub base_gains_w: f64,
-    pub occupied_gains_w: f64,
-    pub time_constant_h: f64,
-}
-
-impl From<&RoomParams> for ParamsOut {
-    fn from(p: &RoomParams) -> Self {
-        Self {
-            r_k_per_w: p.resistance_k_per_w(),
-            ua_w_per_k: p.ua_w_per_k,
-            c_mj_per_k: p.capacitance_j_per_k / 1e6,
-            heater_power_w: p.heater_power_w,
-            base_gains_w: p.base_gains_w,
-            occupied_gains_w: p.occupied_gains_w,
-            time_constant_h: p.time_constant_s() / 3600.0,
-        }
-    }
-}
-
-/// The model the controller used at the end of the run.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelOut {
-    pub source: heating_predict::model::ModelSource,
-    pub params: ParamsOut,
-    pub quality: Option<FitQuality>,
-    pub problem: Option<String>,
-}
-
-/// The perfect-foresight optimum for one zone over the test days.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Reference {
-    pub energy_opt_kwh: f64,
-    /// Cost of the least-energy plan.
-    pub energy_opt_cost_eur: f64,
-    pub cost_opt_eur: f64,
-    /// Energy of the least-cost plan.
-    pub cost_opt_energy_kwh: f64,
-    /// Shortfall left in the optimum (0 unless the heater is too small), K·h.
-    pub tdis_opt_kh: f64,
-}
-
-/// KPIs of one zone, or the total.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Kpis {
-    pub tdis_kh: f64,
-    pub energy_kwh: f64,
-    pub cost_eur: f64,
-    pub setpoint_writes: u64,
-    pub heater_switches: u64,
-    pub reference: Option<Reference>,
-    /// energy / energy optimum
-    pub energy_ratio: Option<f64>,
-    /// cost / cost optimum
-    pub cost_ratio: Option<f64>,
-}
-
-impl Kpis {
-    fn add(&mut self, o: &Kpis) {
-        self.tdis_kh += o.tdis_kh;
-        self.energy_kwh += o.energy_kwh;
-        self.cost_eur += o.cost_eur;
-        self.setpoint_writes += o.setpoint_writes;
-        self.heater_switches += o.heater_switches;
-        if let Some(r) = o.reference {
-            let t = self.reference.get_or_insert_with(Reference::default);
-            t.energy_opt_kwh += r.energy_opt_kwh;
-            t.energy_opt_cost_eur += r.energy_opt_cost_eur;
-            t.cost_opt_eur += r.cost_opt_eur;
-            t.cost_opt_energy_kwh += r.cost_opt_energy_kwh;
-            t.tdis_opt_kh += r.tdis_opt_kh;
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some(r) = self.reference {
-            self.energy_ratio = (r.energy_opt_kwh > 0.0).then(|| self.energy_kwh / r.energy_opt_kwh);
-            self.cost_ratio = (r.cost_opt_eur > 0.0).then(|| self.cost_eur / r.cost_opt_eur);
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ZoneResult {
-    pub zone: String,
-    pub params: ParamsOut,
-    pub model: Option<ModelOut>,
-    #[serde(flatten)]
-    pub kpis: Kpis,
-}
-
-/// Everything `kpis.json` holds.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScenarioResult {
-    pub scenario: ScenarioSettings,
-    pub zones: Vec<ZoneResult>,
-    pub total: Kpis,
-}
-
-/// One trace row.
-#[derive(Debug, Clone, Copy)]
-pub struct TraceRow {
-    pub at: DateTime<Utc>,
-    pub zone: usize,
-    pub t_air: f64,
-    pub t_out: f64,
-    pub target: f64,
-    pub heater_on: bool,
-    pub power_w: f64,
-    pub occupied: bool,
-    pub lower_bound: f64,
-    pub price: f64,
-}
-
-pub const TRACE_HEADER: &str = "timestamp,zone,t_air,t_out,target,heater_on,power_w,occupied,lower_bound,price_eur_kwh";
-
-impl TraceRow {
-    /// The CSV line; KPIs are computed from exactly these rounded values.
-    #[must_use]
-    pub fn csv(&self, zone_name: &str) -> String {
-        format!(
-            "{},{},{:.4},{:.3},{:.1},{},{:.0},{},{:.2},{:.4}",
-            self.at.format("%Y-%m-%dT%H:%M:%SZ"),
-            zone_name,
-            self.t_air,
-            self.t_out,
-            self.target,
-            u8::from(self.heater_on),
-            self.power_w,
-            u8::from(self.occupied),
-            self.lower_bound,
-            self.price
-        )
-    }
+    /// A building demand cap: the predictive zones plan jointly within it, and a guard sheds heaters every step
+    /// so that no 15-minute mean exceeds it.
+    pub demand_cap: Option<DemandCap>,
+    /// Day-ahead prices for day D+1 are published at this hour (UTC) of day D: the controllers see a day-ahead
+    /// series only that far, the time-of-use table beyond (`None`: all of it from the start).
+    pub price_publication_hour: Option<u32>,
+    /// The joint plan keeps this fraction of the demand cap (headroom for the thermostats' on/off timing, which
+    /// the guard absorbs by shedding); the guard holds the full cap.
+    pub cap_plan_fraction: f64,
 }
 
 fn round_to(v: f64, decimals: i32) -> f64 {
@@ -262,7 +116,6 @@ struct ZoneRun {
     truth: Occupancy,
     room: RoomState,
     target: Setpoint,
-    controller: Box<dyn Controller>,
     samples: Vec<Sample>,
     learned: LearnedSchedule,
     model: ZoneModel,
@@ -273,6 +126,12 @@ struct ZoneRun {
     ref_t_out: Vec<f64>,
     ref_occ: Vec<bool>,
     ref_price: Vec<f64>,
+    /// The controller's target (the device's `target` differs while the cap guard sheds the heater).
+    desired: Setpoint,
+    /// Guard rounds the heater has been kept off while wanting to run (rotation).
+    waited: u32,
+    /// The guard holds the heater off (it would be on).
+    shed: bool,
 }
 
 /// Timing of the controller calls.
@@ -281,6 +140,47 @@ pub struct Timing {
     pub calls: u64,
     pub total_s: f64,
     pub max_s: f64,
+}
+
+impl Timing {
+    fn record(&mut self, elapsed_s: f64) {
+        self.calls += 1;
+        self.total_s += elapsed_s;
+        self.max_s = self.max_s.max(elapsed_s);
+    }
+}
+
+/// The comfort deficit the cap guard ranks a heater by, K. A room at or below its comfort floor (within 0.1 K)
+/// comes first (10 K + its deficit: it is losing comfort now); the others by how far they lag the temperature their
+/// plan has for now (a planned warm-up that falls behind), or by their floor deficit without a plan.
+fn guard_deficit(floor: f64, plan: Option<&PlanSummary>, now: DateTime<Utc>, t_air: f64) -> f64 {
+    if floor - t_air > -0.1 {
+        return 10.0 + floor - t_air;
+    }
+    let planned = plan.and_then(|p| {
+        let x = (now - p.made_at).as_seconds_f64() / p.step_s as f64;
+        let k = x.floor() as usize;
+        let (a, b) = (*p.temp_c.get(k)?, *p.temp_c.get(k + 1)?);
+        Some(a + (b - a) * (x - k as f64))
+    });
+    (floor - t_air).max(planned.map_or(f64::NEG_INFINITY, |t| t - t_air))
+}
+
+/// When the day-ahead prices known at `now` end: prices for day D+1 are published at `hour` (UTC) on day D.
+fn published_until(now: DateTime<Utc>, hour: u32) -> DateTime<Utc> {
+    let midnight = now.duration_trunc(Duration::days(1)).unwrap_or(now);
+    let days = if now - midnight >= Duration::hours(i64::from(hour)) { 2 } else { 1 };
+    midnight + Duration::days(days)
+}
+
+/// The target that holds a heater off (the cap guard sheds it): `min_temp`, or lower if the room is that cold.
+fn shed_target(prefs: &Preferences, t_air: f64, hysteresis_k: f64, current: Setpoint) -> Setpoint {
+    let c = prefs.min_temp.min(((t_air - hysteresis_k - 0.2) * 10.0).floor() / 10.0);
+    Setpoint::from_celsius(c.max(Setpoint::MIN_CELSIUS)).unwrap_or(current)
+}
+
+fn cap_window_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(cap::WINDOW).unwrap_or(at)
 }
 
 /// Runs a scenario for one strategy. `trace` receives every test-period row.
@@ -313,7 +213,6 @@ pub fn run(
                 truth: Occupancy::new(z.profile.schedule.clone(), sc.seed, key as u64, DEFAULT_JITTER_MINUTES),
                 room: RoomState::new(z.profile.initial_temperature_c.unwrap_or(z.profile.initial_target_c)),
                 target: Setpoint::from_celsius(z.profile.initial_target_c).context("initial target")?,
-                controller: controller(strategy, &sc.predictive),
                 samples: Vec::new(),
                 learned: LearnedSchedule::default(),
                 model: match sc.model {
@@ -327,6 +226,9 @@ pub fn run(
                 ref_t_out: Vec::new(),
                 ref_occ: Vec::new(),
                 ref_price: Vec::new(),
+                desired: Setpoint::from_celsius(z.profile.initial_target_c).context("initial target")?,
+                waited: 0,
+                shed: false,
             })
         })
         .collect::<anyhow::Result<_>>()?;
@@ -341,9 +243,20 @@ pub fn run(
         WeatherSource::Synthetic(w) => w.utc_offset_minutes,
         WeatherSource::Series { .. } => 0,
     };
+    let mut controllers: Vec<Box<dyn Controller>> =
+        sc.zones.iter().map(|_| controller(strategy, &sc.predictive)).collect();
+    let plan_cap = sc.demand_cap.as_ref().map(|c| DemandCap {
+        kw: c.kw * sc.cap_plan_fraction,
+        windows: c.windows.iter().map(|w| cap::CapWindow { kw: w.kw * sc.cap_plan_fraction, ..*w }).collect(),
+        utc_offset_minutes: c.utc_offset_minutes,
+    });
     let mut timing = Timing::default();
     let fit = FitCriteria::default();
     let max_log = (14 * 24 * 60) as usize;
+    let mut budget = CapBudget::new(sc.start);
+    // Building energy per aligned 15-minute window of the test days, for `max_15min_kw`.
+    let mut window: Option<(DateTime<Utc>, f64)> = None;
+    let mut max_window_kw: f64 = 0.0;
 
     for i in 0..total_steps {
         let now = sc.start + sc.step * i as i32;
@@ -353,10 +266,17 @@ pub fn run(
         let price = sc.prices.at(now);
         let control_now = i % control_every == 0;
         let forecast = control_now.then(|| sc.forecast.issue(&sc.weather, now));
+        let known_prices = match (control_now, sc.price_publication_hour) {
+            (true, Some(h)) => Some(sc.prices.published_until(published_until(now, h))),
+            _ => None,
+        };
+        let prices = known_prices.as_ref().unwrap_or(&sc.prices);
         let midnight = i % steps_per_day == 0 && i > 0;
+        let mut occupied_now = Vec::with_capacity(zones.len());
+        let mut occupancy_now = Vec::with_capacity(zones.len());
         for (zi, z) in zones.iter_mut().enumerate() {
             let occupied = z.truth.is_occupied(local);
-            let prefs = &sc.zones[zi].preferences;
+            occupied_now.push(occupied);
             if i == warm_steps {
                 z.test_start_temp = z.room.t_air;
             }
@@ -380,49 +300,126 @@ pub fn run(
                 z.model = id.model.scaled(1.0 - sc.model_error);
                 z.last_id = Some(id);
             }
-            if let Some(forecast) = &forecast {
-                let occupancy = match sc.schedule {
+            if control_now {
+                occupancy_now.push(match sc.schedule {
                     ScheduleChoice::Nominal => OccupancyForecast::choose(Some(&sc.zones[zi].profile.schedule), None),
                     ScheduleChoice::Learned => OccupancyForecast::choose(None, Some(&z.learned)),
-                };
-                let ctx = ControlContext {
+                });
+            }
+        }
+        if let Some(forecast) = &forecast {
+            let ctxs: Vec<ControlContext<'_>> = zones
+                .iter()
+                .enumerate()
+                .map(|(zi, z)| ControlContext {
                     now,
                     utc_offset_minutes: offset,
                     reading: Some(ZoneReading {
                         at: now,
                         t_air: quantize(z.room.t_air),
                         t_out: Some(quantize(t_out)),
-                        occupied,
+                        occupied: occupied_now[zi],
                         heater_on: z.room.heater_on,
                         device_target: z.target,
                     }),
                     stale_after: sc.control_interval * 3,
-                    preferences: prefs,
+                    preferences: &sc.zones[zi].preferences,
                     hold: None,
-                    occupancy: &occupancy,
+                    occupancy: &occupancy_now[zi],
                     forecast,
-                    prices: &sc.prices,
+                    prices,
                     model: &z.model,
                     hysteresis_k: z.thermostat.hysteresis_k,
-                };
+                })
+                .collect();
+            let targets: Vec<Option<Setpoint>> = if let Some(plan_cap) = &plan_cap {
+                // One building step: the predictive zones plan jointly within the cap.
+                let mut pairs: Vec<(&mut dyn Controller, ControlContext<'_>)> =
+                    controllers.iter_mut().map(|c| &mut **c as &mut dyn Controller).zip(ctxs).collect();
                 let t = Instant::now();
-                let out = z.controller.control(&ctx);
-                let el = t.elapsed().as_secs_f64();
-                timing.calls += 1;
-                timing.total_s += el;
-                timing.max_s = timing.max_s.max(el);
-                if let Some(target) = out.target
-                    && (target.deci() - z.target.deci()).abs() >= 1
+                let decision = control_building(&mut pairs, Some(plan_cap), sc.predictive.shortfall_penalty_eur_per_kh);
+                timing.record(t.elapsed().as_secs_f64());
+                decision.outputs.into_iter().map(|o| o.target).collect()
+            } else {
+                let mut out = Vec::with_capacity(zones.len());
+                for (c, ctx) in controllers.iter_mut().zip(&ctxs) {
+                    let t = Instant::now();
+                    let o = c.control(ctx);
+                    timing.record(t.elapsed().as_secs_f64());
+                    out.push(o.target);
+                }
+                out
+            };
+            for (z, target) in zones.iter_mut().zip(targets) {
+                if let Some(target) = target
+                    && (target.deci() - z.desired.deci()).abs() >= 1
                 {
-                    z.target = target;
-                    if scored {
-                        z.kpis.setpoint_writes += 1;
-                    }
+                    z.desired = target;
+                }
+            }
+        }
+        // The cap guard: which heaters may run this step; the others are held off by a low target.
+        let cap_w = sc.demand_cap.as_ref().map(|c| c.cap_w(now));
+        let allowed: Vec<bool> = match cap_w {
+            Some(cap_w) => {
+                let available = budget.available_w(now, cap_w);
+                let requests: Vec<HeaterRequest> = zones
+                    .iter()
+                    .enumerate()
+                    .map(|(zi, z)| HeaterRequest {
+                        power_w: z.params.heater_power_w,
+                        // A heater the guard holds off would be on (its thermostat kept it on): ask for it.
+                        wants_on: z.thermostat.decide(z.room.t_air, z.desired.celsius(), z.room.heater_on || z.shed),
+                        deficit_k: guard_deficit(
+                            lower_bound(&sc.zones[zi].preferences, occupied_now[zi], band),
+                            controllers[zi].last_plan(),
+                            now,
+                            quantize(z.room.t_air),
+                        ),
+                        waited: z.waited,
+                    })
+                    .collect();
+                let allowed = allocate(&requests, available);
+                for ((z, r), a) in zones.iter_mut().zip(&requests).zip(&allowed) {
+                    z.waited = if r.wants_on && !a { z.waited + 1 } else { 0 };
+                }
+                requests.iter().zip(allowed).map(|(r, a)| a || !r.wants_on).collect()
+            }
+            None => vec![true; zones.len()],
+        };
+        let wanted: Vec<bool> = zones
+            .iter()
+            .map(|z| z.thermostat.decide(z.room.t_air, z.desired.celsius(), z.room.heater_on || z.shed))
+            .collect();
+        let mut building_w = 0.0;
+        for (zi, z) in zones.iter_mut().enumerate() {
+            let occupied = occupied_now[zi];
+            let prefs = &sc.zones[zi].preferences;
+            let h = z.thermostat.hysteresis_k;
+            let device = if !allowed[zi] {
+                z.shed = true;
+                shed_target(prefs, z.room.t_air, h, z.target)
+            } else if z.shed && wanted[zi] && !z.room.heater_on {
+                // Released: switch it back on (within the hysteresis band the thermostat would keep it off), the
+                // controller's target follows at the next step.
+                let kick = ((z.room.t_air + h + 0.15) * 10.0).ceil() / 10.0;
+                Setpoint::from_celsius(kick.max(z.desired.celsius()).min(Setpoint::MAX_CELSIUS)).unwrap_or(z.desired)
+            } else {
+                z.shed = false;
+                z.desired
+            };
+            if device.deci() != z.target.deci() {
+                z.target = device;
+                if scored {
+                    z.kpis.setpoint_writes += 1;
                 }
             }
             let was_on = z.room.heater_on;
             let inputs = StepInputs { t_out, target: z.target.celsius(), occupied };
             z.room.step(&z.params, &z.thermostat, inputs, step_s);
+            if z.room.heater_on {
+                building_w += z.params.heater_power_w;
+            }
             if scored {
                 if z.room.heater_on != was_on {
                     z.kpis.heater_switches += 1;
@@ -438,9 +435,14 @@ pub fn run(
                     occupied,
                     lower_bound: round_to(lower_bound(prefs, occupied, band), 2),
                     price: round_to(price, 4),
+                    upper_bound: round_to(prefs.ceiling(occupied, sc.predictive.storage_band_k), 2),
+                    cap_kw: cap_w.map(|c| c / 1000.0),
+                    shed: !allowed[zi],
                 };
                 let dt_h = step_s / 3600.0;
                 z.kpis.tdis_kh += (row.lower_bound - row.t_air).max(0.0) * dt_h;
+                z.kpis.tover_kh += (row.t_air - row.upper_bound).max(0.0) * dt_h;
+                z.kpis.shed_steps += u64::from(row.shed);
                 let e = row.power_w * dt_h / 1000.0;
                 z.kpis.energy_kwh += e;
                 z.kpis.cost_eur += e * row.price;
@@ -450,13 +452,30 @@ pub fn run(
                 z.ref_price.push(price);
             }
         }
+        budget.record(now, building_w, step_s);
+        if scored {
+            let w0 = cap_window_start(now);
+            match &mut window {
+                Some((start, j)) if *start == w0 => *j += building_w * step_s,
+                _ => {
+                    if let Some((_, j)) = window {
+                        max_window_kw = max_window_kw.max(j / cap::WINDOW.as_seconds_f64() / 1000.0);
+                    }
+                    window = Some((w0, building_w * step_s));
+                }
+            }
+        }
+    }
+    if let Some((_, j)) = window {
+        max_window_kw = max_window_kw.max(j / cap::WINDOW.as_seconds_f64() / 1000.0);
     }
 
     let mut results = Vec::new();
     let mut total = Kpis::default();
+    let refs = if sc.reference { Some(crate::reference::references(sc, &zones_ref(&zones))?) } else { None };
     for (zi, z) in zones.iter_mut().enumerate() {
-        if sc.reference {
-            z.kpis.reference = Some(reference(sc, zi, z)?);
+        if let Some(refs) = &refs {
+            z.kpis.reference = Some(refs[zi]);
         }
         z.kpis.finish();
         total.add(&z.kpis);
@@ -474,6 +493,7 @@ pub fn run(
         });
     }
     total.finish();
+    total.max_15min_kw = Some(max_window_kw);
     let settings = ScenarioSettings {
         controller: strategy,
         start: sc.start,
@@ -491,46 +511,34 @@ pub fn run(
         comfort_band_k: band,
         storage_upper_band_k: sc.predictive.storage_band_k,
         predictive: sc.predictive,
+        ceilings_c: sc
+            .zones
+            .iter()
+            .map(|z| {
+                let p = &z.preferences;
+                (z.profile.name.clone(), p.ceiling(false, band_upper(sc)), p.ceiling(true, band_upper(sc)))
+            })
+            .collect(),
+        demand_cap: sc.demand_cap.clone(),
+        price_publication_hour: sc.price_publication_hour,
+        cap_plan_fraction: sc.demand_cap.as_ref().map(|_| sc.cap_plan_fraction),
     };
     Ok((ScenarioResult { scenario: settings, zones: results, total }, timing))
 }
 
-/// The perfect-foresight optimum over the test days: true model, true weather, true occupancy, continuous heater
-/// power, from the zone's actual temperature at the start of the test days, by linear programming at the run's
-/// step, for energy and for cost.
-fn reference(sc: &Scenario, zi: usize, z: &ZoneRun) -> anyhow::Result<Reference> {
-    let prefs = &sc.zones[zi].preferences;
-    let band = sc.predictive.comfort_band_k;
-    let gains: Vec<f64> =
-        z.ref_occ.iter().map(|&o| if o { z.params.occupied_gains_w } else { z.params.base_gains_w }).collect();
-    let lower: Vec<f64> = z.ref_occ.iter().map(|&o| round_to(lower_bound(prefs, o, band), 2)).collect();
-    let upper_c = (prefs.occupied_temp.max(prefs.unoccupied_temp) + sc.predictive.storage_band_k).min(prefs.max_temp);
-    let upper = vec![upper_c; lower.len()];
-    let solve = |objective| {
-        PlanProblem {
-            dt_s: sc.step.as_seconds_f64(),
+fn band_upper(sc: &Scenario) -> f64 {
+    sc.predictive.storage_band_k
+}
+
+fn zones_ref(zones: &[ZoneRun]) -> Vec<crate::reference::ZoneTruth<'_>> {
+    zones
+        .iter()
+        .map(|z| crate::reference::ZoneTruth {
+            params: &z.params,
             t0: z.test_start_temp,
-            ua_w_per_k: z.params.ua_w_per_k,
-            capacitance_j_per_k: z.params.capacitance_j_per_k,
-            power_max_w: z.params.heater_power_w,
             t_out: &z.ref_t_out,
-            gains_w: &gains,
-            lower: &lower,
-            upper: &upper,
-            price_eur_kwh: &z.ref_price,
-            objective,
-            shortfall_penalty_eur_per_kh: 50.0,
-        }
-        .solve()
-        .with_context(|| format!("reference for zone {}", sc.zones[zi].profile.name))
-    };
-    let e = solve(Objective::Energy)?;
-    let c = solve(Objective::Cost)?;
-    Ok(Reference {
-        energy_opt_kwh: e.energy_kwh,
-        energy_opt_cost_eur: e.cost_eur,
-        cost_opt_eur: c.cost_eur,
-        cost_opt_energy_kwh: c.energy_kwh,
-        tdis_opt_kh: e.shortfall_kh.max(c.shortfall_kh),
-    })
+            occupied: &z.ref_occ,
+            price: &z.ref_price,
+        })
+        .collect()
 }

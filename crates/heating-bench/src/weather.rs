@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, DurationRound, NaiveDateTime, Utc};
 use heating_core::rng;
 use heating_core::weather::SyntheticWeather;
 use heating_predict::inputs::{Forecast, PriceProfile, interpolate};
+use heating_predict::prices::PriceSeries;
 
 /// Where the true outdoor temperature comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,15 +92,17 @@ fn parse_time(s: &str) -> anyhow::Result<DateTime<Utc>> {
 pub fn read_series(path: &Path) -> anyhow::Result<Vec<(DateTime<Utc>, f64)>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
+    let mut first = true;
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        let header = std::mem::replace(&mut first, false);
         let Some((t, v)) = line.split_once(',') else { bail!("{}:{}: expected time,value", path.display(), i + 1) };
         let value: f64 = match v.trim().parse() {
             Ok(v) => v,
-            Err(_) if out.is_empty() && i == 0 => continue, // header
+            Err(_) if header => continue, // the first line that is not a comment: a header
             Err(_) => bail!("{}:{}: {v:?} is not a number", path.display(), i + 1),
         };
         let at = parse_time(t).with_context(|| format!("{}:{}", path.display(), i + 1))?;
@@ -112,9 +115,12 @@ pub fn read_series(path: &Path) -> anyhow::Result<Vec<(DateTime<Utc>, f64)>> {
     Ok(out)
 }
 
-/// A price profile from a `timestamp,eur_kwh` file.
+/// A price profile from a `timestamp,eur_kwh` file: a day-ahead series (each price in force until the next row,
+/// the last one as long as the spacing before it; checked for duplicates and impossible prices), with the
+/// time-of-use table beyond it.
 pub fn read_prices(path: &Path) -> anyhow::Result<PriceProfile> {
-    Ok(PriceProfile::Series { points: read_series(path)? })
+    let series = PriceSeries::from_points(&read_series(path)?).with_context(|| path.display().to_string())?;
+    Ok(PriceProfile::day_ahead(series))
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::prices::PriceSeries;
+
 /// An outdoor-temperature forecast: points in time order, linearly interpolated, held flat beyond both ends.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Forecast {
@@ -72,6 +74,9 @@ pub enum PriceProfile {
     TimeOfUse { bands: Vec<(u32, u32, f64)>, default_eur_kwh: f64, utc_offset_minutes: i32 },
     /// A price series, each value in force from its time until the next point (the last one for ever).
     Series { points: Vec<(DateTime<Utc>, f64)> },
+    /// Published prices per interval (day-ahead), and `fallback` beyond them (before their start and from their
+    /// end on).
+    DayAhead { series: PriceSeries, fallback: Box<PriceProfile> },
 }
 
 impl Default for PriceProfile {
@@ -82,6 +87,25 @@ impl Default for PriceProfile {
 }
 
 impl PriceProfile {
+    /// Published prices, the default time-of-use table beyond them.
+    #[must_use]
+    pub fn day_ahead(series: PriceSeries) -> Self {
+        Self::DayAhead { series, fallback: Box::new(Self::default()) }
+    }
+
+    /// The same profile with only what had been published by `known_until` of a day-ahead series (the fallback
+    /// after that); other profiles unchanged.
+    #[must_use]
+    pub fn published_until(&self, known_until: DateTime<Utc>) -> Self {
+        match self {
+            Self::DayAhead { series, fallback } => match series.until(known_until) {
+                Some(series) => Self::DayAhead { series, fallback: fallback.clone() },
+                None => (**fallback).clone(),
+            },
+            other => other.clone(),
+        }
+    }
+
     /// Price in €/kWh in force at `at`.
     #[must_use]
     pub fn at(&self, at: DateTime<Utc>) -> f64 {
@@ -94,6 +118,7 @@ impl PriceProfile {
                 let i = points.partition_point(|(t, _)| *t <= at);
                 if i == 0 { points.first().map_or(0.0, |p| p.1) } else { points[i - 1].1 }
             }
+            Self::DayAhead { series, fallback } => series.at(at).unwrap_or_else(|| fallback.at(at)),
         }
     }
 
@@ -134,5 +159,19 @@ mod tests {
         assert_eq!(s.at(t(-1)), 0.2);
         assert_eq!(s.at(t(1)), 0.2);
         assert_eq!(s.at(t(5)), 0.3);
+    }
+
+    #[test]
+    fn day_ahead_prices_fall_back_to_the_table_beyond_their_end() {
+        let series = PriceSeries::from_points(&[(t(17), 0.31), (t(18), 0.12)]).unwrap();
+        let p = PriceProfile::day_ahead(series);
+        assert_eq!((p.at(t(16)), p.at(t(17)), p.at(t(18)), p.at(t(19)), p.at(t(27))), (0.18, 0.31, 0.12, 0.25, 0.10));
+        assert!((p.mean_over(t(17) + Duration::minutes(30), Duration::hours(1)) - (0.31 + 0.12) / 2.0).abs() < 1e-12);
+        let early = p.published_until(t(18));
+        assert_eq!((early.at(t(17)), early.at(t(18))), (0.31, 0.25), "not yet published: the table");
+        assert_eq!(p.published_until(t(0)), PriceProfile::default());
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["kind"], "day_ahead");
+        assert_eq!(serde_json::from_value::<PriceProfile>(json).unwrap(), p);
     }
 }

@@ -9,13 +9,16 @@
 //!   [`control::Controller::control`] each control interval with a [`control::ControlContext`];
 //! - [`control::Controller::planned_preheat_start`] (and [`control::Controller::last_plan`]) for the status page.
 
+pub mod cap;
 pub mod control;
 pub mod inputs;
 pub mod lp;
 pub mod model;
 pub mod occupancy;
+pub mod prices;
 
 pub use control::{ControlContext, ControlOutput, Controller, PredictiveConfig, Strategy, ZoneReading, controller};
 pub use inputs::{Forecast, PriceProfile};
 pub use model::{FitCriteria, Identification, Sample, ZoneModel, identify};
 pub use occupancy::{LearnedSchedule, OccupancyForecast};
+pub use prices::{PriceInterval, PriceSeries};

@@ -14,6 +14,10 @@ use clarabel::solver::{
 };
 use serde::{Deserialize, Serialize};
 
+mod joint;
+
+pub use joint::{CapSeries, JointPlan, JointProblem};
+
 /// What a plan minimizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

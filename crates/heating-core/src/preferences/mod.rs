@@ -25,6 +25,12 @@
 //!   value: one this version cannot read (earlier versions accepted any `control_strategy` or
 //!   `occupancy_schedule`) takes its default, so an upgrade never makes a stored zone unreadable.
 //!
+//! - `storage_max_temp` (vacant) and `occupied_max_temp` (occupied) are the comfort ceilings the predictive
+//!   planner keeps (see [`Preferences::ceiling`]); unset, the planner stores heat up to the occupants' preferred
+//!   temperature, as before they existed. Set, each lies within 5..=35 °C and not below the comfort temperatures
+//!   it bounds (`occupied_max_temp >= occupied_temp`; `storage_max_temp >= occupied_temp` and `>= unoccupied_temp`,
+//!   since a vacant room is warmed up to `occupied_temp` before people arrive).
+//!
 //! Adding a field: add it to the struct and [`Default`], read it in `Preferences::parse` (with
 //! [`take_celsius`] or the generic [`take`]), write it in `to_map`, and check it in [`Preferences::validate`].
 //! Older stored documents then get the default for it.
@@ -76,6 +82,11 @@ pub struct Preferences {
     /// When people are expected, for the planning strategies (default: unset, the occupancy learned from the
     /// zone's readings; an empty schedule counts as unset).
     pub occupancy_schedule: Option<WeeklySchedule>,
+    /// Highest temperature a *vacant* room may be warmed to while the planner stores cheap heat, °C (default:
+    /// unset, the comfort ceiling [`Preferences::ceiling`] falls back to the higher comfort temperature).
+    pub storage_max_temp: Option<f64>,
+    /// Highest temperature an *occupied* room may be planned at, °C (default: unset, as for `storage_max_temp`).
+    pub occupied_max_temp: Option<f64>,
     /// Keys this version does not know, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -96,6 +107,8 @@ impl Default for Preferences {
             weather_location: None,
             control_strategy: None,
             occupancy_schedule: None,
+            storage_max_temp: None,
+            occupied_max_temp: None,
             extra: Map::new(),
         }
     }
@@ -257,6 +270,8 @@ impl Preferences {
             weather_location: read(on_bad, take(m, "weather_location"))?,
             control_strategy: read(on_bad, take_strategy(m, "control_strategy"))?,
             occupancy_schedule: read(on_bad, take_schedule(m, "occupancy_schedule"))?,
+            storage_max_temp: read(on_bad, take_celsius(m, "storage_max_temp"))?,
+            occupied_max_temp: read(on_bad, take_celsius(m, "occupied_max_temp"))?,
             extra: map,
         })
     }
@@ -284,6 +299,8 @@ impl Preferences {
             "occupancy_schedule".into(),
             self.occupancy_schedule.as_ref().map_or(Value::Null, |s| serde_json::to_value(s).unwrap_or(Value::Null)),
         );
+        map.insert("storage_max_temp".into(), self.storage_max_temp.into());
+        map.insert("occupied_max_temp".into(), self.occupied_max_temp.into());
         for (k, v) in &self.extra {
             map.insert(k.clone(), v.clone());
         }
@@ -361,6 +378,32 @@ impl Preferences {
                 format!("{} °C must not be above max_temp ({} °C)", self.min_temp, self.max_temp),
             ));
         }
+        self.validate_ceilings()
+    }
+
+    /// The comfort ceilings: within 5..=35 °C and not below the comfort temperatures they bound. A vacant room is
+    /// warmed up to `occupied_temp` before people arrive, so `storage_max_temp` bounds both comfort temperatures.
+    fn validate_ceilings(&self) -> Result<(), PreferencesError> {
+        let occupied = [("occupied_temp", self.occupied_temp)];
+        let both = [("occupied_temp", self.occupied_temp), ("unoccupied_temp", self.unoccupied_temp)];
+        for (key, value, bounded) in [
+            ("storage_max_temp", self.storage_max_temp, &both[..]),
+            ("occupied_max_temp", self.occupied_max_temp, &occupied[..]),
+        ] {
+            let Some(v) = value else { continue };
+            if !(v.is_finite() && (MIN_CELSIUS..=MAX_CELSIUS).contains(&v)) {
+                return Err(PreferencesError::field(
+                    key,
+                    format!("{v} °C is outside the allowed range {MIN_CELSIUS}..={MAX_CELSIUS} °C"),
+                ));
+            }
+            if let Some((name, t)) = bounded.iter().find(|(_, t)| v < *t) {
+                return Err(PreferencesError::field(
+                    key,
+                    format!("{v} °C must not be below {name} ({t} °C), the comfort temperature it bounds"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -375,6 +418,16 @@ impl Preferences {
     #[must_use]
     pub fn target_for(&self, occupied: bool) -> f64 {
         self.clamp(if occupied { self.occupied_temp } else { self.unoccupied_temp })
+    }
+
+    /// The highest temperature the planner may aim for, °C: `occupied_max_temp` while comfort is required
+    /// (`occupied`), else `storage_max_temp`; each, unset, the higher of `occupied_temp` and `unoccupied_temp` plus
+    /// `storage_band_k` (the planner's rule before the ceilings existed). Never above `max_temp`.
+    #[must_use]
+    pub fn ceiling(&self, occupied: bool, storage_band_k: f64) -> f64 {
+        let base = self.occupied_temp.max(self.unoccupied_temp) + storage_band_k;
+        let set = if occupied { self.occupied_max_temp } else { self.storage_max_temp };
+        set.unwrap_or(base).min(self.max_temp)
     }
 
     /// Clamps a temperature into `min_temp..=max_temp` (the bounds are assumed valid: `min_temp <= max_temp`).

@@ -180,7 +180,8 @@ fn every_key_round_trips_and_unset_ones_are_written_as_null() {
         "schedule": [{"when": "mon-fri 07:00-09:00", "temp": 21.5}],
         "weather_warm_threshold": 19.0, "weather_warm_offset": 0.5, "weather_cold_threshold": -3.0,
         "weather_cold_offset": 1.0, "weather_location": "Berlin",
-        "control_strategy": "predictive", "occupancy_schedule": ["mon-fri 08:30-17:30"], "custom": [1]
+        "control_strategy": "predictive", "occupancy_schedule": ["mon-fri 08:30-17:30"],
+        "storage_max_temp": 24.0, "occupied_max_temp": 22.5, "custom": [1]
     });
     let p = Preferences::parse_valid(full.clone()).unwrap();
     assert_eq!(p.to_json(), full);
@@ -231,4 +232,41 @@ fn merge_replaces_given_keys_only() {
     assert!(!m.extra.contains_key("drop"));
     assert!(base.merged(json!("x")).is_err());
     assert!(base.merged(json!({"max_temp": "hot"})).unwrap_err().0.contains("preferences.max_temp"));
+}
+
+#[test]
+fn comfort_ceilings_default_to_the_comfort_temperature() {
+    let p = Preferences::default();
+    assert_eq!((p.storage_max_temp, p.occupied_max_temp), (None, None));
+    // Unset: the planner's rule before the ceilings existed.
+    assert_eq!((p.ceiling(false, 0.0), p.ceiling(true, 0.0)), (21.0, 21.0));
+    assert_eq!(p.ceiling(true, 1.0), 22.0);
+    let p = Preferences::parse_valid(json!({"storage_max_temp": 24, "occupied_max_temp": 22})).unwrap();
+    assert_eq!((p.ceiling(false, 0.0), p.ceiling(true, 0.0)), (24.0, 22.0));
+    assert_eq!(p.to_json()["storage_max_temp"], json!(24.0));
+    // Never above max_temp.
+    let p = Preferences::parse_valid(json!({"storage_max_temp": 30, "max_temp": 26})).unwrap();
+    assert_eq!(p.ceiling(false, 0.0), 26.0);
+    assert_eq!(Preferences::from_json(json!({"storage_max_temp": null})).unwrap().storage_max_temp, None);
+}
+
+#[test]
+fn comfort_ceilings_are_validated_naming_the_key() {
+    for (body, key, words) in [
+        (json!({"storage_max_temp": 36}), "storage_max_temp", "5..=35"),
+        (json!({"occupied_max_temp": 4}), "occupied_max_temp", "5..=35"),
+        (json!({"occupied_max_temp": 20.5}), "occupied_max_temp", "occupied_temp (21 °C)"),
+        (json!({"storage_max_temp": 20}), "storage_max_temp", "occupied_temp (21 °C)"),
+        (
+            json!({"storage_max_temp": 19, "occupied_temp": 18, "unoccupied_temp": 19.5}),
+            "storage_max_temp",
+            "unoccupied_temp",
+        ),
+    ] {
+        let e = Preferences::parse_valid(body.clone()).unwrap_err();
+        assert!(e.0.starts_with(&format!("preferences.{key}: ")) && e.0.contains(words), "{body}: {e}");
+    }
+    let e = Preferences::from_json(json!({"storage_max_temp": "warm"})).unwrap_err();
+    assert_eq!(e.0, "preferences.storage_max_temp: must be a number (°C), got a string");
+    assert!(Preferences::parse_valid(json!({"storage_max_temp": 21, "occupied_max_temp": 21})).is_ok());
 }

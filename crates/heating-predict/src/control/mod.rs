@@ -19,6 +19,7 @@
 //! `predictive::config`, the plan's translation into a thermostat target and a preheat start in
 //! `predictive::plan`); their public types are re-exported here.
 
+pub mod building;
 mod predictive;
 mod simple;
 
@@ -34,7 +35,7 @@ use crate::inputs::{Forecast, PriceProfile};
 use crate::model::ZoneModel;
 use crate::occupancy::OccupancyForecast;
 
-pub use predictive::{PlanSummary, Predictive, PredictiveConfig};
+pub use predictive::{PlanSummary, Predictive, PredictiveConfig, PreparedPlan};
 pub use simple::{Constant, Reactive, Scheduled};
 
 /// The control strategies: the domain's [`ControlStrategy`](heating_core::preferences::ControlStrategy), also a
@@ -149,6 +150,12 @@ pub trait Controller: fmt::Debug + Send {
 
     /// The last plan, for display (predictive only).
     fn last_plan(&self) -> Option<&PlanSummary> {
+        None
+    }
+
+    /// The predictive controller behind this one, for the building step that plans zones jointly
+    /// ([`building::control_building`]); `None` for strategies that do not plan.
+    fn as_predictive(&mut self) -> Option<&mut Predictive> {
         None
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::{ControlContext, ControlOutput, Controller, Strategy, ZoneReading};
-use crate::lp::PlanProblem;
+use crate::lp::{Plan, PlanError, PlanProblem};
 use crate::model::ZoneModel;
 use plan::{Interval, preheat_start, thermostat_target};
 
@@ -24,9 +24,13 @@ pub struct PlanSummary {
     pub power_w: Vec<f64>,
     /// Lower bound the plan keeps, per step end.
     pub lower_c: Vec<f64>,
+    /// Comfort ceiling the plan keeps, per step end (`storage_max_temp` / `occupied_max_temp`).
+    pub upper_c: Vec<f64>,
     pub preheat_start: Option<DateTime<Utc>>,
     pub cost_eur: f64,
     pub energy_kwh: f64,
+    /// Planned comfort shortfall, K·h (0 unless the heater, or a building demand cap, cannot keep the floor).
+    pub shortfall_kh: f64,
 }
 
 /// Model-predictive control: every control interval, a 24 h plan by linear programming (see [`crate::lp`]).
@@ -178,16 +182,79 @@ impl Controller for Predictive {
     }
 
     fn control(&mut self, ctx: &ControlContext<'_>) -> ControlOutput {
-        let reading = match ctx.fresh_reading() {
-            Ok(r) => r,
-            Err(why) => return ControlOutput::skip(why),
-        };
+        match self.prepare(ctx) {
+            Ok(prepared) => {
+                let plan = prepared.problem().solve();
+                self.finish(ctx, prepared, plan)
+            }
+            Err(out) => *out,
+        }
+    }
+
+    fn as_predictive(&mut self) -> Option<&mut Predictive> {
+        Some(self)
+    }
+}
+
+/// One zone's planning problem as [`Predictive::prepare`] sets it up, owned, with what turning its plan into a
+/// target needs ([`Predictive::finish`]). The building step ([`super::building`]) plans several at once.
+#[derive(Debug, Clone)]
+pub struct PreparedPlan {
+    pub dt_s: f64,
+    pub t0: f64,
+    pub ua_w_per_k: f64,
+    pub capacitance_j_per_k: f64,
+    pub power_max_w: f64,
+    pub t_out: Vec<f64>,
+    pub gains_w: Vec<f64>,
+    /// Lowest temperature at the end of each step, °C.
+    pub lower: Vec<f64>,
+    /// Comfort ceiling at the end of each step, °C.
+    pub upper: Vec<f64>,
+    /// Price plus the energy weight, €/kWh.
+    pub price_eur_kwh: Vec<f64>,
+    pub objective: crate::lp::Objective,
+    pub shortfall_penalty_eur_per_kh: f64,
+    reading: ZoneReading,
+    need: Vec<bool>,
+    interval_lb: Vec<f64>,
+    vac_lb: f64,
+    occ_lb: f64,
+}
+
+impl PreparedPlan {
+    /// The LP of this zone alone.
+    #[must_use]
+    pub fn problem(&self) -> PlanProblem<'_> {
+        PlanProblem {
+            dt_s: self.dt_s,
+            t0: self.t0,
+            ua_w_per_k: self.ua_w_per_k,
+            capacitance_j_per_k: self.capacitance_j_per_k,
+            power_max_w: self.power_max_w,
+            t_out: &self.t_out,
+            gains_w: &self.gains_w,
+            lower: &self.lower,
+            upper: &self.upper,
+            price_eur_kwh: &self.price_eur_kwh,
+            objective: self.objective,
+            shortfall_penalty_eur_per_kh: self.shortfall_penalty_eur_per_kh,
+        }
+    }
+}
+
+impl Predictive {
+    /// Sets up this decision's plan: the comfort requirement, the bounds (floor and ceiling), forecast, gains,
+    /// prices and usable heater power. `Err` holds the answer when there is nothing to plan (no fresh reading, a
+    /// manual hold).
+    pub fn prepare(&mut self, ctx: &ControlContext<'_>) -> Result<PreparedPlan, Box<ControlOutput>> {
+        let reading = ctx.fresh_reading().map_err(|why| Box::new(ControlOutput::skip(why)))?;
         if reading.occupied {
             self.last_seen_occupied = Some(reading.at);
         }
         self.observe(&reading, ctx.hysteresis_k);
         if let Some(held) = ctx.hold_output(reading.occupied) {
-            return held;
+            return Err(Box::new(held));
         }
         let cfg = self.config;
         let p = ctx.preferences;
@@ -197,16 +264,17 @@ impl Controller for Predictive {
         let occ_lb = p.clamp(p.occupied_temp) - cfg.comfort_band_k;
         let vac_lb = p.clamp(p.unoccupied_temp) - cfg.comfort_band_k;
         // Bound during each interval, then at each boundary (it must hold on both sides).
-        let interval_lb: Vec<f64> = (0..n)
-            .map(|k| {
-                let span = &need[(k * step_min).min(need.len())..((k + 1) * step_min).min(need.len())];
-                if span.iter().any(|x| *x) { occ_lb } else { vac_lb }
-            })
+        let required: Vec<bool> = (0..n)
+            .map(|k| need[(k * step_min).min(need.len())..((k + 1) * step_min).min(need.len())].iter().any(|x| *x))
             .collect();
+        let interval_lb: Vec<f64> = required.iter().map(|&r| if r { occ_lb } else { vac_lb }).collect();
         let lower: Vec<f64> =
             (0..n).map(|k| interval_lb[k].max(interval_lb[(k + 1).min(n - 1)]) + cfg.comfort_margin_k).collect();
-        let upper_c = (p.occupied_temp.max(p.unoccupied_temp) + cfg.storage_band_k).min(p.max_temp);
-        let upper = vec![upper_c.max(occ_lb + cfg.comfort_margin_k + 0.1); n];
+        // The comfort ceiling: the occupied one where comfort is required on either side of the boundary.
+        let interval_ub: Vec<f64> = required.iter().map(|&r| p.ceiling(r, cfg.storage_band_k)).collect();
+        let upper: Vec<f64> = (0..n)
+            .map(|k| interval_ub[k].min(interval_ub[(k + 1).min(n - 1)]).max(occ_lb + cfg.comfort_margin_k + 0.1))
+            .collect();
         let t_now_out = reading.t_out.unwrap_or(5.0);
         let step_at = |k: usize| ctx.now + cfg.step * k as i32;
         let t_out: Vec<f64> = (0..n).map(|k| ctx.forecast.at(step_at(k) + cfg.step / 2).unwrap_or(t_now_out)).collect();
@@ -231,27 +299,52 @@ impl Controller for Predictive {
             Some(r) if cfg.observed_power_margin > 0.0 => (r * cfg.observed_power_margin).clamp(0.5, 1.5),
             _ => cfg.power_fraction,
         };
-        let problem = PlanProblem {
+        Ok(PreparedPlan {
             dt_s: cfg.step.as_seconds_f64(),
             t0: reading.t_air,
             ua_w_per_k: m.ua_w_per_k,
             capacitance_j_per_k: m.capacitance_j_per_k,
             power_max_w: m.heater_power_w * power_fraction,
-            t_out: &t_out,
-            gains_w: &gains,
-            lower: &lower,
-            upper: &upper,
-            price_eur_kwh: &price,
+            t_out,
+            gains_w: gains,
+            lower,
+            upper,
+            price_eur_kwh: price,
             objective: cfg.objective,
             shortfall_penalty_eur_per_kh: cfg.shortfall_penalty_eur_per_kh,
-        };
-        match problem.solve() {
+            reading,
+            need,
+            interval_lb,
+            vac_lb,
+            occ_lb,
+        })
+    }
+
+    /// Turns the plan (this zone's alone, or its part of a building's) into the decision, and keeps it for display.
+    pub fn finish(
+        &mut self,
+        ctx: &ControlContext<'_>,
+        prep: PreparedPlan,
+        plan: Result<Plan, PlanError>,
+    ) -> ControlOutput {
+        let cfg = self.config;
+        let p = ctx.preferences;
+        let step_min = cfg.step.num_minutes().max(1) as usize;
+        let step_at = |k: usize| ctx.now + cfg.step * k as i32;
+        match plan {
             Ok(plan) => {
                 let interval =
-                    Interval { model: m, t_out: t_out[0], gains_w: gains[0], dt_s: cfg.step.as_seconds_f64() };
-                let target_c =
-                    thermostat_target(&plan, lower[0], &reading, ctx.hysteresis_k, problem.power_max_w, &interval);
-                let preheat_start = preheat_start(&plan.temp_c, &interval_lb, vac_lb, occ_lb).map(step_at);
+                    Interval { model: ctx.model, t_out: prep.t_out[0], gains_w: prep.gains_w[0], dt_s: prep.dt_s };
+                let target_c = thermostat_target(
+                    &plan,
+                    prep.lower[0],
+                    &prep.reading,
+                    ctx.hysteresis_k,
+                    prep.power_max_w,
+                    &interval,
+                );
+                let preheat_start =
+                    preheat_start(&plan.temp_c, &prep.interval_lb, prep.vac_lb, prep.occ_lb).map(step_at);
                 let reason = format!(
                     "plan: {:.1} °C in {} min ({}), {:.2} kWh / {:.2} € over {} h",
                     plan.temp_c[1],
@@ -266,10 +359,12 @@ impl Controller for Predictive {
                     step_s: cfg.step.num_seconds(),
                     temp_c: plan.temp_c,
                     power_w: plan.power_w,
-                    lower_c: lower,
+                    lower_c: prep.lower,
+                    upper_c: prep.upper,
                     preheat_start,
                     cost_eur: plan.cost_eur,
                     energy_kwh: plan.energy_kwh,
+                    shortfall_kh: plan.shortfall_kh,
                 });
                 ControlOutput {
                     target: ctx.setpoint(target_c),
@@ -282,6 +377,7 @@ impl Controller for Predictive {
             Err(e) => {
                 // No plan: be safe, like the schedule with the margin applied.
                 self.plan = None;
+                let need = &prep.need;
                 let comfort = need.first().copied().unwrap_or(false) || need.iter().take(4 * step_min).any(|x| *x);
                 let c = if comfort { p.occupied_temp } else { p.unoccupied_temp };
                 ControlOutput {
@@ -376,6 +472,56 @@ mod tests {
         let (reactive_tdis, none, _) = run(Strategy::Reactive, 1.0);
         assert!(none.is_none());
         assert!(reactive_tdis > 0.5, "reactive heats only once people are there: {reactive_tdis}");
+    }
+
+    #[test]
+    fn the_plan_keeps_the_comfort_ceilings() {
+        let profile = &default_profiles()[3];
+        let model = ZoneModel::from_params(&profile.params());
+        let occupancy = OccupancyForecast::Schedule(WeeklySchedule::parse(&["mon-fri 08:30-17:30"]).unwrap());
+        let forecast = Forecast::constant(monday(), 2.0);
+        let prices = PriceProfile::default();
+        let now = monday() + Duration::hours(4);
+        let plan_for = |prefs: &Preferences| {
+            let ctx = ControlContext {
+                now,
+                utc_offset_minutes: 0,
+                reading: Some(ZoneReading {
+                    at: now,
+                    t_air: 17.0,
+                    t_out: Some(2.0),
+                    occupied: false,
+                    heater_on: false,
+                    device_target: Setpoint::from_celsius(17.0).unwrap(),
+                }),
+                stale_after: Duration::minutes(45),
+                preferences: prefs,
+                hold: None,
+                occupancy: &occupancy,
+                forecast: &forecast,
+                prices: &prices,
+                model: &model,
+                hysteresis_k: 0.3,
+            };
+            let mut ctl = Predictive::new(PredictiveConfig::default());
+            assert!(ctl.control(&ctx).target.is_some());
+            ctl.last_plan().unwrap().clone()
+        };
+        // Default: the occupants' temperature throughout, as before the ceilings existed.
+        let plan = plan_for(&Preferences::default());
+        assert!(plan.upper_c.iter().all(|u| *u == 21.0), "{:?}", plan.upper_c);
+        let prefs =
+            Preferences::parse_valid(serde_json::json!({"storage_max_temp": 24, "occupied_max_temp": 22})).unwrap();
+        let plan = plan_for(&prefs);
+        // 04:00 + k·15 min: vacant until 08:15 (people expected 08:30, comfort 15 min early), then occupied.
+        assert_eq!(plan.upper_c[0], 24.0);
+        assert_eq!(plan.upper_c[15], 24.0, "08:00");
+        assert_eq!(plan.upper_c[16], 22.0, "08:15: the boundary into the required period");
+        assert_eq!(plan.upper_c[24], 22.0, "10:00");
+        assert_eq!(plan.upper_c[60], 24.0, "19:00, vacant again");
+        for (k, u) in plan.upper_c.iter().enumerate() {
+            assert!(plan.temp_c[k + 1] <= u + 1e-3, "step {k}: {} above {u}", plan.temp_c[k + 1]);
+        }
     }
 
     #[test]

@@ -88,6 +88,15 @@ pub struct PreferencesSchema {
     /// list counts as unset).
     #[schema(default = json!(null), example = json!(["mon-fri 08:30-17:30"]))]
     pub occupancy_schedule: Option<Vec<ScheduleEntrySchema>>,
+    /// Comfort ceiling of a vacant room, °C (5..=35, not below `occupied_temp` nor `unoccupied_temp`): how warm
+    /// the `predictive` strategy may make an empty room while storing heat in cheap hours. Default: null (up to the
+    /// higher of `occupied_temp` and `unoccupied_temp`).
+    #[schema(default = json!(null), minimum = 5.0, maximum = 35.0)]
+    pub storage_max_temp: Option<f64>,
+    /// Comfort ceiling of an occupied room, °C (5..=35, not below `occupied_temp`): how warm the `predictive`
+    /// strategy may plan a room while people are expected. Default: null (as `storage_max_temp`).
+    #[schema(default = json!(null), minimum = 5.0, maximum = 35.0)]
+    pub occupied_max_temp: Option<f64>,
     /// Any other keys, kept verbatim.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,

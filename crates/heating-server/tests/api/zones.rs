@@ -22,7 +22,8 @@ async fn create_zone_applies_defaults() {
             "occupied_temp": 21.0, "unoccupied_temp": 17.0, "min_temp": 10.0, "max_temp": 28.0,
             "schedule": [], "weather_warm_threshold": 21.0, "weather_warm_offset": 1.0,
             "weather_cold_threshold": null, "weather_cold_offset": 0.5, "weather_location": null,
-            "control_strategy": null, "occupancy_schedule": null
+            "control_strategy": null, "occupancy_schedule": null, "storage_max_temp": null,
+            "occupied_max_temp": null
         })
     );
     assert_eq!(utc(&zone["created_at"]), t0());

@@ -1,0 +1,293 @@
+//! A building demand cap: the highest mean power over each 15-minute window, across all zones, and how heaters
+//! share it when it binds.
+//!
+//! - [`DemandCap`]: the setting, kW, optionally different in windows of the day (site-local time).
+//! - [`CapBudget`]: the energy left in the current window; [`CapBudget::available_w`] paces it over the rest of the
+//!   window, so that any set of heaters whose total power stays within it keeps the window's mean under the cap.
+//! - [`allocate`]: given the heaters that want to run, their powers and comfort deficits, which may run within a
+//!   power budget: the largest deficit first, ties to the heater that has waited longest (rotation).
+//!
+//! The predictive strategy plans within the cap (one LP over the zones, [`crate::control::building`]); the others
+//! do not know it. Either way the heaters' own thermostats switch, so a guard calls [`allocate`] every few
+//! seconds to minutes with the budget and sheds what does not fit.
+
+use chrono::{DateTime, Duration, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The length of a demand window (billing and connection limits use the mean power over 15 minutes).
+pub const WINDOW: Duration = Duration::minutes(15);
+
+/// A building demand cap: `kw`, except in the listed windows of the day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DemandCap {
+    /// The cap, kW.
+    pub kw: f64,
+    /// Other caps in windows of the day (site-local time), first match wins.
+    #[serde(default)]
+    pub windows: Vec<CapWindow>,
+    /// Site-local offset from UTC, minutes.
+    #[serde(default)]
+    pub utc_offset_minutes: i32,
+}
+
+/// A cap in force from `from_min` to `to_min` minutes after local midnight (wrapping past midnight when
+/// `to_min <= from_min`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CapWindow {
+    pub from_min: u32,
+    pub to_min: u32,
+    pub kw: f64,
+}
+
+/// Why a demand cap was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CapError(pub String);
+
+impl std::str::FromStr for CapWindow {
+    type Err = CapError;
+
+    /// `HH:MM-HH:MM=KW`, e.g. `17:00-21:00=3`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || CapError(format!("cap window {s:?}: expected HH:MM-HH:MM=KW, e.g. 17:00-21:00=3"));
+        let (span, kw) = s.trim().split_once('=').ok_or_else(bad)?;
+        let (from, to) = span.split_once('-').ok_or_else(bad)?;
+        let minutes = |t: &str| -> Result<u32, CapError> {
+            let (h, m) = t.trim().split_once(':').ok_or_else(bad)?;
+            let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+            if h > 24 || m > 59 || (h == 24 && m > 0) {
+                return Err(bad());
+            }
+            Ok(h * 60 + m)
+        };
+        let kw: f64 = kw.trim().parse().map_err(|_| bad())?;
+        Ok(Self { from_min: minutes(from)?, to_min: minutes(to)?, kw })
+    }
+}
+
+impl DemandCap {
+    /// A cap of `kw` at all times.
+    #[must_use]
+    pub fn constant(kw: f64) -> Self {
+        Self { kw, windows: Vec::new(), utc_offset_minutes: 0 }
+    }
+
+    /// Every cap finite and above 0 kW (at most 10 MW), windows within the day and not empty.
+    pub fn validate(&self) -> Result<(), CapError> {
+        let ok = |kw: f64| kw.is_finite() && kw > 0.0 && kw <= 10_000.0;
+        if !ok(self.kw) {
+            return Err(CapError(format!("demand cap {} kW: must be above 0 and at most 10000 kW", self.kw)));
+        }
+        for w in &self.windows {
+            if !ok(w.kw) {
+                return Err(CapError(format!("cap window {} kW: must be above 0 and at most 10000 kW", w.kw)));
+            }
+            if w.from_min >= 24 * 60 || w.to_min > 24 * 60 || w.from_min == w.to_min {
+                return Err(CapError(format!(
+                    "cap window {}-{} min: must lie within the day and not be empty",
+                    w.from_min, w.to_min
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The cap in force at `at`, W.
+    #[must_use]
+    pub fn cap_w(&self, at: DateTime<Utc>) -> f64 {
+        let local = at + Duration::minutes(i64::from(self.utc_offset_minutes));
+        let m = local.hour() * 60 + local.minute();
+        let inside = |w: &&CapWindow| {
+            if w.from_min < w.to_min { (w.from_min..w.to_min).contains(&m) } else { m >= w.from_min || m < w.to_min }
+        };
+        self.windows.iter().find(inside).map_or(self.kw, |w| w.kw) * 1000.0
+    }
+
+    /// The cap over `n` steps of `step` from `from`, one value per cap window of [`WINDOW`] (steps of 15 minutes or
+    /// less that divide it; each window takes the lowest cap in force during it), and the steps per window.
+    #[must_use]
+    pub fn series(&self, from: DateTime<Utc>, step: Duration, n: usize) -> (usize, Vec<f64>) {
+        let per = if step > Duration::zero() && step <= WINDOW && WINDOW.num_seconds() % step.num_seconds() == 0 {
+            (WINDOW.num_seconds() / step.num_seconds()) as usize
+        } else {
+            1
+        };
+        let caps = (0..n.div_ceil(per))
+            .map(|w| (0..per).map(|i| self.cap_w(from + step * (w * per + i) as i32)).fold(f64::INFINITY, f64::min))
+            .collect();
+        (per, caps)
+    }
+}
+
+/// The energy left in the current cap window, and its pacing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CapBudget {
+    /// Start of the current window (aligned to [`WINDOW`] in UTC, as meters align them).
+    pub window_start: DateTime<Utc>,
+    /// Energy used in the current window so far, J.
+    pub used_j: f64,
+}
+
+impl CapBudget {
+    /// The window containing `now`, nothing used yet.
+    #[must_use]
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self { window_start: window_start(now), used_j: 0.0 }
+    }
+
+    /// The power the heaters may draw from `now` on, W: the energy left in the window over the time left in it, so
+    /// that drawing at most this until the window ends keeps its mean at or under `cap_w` (the budget moves to a
+    /// new window on its own).
+    pub fn available_w(&mut self, now: DateTime<Utc>, cap_w: f64) -> f64 {
+        self.roll(now);
+        let window_s = WINDOW.as_seconds_f64();
+        let left_s = (self.window_start + WINDOW - now).as_seconds_f64().clamp(1e-9, window_s);
+        ((cap_w * window_s - self.used_j) / left_s).max(0.0)
+    }
+
+    /// Adds the energy drawn over `[now, now + dt)` (`dt` within the window).
+    pub fn record(&mut self, now: DateTime<Utc>, power_w: f64, dt_s: f64) {
+        self.roll(now);
+        self.used_j += power_w * dt_s;
+    }
+
+    fn roll(&mut self, now: DateTime<Utc>) {
+        let start = window_start(now);
+        if start != self.window_start {
+            *self = Self { window_start: start, used_j: 0.0 };
+        }
+    }
+}
+
+fn window_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    let w = WINDOW.num_seconds();
+    let secs = at.timestamp().div_euclid(w) * w;
+    DateTime::from_timestamp(secs, 0).unwrap_or(at)
+}
+
+/// One heater's request to the cap guard.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeaterRequest {
+    /// Its rated power, W.
+    pub power_w: f64,
+    /// Whether its thermostat (or its plan) wants it on now.
+    pub wants_on: bool,
+    /// How far the room is below the comfort it should keep, K (negative: above it).
+    pub deficit_k: f64,
+    /// How long it has been kept off while wanting to run (any unit, e.g. guard rounds); the longest waiting goes
+    /// first among equal deficits.
+    pub waited: u32,
+}
+
+/// Which heaters may run within `available_w`: those that want to, largest comfort deficit first (deficits
+/// compared to 0.1 K, so near-equal rooms take turns), then the longest waiting, then the order given; each one
+/// that fits is allowed (a smaller heater may still fit after a larger one did not).
+#[must_use]
+pub fn allocate(requests: &[HeaterRequest], available_w: f64) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].wants_on).collect();
+    let bucket = |d: f64| if d.is_finite() { (d * 10.0).round() as i64 } else { i64::MIN };
+    order.sort_by(|&a, &b| {
+        let (ra, rb) = (&requests[a], &requests[b]);
+        bucket(rb.deficit_k).cmp(&bucket(ra.deficit_k)).then(rb.waited.cmp(&ra.waited)).then(a.cmp(&b))
+    });
+    let mut allowed = vec![false; requests.len()];
+    let mut left = available_w;
+    for i in order {
+        let p = requests[i].power_w.max(0.0);
+        if p <= left + 1e-9 {
+            allowed[i] = true;
+            left -= p;
+        }
+    }
+    allowed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(min: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z").unwrap().to_utc() + Duration::minutes(min)
+    }
+
+    fn req(power_w: f64, deficit_k: f64, waited: u32) -> HeaterRequest {
+        HeaterRequest { power_w, wants_on: true, deficit_k, waited }
+    }
+
+    #[test]
+    fn the_largest_deficit_goes_first_and_smaller_heaters_fill_up() {
+        let r = [req(2500.0, 0.2, 0), req(1500.0, 1.0, 0), req(1000.0, 0.5, 0), req(1200.0, -0.3, 9)];
+        // 4 kW: Kitchen (1.0 K) and Office (0.5 K) first, the 2.5 kW heater no longer fits, the 1.2 kW one does.
+        assert_eq!(allocate(&r, 4000.0), vec![false, true, true, true]);
+        assert_eq!(allocate(&r, 0.0), vec![false; 4]);
+        let off = HeaterRequest { wants_on: false, ..req(1000.0, 5.0, 0) };
+        assert_eq!(allocate(&[off], 1e9), vec![false]);
+    }
+
+    #[test]
+    fn equal_deficits_take_turns() {
+        // Three equal rooms, room for one: whoever waited longest runs, then waits 0, and so on.
+        let mut waited = [0u32; 3];
+        let mut ran = [0; 3];
+        for _ in 0..30 {
+            let r: Vec<_> = waited.iter().map(|&w| req(1000.0, 0.51, w)).collect();
+            let a = allocate(&r, 1000.0);
+            assert_eq!(a.iter().filter(|x| **x).count(), 1);
+            for i in 0..3 {
+                if a[i] {
+                    waited[i] = 0;
+                    ran[i] += 1;
+                } else {
+                    waited[i] += 1;
+                }
+            }
+        }
+        assert_eq!(ran, [10, 10, 10]);
+    }
+
+    #[test]
+    fn the_budget_keeps_every_window_mean_under_the_cap() {
+        // Heaters of 2.5 + 1.5 + 1.2 kW that always want to run, a 3 kW cap, 1-minute steps over two hours.
+        let powers = [2500.0, 1500.0, 1200.0];
+        let mut budget = CapBudget::new(t(0));
+        let mut waited = [0u32; 3];
+        let mut per_window = std::collections::BTreeMap::<i64, f64>::new();
+        for m in 0..120 {
+            let now = t(m);
+            let avail = budget.available_w(now, 3000.0);
+            let r: Vec<_> = powers.iter().zip(waited).map(|(&p, w)| req(p, 0.5, w)).collect();
+            let a = allocate(&r, avail);
+            let on: f64 = powers.iter().zip(&a).filter(|(_, on)| **on).map(|(p, _)| p).sum();
+            budget.record(now, on, 60.0);
+            *per_window.entry(m / 15).or_default() += on * 60.0;
+            for i in 0..3 {
+                waited[i] = if a[i] { 0 } else { waited[i] + 1 };
+            }
+        }
+        for (w, j) in per_window {
+            let mean = j / 900.0;
+            assert!(mean <= 3000.0 + 1e-6, "window {w}: {mean} W");
+            assert!(mean > 2500.0, "window {w}: the budget is used, {mean} W");
+        }
+    }
+
+    #[test]
+    fn caps_by_time_of_day() {
+        let cap = DemandCap {
+            kw: 4.0,
+            windows: vec!["17:00-21:00=3".parse().unwrap(), "23:00-01:00=5".parse().unwrap()],
+            utc_offset_minutes: 60,
+        };
+        cap.validate().unwrap();
+        assert_eq!(cap.cap_w(t(10 * 60)), 4000.0);
+        assert_eq!(cap.cap_w(t(16 * 60)), 3000.0, "17:00 local");
+        assert_eq!(cap.cap_w(t(20 * 60)), 4000.0, "21:00 local");
+        assert_eq!(cap.cap_w(t(23 * 60 + 30)), 5000.0, "00:30 local");
+        let (per, series) = cap.series(t(15 * 60 + 50), Duration::minutes(5), 6);
+        assert_eq!((per, series), (3, vec![3000.0, 3000.0]), "the lowest cap in each window");
+        assert!("17:00-21:00".parse::<CapWindow>().is_err());
+        assert!("25:00-21:00=3".parse::<CapWindow>().is_err());
+        assert!(DemandCap::constant(0.0).validate().unwrap_err().0.contains("above 0"));
+        assert!(DemandCap::constant(f64::NAN).validate().is_err());
+    }
+}
