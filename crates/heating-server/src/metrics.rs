@@ -59,7 +59,8 @@ pub fn modbus_outcome(error: Option<&ZoneError>) -> &'static str {
         Some(ZoneError::Exception { .. }) => "exception",
         Some(ZoneError::Timeout(_)) => "timeout",
         Some(ZoneError::Unreachable(_)) => "unreachable",
-        Some(ZoneError::Invalid(_)) => "invalid",
+        Some(ZoneError::Invalid(_) | ZoneError::InvalidReading(_)) => "invalid",
+        Some(ZoneError::BadTarget(_)) => "refused",
         Some(ZoneError::BackingOff(..)) => "backing_off",
         Some(ZoneError::NotConfirmed { .. }) => "not_confirmed",
     }
@@ -163,7 +164,8 @@ impl Metrics {
                 &r,
                 "heating_modbus_requests_total",
                 "Modbus requests to zone devices by operation (read, write) and outcome (ok, exception, timeout, \
-                 unreachable, invalid, not_confirmed, backing_off: not sent, the link waits to reconnect).",
+                 unreachable, invalid, not_confirmed, backing_off: not sent, the link waits to reconnect; refused: a \
+                 target the device profile cannot write, not sent).",
                 &["operation", "outcome"],
             ),
             modbus_duration: histogram(

@@ -1,4 +1,11 @@
-//! The master side of the zone register map.
+//! The master side of a zone's register map, as its device profile describes it.
+//!
+//! A link reads and writes through a [`device_profile::Profile`] (default `heating-sim`, README's register map):
+//! [`ZoneLink::read_device`] sends one request per block of the profile's read plan (FC01/02/03/04) and decodes
+//! [`DeviceValues`], an implausible value being [`ZoneError::InvalidReading`] (the device answered: degraded);
+//! [`ZoneLink::write_target_value`] writes with the profile's function (FC06/FC16/FC05) and reads back to confirm
+//! within the profile's step; [`ZoneLink::probe`] reads every point once for commissioning. [`ZoneLink::read`] and
+//! [`ZoneLink::write_target`] keep the [`ZoneSnapshot`] form of the `heating-sim` map.
 //!
 //! A [`ZoneLink`] owns one persistent Modbus TCP connection to one zone endpoint and reuses it across requests.
 //! Every request has a deadline (tokio-modbus has none of its own). Failures are kept apart, as the protocol
@@ -8,16 +15,25 @@
 //! growing, capped delay, during which requests fail fast with [`ZoneError::BackingOff`] instead of stalling the
 //! caller. The link keeps a [`Health`] record that the server shows per zone.
 
+mod device;
+mod probe;
+
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use heating_core::registers::{ADDR_TARGET_TEMPERATURE, DecodeError, REGISTER_COUNT, ZoneRegisters, ZoneSnapshot};
+use device_profile::{InvalidReading, Profile, ReadPlan};
+use heating_core::registers::{DecodeError, ZoneSnapshot};
 use heating_core::units::Setpoint;
 use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
-use tokio_modbus::client::{Context, Reader, Writer};
+use tokio_modbus::client::Context;
 use tokio_modbus::prelude::{ExceptionCode, Slave};
+
+pub use device::DeviceReading;
+pub use device_profile::{DeviceValues, PointKind, Raw};
+pub use probe::{PointProbe, ProbeReport, probe};
 
 /// Where a zone listens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -69,19 +85,26 @@ pub enum ZoneError {
     /// The device answered something the register map does not allow.
     #[error("invalid answer: {0}")]
     Invalid(String),
+    /// The device answered with a value that cannot be true (NaN, 6553.5 °C, a flag of 7): never a reading.
+    #[error("{0}")]
+    InvalidReading(InvalidReading),
+    /// The target cannot be written with this device's profile (outside its range, not a number); nothing was
+    /// sent.
+    #[error("target refused by the device profile: {0}")]
+    BadTarget(String),
     /// A recent failure put the link in backoff; no request was sent.
     #[error("reconnecting in {0:?} after: {1}")]
     BackingOff(Duration, String),
-    /// A write was acknowledged but reading back showed another value.
-    #[error("write not confirmed: wrote {wrote}, device holds {holds}")]
-    NotConfirmed { wrote: Setpoint, holds: Setpoint },
+    /// A write was acknowledged but reading back showed another value (°C, beyond half the profile's step).
+    #[error("write not confirmed: wrote {wrote} °C, device holds {holds} °C")]
+    NotConfirmed { wrote: f64, holds: f64 },
 }
 
 impl ZoneError {
     /// Whether the device itself answered (as opposed to not being reachable).
     #[must_use]
     pub fn device_answered(&self) -> bool {
-        matches!(self, Self::Exception { .. } | Self::Invalid(_) | Self::NotConfirmed { .. })
+        matches!(self, Self::Exception { .. } | Self::Invalid(_) | Self::InvalidReading(_) | Self::NotConfirmed { .. })
     }
 }
 
@@ -103,6 +126,12 @@ fn exception_name(code: ExceptionCode) -> &'static str {
 impl From<DecodeError> for ZoneError {
     fn from(e: DecodeError) -> Self {
         Self::Invalid(e.to_string())
+    }
+}
+
+impl From<InvalidReading> for ZoneError {
+    fn from(e: InvalidReading) -> Self {
+        Self::InvalidReading(e)
     }
 }
 
@@ -135,10 +164,22 @@ pub struct Health {
 /// Transport failures in a row from which a zone counts as offline.
 pub const OFFLINE_AFTER_FAILURES: u32 = 2;
 
+static HEATING_SIM: LazyLock<Arc<Profile>> = LazyLock::new(|| {
+    Arc::new(device_profile::builtin(device_profile::DEFAULT_PROFILE).expect("the default profile is built in"))
+});
+
+/// The default profile (`heating-sim`, README's register map), parsed once.
+#[must_use]
+pub fn default_profile() -> Arc<Profile> {
+    HEATING_SIM.clone()
+}
+
 /// One persistent connection to one zone.
 pub struct ZoneLink {
     endpoint: Endpoint,
     config: LinkConfig,
+    profile: Arc<Profile>,
+    plan: Arc<ReadPlan>,
     ctx: Option<Context>,
     /// While set, requests fail fast until this instant.
     retry_at: Option<Instant>,
@@ -153,6 +194,7 @@ impl std::fmt::Debug for ZoneLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZoneLink")
             .field("endpoint", &self.endpoint)
+            .field("profile", &self.profile.name)
             .field("connected", &self.ctx.is_some())
             .field("health", &self.health())
             .finish_non_exhaustive()
@@ -160,9 +202,18 @@ impl std::fmt::Debug for ZoneLink {
 }
 
 impl ZoneLink {
+    /// A link speaking the default profile (`heating-sim`).
     #[must_use]
     pub fn new(endpoint: Endpoint, config: LinkConfig) -> Self {
+        Self::with_profile(endpoint, config, default_profile())
+    }
+
+    /// A link speaking `profile` (validated: a [`Profile`] from `from_toml` or the built-ins).
+    #[must_use]
+    pub fn with_profile(endpoint: Endpoint, config: LinkConfig, profile: Arc<Profile>) -> Self {
         Self {
+            plan: Arc::new(ReadPlan::new(&profile)),
+            profile,
             endpoint,
             next_backoff: config.backoff_initial,
             config,
@@ -178,6 +229,17 @@ impl ZoneLink {
     #[must_use]
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    #[must_use]
+    pub fn profile(&self) -> &Arc<Profile> {
+        &self.profile
+    }
+
+    /// The requests one read makes.
+    #[must_use]
+    pub fn plan(&self) -> &ReadPlan {
+        &self.plan
     }
 
     #[must_use]
@@ -199,65 +261,39 @@ impl ZoneLink {
         }
     }
 
-    /// Reads registers 0-7 in one FC03 request. `now` is the caller's clock, recorded as "last seen".
+    /// Reads the device as a [`ZoneSnapshot`] (the `heating-sim` map's form; with the default profile, one FC03
+    /// request of registers 0-7). A profile lacking a point the snapshot needs gives [`ZoneError::Invalid`]: use
+    /// [`ZoneLink::read_device`] for those. `now` is the caller's clock, recorded as "last seen".
     pub async fn read(&mut self, now: DateTime<Utc>) -> Result<ZoneSnapshot, ZoneError> {
-        let result = self.read_inner().await;
+        let result = self.read_values().await.and_then(|v| self.snapshot(&v));
         self.record(&result, now);
         result
     }
 
-    /// Writes a new target (FC06 on address 1), then reads the block back to confirm it.
+    /// Writes a new target with the profile's write function, then reads the device back to confirm it.
     pub async fn write_target(&mut self, target: Setpoint, now: DateTime<Utc>) -> Result<ZoneSnapshot, ZoneError> {
-        let result = async {
-            let reused = self.ctx.is_some();
-            let mut written = self.write_once(target).await;
-            if reused && matches!(written, Err(ZoneError::Unreachable(_))) {
-                // The device closed the connection we kept (devices close idle ones): once more on a fresh one.
-                // Writing the same value twice is harmless, and the read-back below confirms it.
-                self.ctx = None;
-                written = self.write_once(target).await;
-            }
-            written?;
-            let snapshot = self.read_inner().await?;
-            if snapshot.target == target {
-                Ok(snapshot)
-            } else {
-                Err(ZoneError::NotConfirmed { wrote: target, holds: snapshot.target })
-            }
-        }
-        .await;
+        let result = self.write_and_confirm(target.celsius()).await.and_then(|r| self.snapshot(&r.values));
         self.record(&result, now);
         result
     }
 
-    async fn write_once(&mut self, target: Setpoint) -> Result<(), ZoneError> {
-        let deadline = self.config.request_timeout;
-        let ctx = self.connected().await?;
-        let answer =
-            tokio::time::timeout(deadline, ctx.write_single_register(ADDR_TARGET_TEMPERATURE, target.register())).await;
-        Self::unpack(answer, deadline)
-    }
-
-    /// Reads the map; when a connection kept from earlier turns out closed (a device may close connections it finds
-    /// idle), once more on a fresh connection, so that is not taken for an outage. A timeout is not retried: that
-    /// would double the deadline a silent device costs.
-    async fn read_inner(&mut self) -> Result<ZoneSnapshot, ZoneError> {
-        let reused = self.ctx.is_some();
-        match self.read_once().await {
-            Err(ZoneError::Unreachable(_)) if reused => {
-                self.ctx = None;
-                self.read_once().await
-            }
-            other => other,
-        }
-    }
-
-    async fn read_once(&mut self) -> Result<ZoneSnapshot, ZoneError> {
-        let deadline = self.config.request_timeout;
-        let ctx = self.connected().await?;
-        let answer = tokio::time::timeout(deadline, ctx.read_holding_registers(0, REGISTER_COUNT)).await;
-        let words = Self::unpack(answer, deadline)?;
-        Ok(ZoneRegisters::decode(&words)?)
+    /// The snapshot form of decoded values: every point of the `heating-sim` map must be there.
+    fn snapshot(&self, v: &DeviceValues) -> Result<ZoneSnapshot, ZoneError> {
+        let missing = |what: &str| {
+            ZoneError::Invalid(format!(
+                "profile {} has no {what} point, which a zone snapshot needs",
+                self.profile.name
+            ))
+        };
+        Ok(ZoneSnapshot {
+            air_temperature: v.air_temperature,
+            target: Setpoint::from_celsius(v.target).map_err(|e| ZoneError::Invalid(e.to_string()))?,
+            occupied: v.occupied.ok_or_else(|| missing("occupancy"))?,
+            heater_on: v.heater_on.ok_or_else(|| missing("heater"))?,
+            energy_wh: v.energy_wh.ok_or_else(|| missing("energy"))? as u32,
+            outdoor_temperature: v.outdoor_temperature.ok_or_else(|| missing("outdoor_temperature"))?,
+            heater_power_w: v.rated_power_w.ok_or_else(|| missing("rated_power"))? as u16,
+        })
     }
 
     fn unpack<T>(
@@ -304,7 +340,7 @@ impl ZoneLink {
                 self.retry_at = None;
                 self.next_backoff = self.config.backoff_initial;
             }
-            Err(ZoneError::BackingOff(..)) => {
+            Err(ZoneError::BackingOff(..) | ZoneError::BadTarget(_)) => {
                 // Nothing was tried; the record stands.
             }
             Err(e) if e.device_answered() => {
