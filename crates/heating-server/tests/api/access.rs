@@ -370,6 +370,8 @@ async fn devices_stored_before_the_networks_were_set_are_not_used() {
         modbus_host: heating_server::domain::ModbusHost::parse("10.30.0.1").unwrap(),
         modbus_port: std::num::NonZeroU16::new(502),
         modbus_unit_id: 1,
+        device_profile: "heating-sim".into(),
+        rated_power_w: None,
     };
     let old = app.state.storage.create_zone(&fields, chrono::Utc::now()).await.unwrap();
     app.state.fleet.reload(&app.state.storage).await.unwrap();
