@@ -61,7 +61,39 @@ const TABLE: &[(&str, &str, Option<&str>, Needs, u16)] = &[
     ("GET", "/tokens", None, ADMIN, 200),
     ("DELETE", "/tokens/999999", None, ADMIN, 404),
     ("GET", "/audit", None, ADMIN, 200),
+    ("GET", "/device-profiles", None, VIEWER, 200),
+    ("GET", "/device-profiles/relay-coil", None, VIEWER, 200),
+    ("POST", "/device-profiles", Some(POSTED_PROFILE), ADMIN, 201),
+    // Nothing listens on port 1: the probe reaches no device.
+    (
+        "POST",
+        "/device-profiles/probe",
+        Some(r#"{"host": "127.0.0.1", "port": 1, "profile": "heating-sim"}"#),
+        ADMIN,
+        503,
+    ),
 ];
+
+/// A profile of its own name per request (`p{n}`), as `POST /device-profiles` takes it.
+const POSTED_PROFILE: &str = r#"{"toml": "format = 1
+name = "p{n}"
+version = 1
+description = "d"
+[points.air_temperature]
+table = "input"
+address = 0
+type = "int16"
+scale = 0.1
+[points.target]
+table = "holding"
+address = 0
+type = "int16"
+scale = 0.1
+write = "fc06"
+min = 5.0
+max = 30.0
+step = 0.5
+"}"#;
 
 /// Requests with bad credentials come from addresses of their own (all of 127.0.0.0/8 is loopback), so that the
 /// failed sign-in limit of one address is not what the table tests.

@@ -5,6 +5,7 @@ mod access;
 mod access_binary;
 mod commands;
 mod dashboard;
+mod device_profiles;
 mod docs;
 mod headers;
 mod helpers;
