@@ -75,25 +75,7 @@ const TABLE: &[(&str, &str, Option<&str>, Needs, u16)] = &[
 ];
 
 /// A profile of its own name per request (`p{n}`), as `POST /device-profiles` takes it.
-const POSTED_PROFILE: &str = r#"{"toml": "format = 1
-name = "p{n}"
-version = 1
-description = "d"
-[points.air_temperature]
-table = "input"
-address = 0
-type = "int16"
-scale = 0.1
-[points.target]
-table = "holding"
-address = 0
-type = "int16"
-scale = 0.1
-write = "fc06"
-min = 5.0
-max = 30.0
-step = 0.5
-"}"#;
+const POSTED_PROFILE: &str = r#"{"toml": "format = 1\nname = \"p{n}\"\nversion = 1\ndescription = \"d\"\n[points.air_temperature]\ntable = \"input\"\naddress = 0\ntype = \"int16\"\nscale = 0.1\n[points.target]\ntable = \"holding\"\naddress = 0\ntype = \"int16\"\nscale = 0.1\nwrite = \"fc06\"\nmin = 5.0\nmax = 30.0\nstep = 0.5\n"}"#;
 
 /// Requests with bad credentials come from addresses of their own (all of 127.0.0.0/8 is loopback), so that the
 /// failed sign-in limit of one address is not what the table tests.

@@ -13,6 +13,7 @@ mod history;
 mod malformed;
 mod openapi;
 mod persistence;
+mod probe_binary;
 mod prototype;
 mod sensordata;
 mod slashes;
