@@ -99,8 +99,13 @@ impl Profile {
     #[must_use]
     pub fn decode(&self, kind: PointKind, words: &[u16]) -> Option<Result<f64, InvalidReading>> {
         let point = self.points.get(kind)?;
-        let raw = Raw { table: point.table, address: point.address, words: words.to_vec() };
-        let fail = |value, reason: String| InvalidReading { point: kind, raw: raw.clone(), value, reason };
+        // The raw registers are copied only for an error: a good reading allocates nothing.
+        let fail = |value, reason: String| InvalidReading {
+            point: kind,
+            raw: Raw { table: point.table, address: point.address, words: words.to_vec() },
+            value,
+            reason,
+        };
         let value = match point.decode(words) {
             Ok(v) => v,
             Err(e) => return Some(Err(fail(None, e.to_string()))),

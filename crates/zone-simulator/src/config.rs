@@ -24,6 +24,7 @@
 //! name = "Server Room"
 //! port = 5030          # optional: default base_port + index
 //! unit_id = 1          # optional: default 1
+//! profile = "relay-coil"  # optional device profile (register map): default --profile, else heating-sim
 //! capacitance_mj_per_k = 3.0
 //! ua_w_per_k = 30.0
 //! heater_power_w = 1500.0
@@ -37,10 +38,12 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::Parser;
+use device_profile::Profile;
 use heating_core::registers::DEFAULT_UNIT_ID;
 use heating_core::weather::SyntheticWeather;
 use heating_core::zone::{ZoneProfile, default_profiles};
@@ -86,6 +89,14 @@ pub struct Cli {
     /// request, as devices with few connection slots do [default: 16].
     #[arg(long, env = "SIM_MAX_CONNECTIONS_PER_ZONE", value_parser = clap::value_parser!(u64).range(MAX_CONNECTIONS_RANGE))]
     pub max_connections_per_zone: Option<u64>,
+    /// Device profile (register map) the zones speak unless the config file names one per zone: heating-sim
+    /// (README's map), prototype-v1, thermo-f32, relay-coil [default: heating-sim].
+    #[arg(long, env = "SIM_PROFILE", conflicts_with = "profile_file")]
+    pub profile: Option<String>,
+    /// A device profile of your own (TOML, see the device-profile crate's example.toml), spoken by the zones that
+    /// name none; zones of the config file may name it.
+    #[arg(long, env = "SIM_PROFILE_FILE")]
+    pub profile_file: Option<PathBuf>,
 }
 
 const IDLE_TIMEOUT_SECS_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
@@ -148,6 +159,8 @@ pub struct ZoneSpec {
     /// Fixed port, or `None` for base port + index.
     pub port: Option<u16>,
     pub unit_id: u8,
+    /// The register map the zone serves its state through.
+    pub device_profile: Arc<Profile>,
 }
 
 /// The resolved configuration.
@@ -185,8 +198,41 @@ impl Default for SimulatorConfig {
 impl ZoneSpec {
     #[must_use]
     pub fn from_profile(profile: ZoneProfile) -> Self {
-        Self { profile, port: None, unit_id: DEFAULT_UNIT_ID }
+        Self { profile, port: None, unit_id: DEFAULT_UNIT_ID, device_profile: default_device_profile() }
     }
+}
+
+/// The `heating-sim` profile (README's register map).
+#[must_use]
+pub fn default_device_profile() -> Arc<Profile> {
+    Arc::new(device_profile::builtin(device_profile::DEFAULT_PROFILE).expect("the default profile is built in"))
+}
+
+/// The device profiles a configuration may name: the built-ins and, with `--profile-file`, one of the user's.
+#[derive(Debug, Default)]
+struct Profiles {
+    custom: Option<Arc<Profile>>,
+}
+
+impl Profiles {
+    fn get(&self, name: &str) -> Result<Arc<Profile>, String> {
+        if let Some(p) = self.custom.as_ref().filter(|p| p.name == name) {
+            return Ok(p.clone());
+        }
+        device_profile::builtin(name).map(Arc::new).ok_or_else(|| {
+            let mut known = device_profile::builtin_names().join(", ");
+            if let Some(p) = &self.custom {
+                known = format!("{known}, {} (--profile-file)", p.name);
+            }
+            format!("unknown device profile {name:?}; known: {known}")
+        })
+    }
+}
+
+fn read_profile_file(path: &Path) -> Result<Arc<Profile>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("--profile-file: cannot read {}: {e}", path.display())))?;
+    Profile::from_toml(&text).map(Arc::new).map_err(|e| ConfigError(format!("--profile-file {}: {e}", path.display())))
 }
 
 /// A configuration problem, with a message meant for the person who wrote it.
@@ -231,8 +277,9 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     parsed.map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))
 }
 
-/// Splits the endpoint keys off a zone table and reads the rest strictly as a [`ZoneProfile`].
-fn zone_spec(index: usize, mut value: serde_json::Value) -> Result<ZoneSpec, ConfigError> {
+/// Splits the endpoint keys (and the device profile, `None` when not named) off a zone table and reads the rest
+/// strictly as a [`ZoneProfile`].
+fn zone_spec(index: usize, mut value: serde_json::Value, profiles: &Profiles) -> Result<(ZoneSpec, bool), ConfigError> {
     let err = |msg: String| ConfigError(format!("zones[{index}]: {msg}"));
     let table = value.as_object_mut().ok_or_else(|| err("must be a table".into()))?;
     let port = match table.remove("port") {
@@ -243,17 +290,45 @@ fn zone_spec(index: usize, mut value: serde_json::Value) -> Result<ZoneSpec, Con
         None => DEFAULT_UNIT_ID,
         Some(v) => serde_json::from_value::<u8>(v).map_err(|e| err(format!("unit_id: {e}")))?,
     };
+    let device = match table.remove("profile") {
+        None => None,
+        Some(serde_json::Value::String(name)) => Some(profiles.get(&name).map_err(|e| err(format!("profile: {e}")))?),
+        Some(other) => return Err(err(format!("profile: expected a profile name, got {other}"))),
+    };
     let profile: ZoneProfile = serde_json::from_value(value).map_err(|e| err(e.to_string()))?;
-    Ok(ZoneSpec { profile, port, unit_id })
+    let named = device.is_some();
+    let device_profile = device.unwrap_or_else(default_device_profile);
+    Ok((ZoneSpec { profile, port, unit_id, device_profile }, named))
 }
 
 impl SimulatorConfig {
     /// Resolves flags over the config file over defaults, and validates the result.
     pub fn from_cli(cli: &Cli) -> Result<Self, ConfigError> {
         let file = cli.config.as_deref().map(read_file).transpose()?.unwrap_or_default();
+        let profiles = Profiles { custom: cli.profile_file.as_deref().map(read_profile_file).transpose()? };
+        let default_device = match (&cli.profile, &profiles.custom) {
+            (Some(name), _) => profiles.get(name).map_err(|e| ConfigError(format!("--profile: {e}")))?,
+            (None, Some(custom)) => custom.clone(),
+            (None, None) => default_device_profile(),
+        };
         let mut config = Self::default();
         if let Some(zones) = file.zones {
-            config.zones = zones.into_iter().enumerate().map(|(i, v)| zone_spec(i, v)).collect::<Result<_, _>>()?;
+            config.zones = zones
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| zone_spec(i, v, &profiles))
+                .map(|spec| {
+                    let (mut spec, named) = spec?;
+                    if !named {
+                        spec.device_profile = default_device.clone();
+                    }
+                    Ok(spec)
+                })
+                .collect::<Result<_, ConfigError>>()?;
+        } else {
+            for spec in &mut config.zones {
+                spec.device_profile = default_device.clone();
+            }
         }
         if let Some(w) = file.weather {
             let d = &mut config.weather;
@@ -370,157 +445,5 @@ fn generate(base: &[ZoneSpec], n: usize) -> Vec<ZoneSpec> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cli(args: &[&str]) -> Result<SimulatorConfig, String> {
-        let cli = Cli::try_parse_from(std::iter::once("zone-simulator").chain(args.iter().copied()))
-            .map_err(|e| e.to_string())?;
-        SimulatorConfig::from_cli(&cli).map_err(|e| e.0)
-    }
-
-    #[test]
-    fn defaults_are_the_five_zones_on_5020() {
-        let c = cli(&[]).unwrap();
-        assert_eq!(c.zones.len(), 5);
-        assert_eq!(c.port_of(0).unwrap(), 5020);
-        assert_eq!(c.port_of(4).unwrap(), 5024);
-        assert_eq!(c.weather.seed, DEFAULT_SEED);
-    }
-
-    #[test]
-    fn many_zones_get_distinct_names_and_ports() {
-        let c = cli(&["--zones", "1000", "--base-port", "20000"]).unwrap();
-        assert_eq!(c.zones.len(), 1000);
-        assert_eq!(c.port_of(999).unwrap(), 20999);
-        assert!(cli(&["--zones", "100", "--base-port", "65500"]).unwrap_err().contains("above 65535"));
-    }
-
-    #[test]
-    fn bad_flags_are_refused_with_a_reason() {
-        assert!(cli(&["--time-scale", "0"]).unwrap_err().contains("time scale"));
-        assert!(cli(&["--step=-1"]).unwrap_err().contains("step"));
-        assert!(cli(&["--zones", "0"]).is_err());
-        assert!(cli(&["--bind", "nowhere"]).is_err());
-        assert!(cli(&["--config", "/does/not/exist.toml"]).unwrap_err().contains("cannot read config file"));
-    }
-
-    #[test]
-    fn connection_limits_from_flags_and_file() {
-        let c = cli(&[]).unwrap();
-        assert_eq!(c.connections, ConnectionLimits::default());
-        assert_eq!(
-            (c.connections.idle_timeout, c.connections.frame_timeout, c.connections.max_connections),
-            (Duration::from_secs(60), Duration::from_secs(2), 16)
-        );
-        let c =
-            cli(&["--idle-timeout-secs", "5", "--frame-timeout-ms", "250", "--max-connections-per-zone", "2"]).unwrap();
-        assert_eq!(
-            c.connections,
-            ConnectionLimits {
-                idle_timeout: Duration::from_secs(5),
-                frame_timeout: Duration::from_millis(250),
-                max_connections: 2
-            }
-        );
-        for (flag, value) in [
-            ("--idle-timeout-secs", "0"),
-            ("--idle-timeout-secs", "86401"),
-            ("--frame-timeout-ms", "9"),
-            ("--max-connections-per-zone", "0"),
-            ("--max-connections-per-zone", "many"),
-        ] {
-            let e = cli(&[flag, value]).unwrap_err();
-            assert!(e.contains(flag), "{flag} {value}: {e}");
-        }
-
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("limits.toml");
-        std::fs::write(&path, "idle_timeout_secs = 30\nframe_timeout_ms = 500\nmax_connections_per_zone = 4\n")
-            .unwrap();
-        let file = path.to_str().unwrap();
-        let c = cli(&["--config", file]).unwrap().connections;
-        assert_eq!(
-            (c.idle_timeout, c.frame_timeout, c.max_connections),
-            (Duration::from_secs(30), Duration::from_millis(500), 4)
-        );
-        assert_eq!(cli(&["--config", file, "--max-connections-per-zone", "8"]).unwrap().connections.max_connections, 8);
-        for (text, key) in [
-            ("idle_timeout_secs = 0\n", "idle_timeout_secs"),
-            ("frame_timeout_ms = 60001\n", "frame_timeout_ms"),
-            ("max_connections_per_zone = 0\n", "max_connections_per_zone"),
-        ] {
-            std::fs::write(&path, text).unwrap();
-            let e = cli(&["--config", file]).unwrap_err();
-            assert!(e.contains(key) && e.contains("must be from"), "{text:?}: {e}");
-        }
-        let zero = SimulatorConfig {
-            connections: ConnectionLimits { max_connections: 0, ..ConnectionLimits::default() },
-            ..SimulatorConfig::default()
-        };
-        assert!(zero.validate().unwrap_err().0.contains("above zero"));
-    }
-
-    #[test]
-    fn config_files_in_toml_and_json() {
-        let dir = tempfile::tempdir().unwrap();
-        let toml_path = dir.path().join("zones.toml");
-        std::fs::write(
-            &toml_path,
-            r#"
-seed = 7
-time_scale = 60.0
-[weather]
-utc_offset_minutes = 60
-[[zones]]
-name = "Lab"
-port = 6000
-unit_id = 3
-capacitance_mj_per_k = 3.0
-ua_w_per_k = 30.0
-heater_power_w = 1500.0
-schedule = ["mon-fri 08:00-18:00"]
-"#,
-        )
-        .unwrap();
-        let c = cli(&["--config", toml_path.to_str().unwrap(), "--seed", "9"]).unwrap();
-        assert_eq!(c.zones.len(), 1);
-        assert_eq!((c.zones[0].port, c.zones[0].unit_id), (Some(6000), 3));
-        assert_eq!(c.weather.seed, 9, "the flag wins over the file");
-        assert_eq!(c.time_scale, 60.0);
-        assert_eq!(c.weather.utc_offset_minutes, 60);
-
-        let json_path = dir.path().join("zones.json");
-        std::fs::write(
-            &json_path,
-            r#"{"zones":[{"name":"A","capacitance_mj_per_k":1,"ua_w_per_k":10,"heater_power_w":500,"schedule":[]}]}"#,
-        )
-        .unwrap();
-        assert_eq!(cli(&["--config", json_path.to_str().unwrap()]).unwrap().zones[0].profile.name, "A");
-    }
-
-    #[test]
-    fn config_mistakes_name_the_place() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("bad.toml");
-        let cases = [
-            (
-                "[[zones]]\nname = \"A\"\ncapacitance_mj_per_k = 1.0\nua_w_per_k = 10.0\nheater_power_w = 500.0\nschedule = [\"mon-fri 8-9\"]\n",
-                "zones[0]",
-            ),
-            (
-                "[[zones]]\nname = \"A\"\ncapacitance_mj_per_k = -1.0\nua_w_per_k = 10.0\nheater_power_w = 500.0\nschedule = []\n",
-                "capacitance",
-            ),
-            ("[[zones]]\nname = \"A\"\ncapacity = 1.0\n", "unknown field"),
-            ("seeds = 3\n", "unknown field"),
-            ("time_scale = -2.0\n", "time_scale"),
-            ("this is not toml", "bad.toml"),
-        ];
-        for (text, expected) in cases {
-            std::fs::write(&path, text).unwrap();
-            let e = cli(&["--config", path.to_str().unwrap()]).unwrap_err();
-            assert!(e.contains(expected), "{text:?} gave {e:?}");
-        }
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

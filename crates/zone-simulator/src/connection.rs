@@ -180,7 +180,7 @@ async fn requests(stream: TcpStream, service: &ZoneService, limits: &ConnectionL
             Ok(Ok(_)) => {}
         }
         me.touch();
-        let answer = service.answer(h.unit_id, frame::decode_request(body));
+        let answer = service.answer(h.unit_id, frame::decode_request(body, service.zone.device.functions()));
         if let Err((function, exception)) = &answer {
             tracing::debug!(zone = %service.zone.name, function, ?exception, "request refused");
         }

@@ -6,12 +6,16 @@
 //! once a second so that nothing piles up between reads. Tests and the server's one-process demo use the library;
 //! the `zone-simulator` binary is a thin wrapper around it.
 //!
+//! Each zone speaks a device profile ([`config::ZoneSpec::device_profile`], default `heating-sim`, README's register
+//! map): the same physics served through any register map ([`device`]).
+//!
 //! Each zone reads its Modbus TCP frames itself ([`frame`] checks the MBAP header and the PDU, answering a malformed
 //! request with an exception) and bounds what a connection may hold ([`config::ConnectionLimits`]: an idle and a
 //! frame-completion timeout, and a cap on connections per zone).
 
 pub mod config;
 mod connection;
+pub mod device;
 mod frame;
 mod modbus;
 
@@ -29,6 +33,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use config::{ConfigError, ConnectionLimits, SimulatorConfig, ZoneSpec};
+pub use device::DeviceMap;
 
 /// What all zones share: the clock, the weather and the physics step.
 #[derive(Debug)]
@@ -43,6 +48,8 @@ struct Environment {
 pub struct Zone {
     pub name: String,
     pub unit_id: u8,
+    /// The register map the zone serves.
+    pub device: Arc<DeviceMap>,
     sim: Mutex<SimZone>,
     env: Arc<Environment>,
 }
@@ -111,7 +118,17 @@ impl Simulator {
         let start = env.clock.now();
         let mut zones = Vec::with_capacity(config.zones.len());
         let mut listeners = Vec::with_capacity(config.zones.len());
+        // One served map per profile, shared by the zones speaking it.
+        let mut maps: Vec<Arc<DeviceMap>> = Vec::new();
         for (i, spec) in config.zones.iter().enumerate() {
+            let device = match maps.iter().find(|m| m.profile() == &spec.device_profile) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = Arc::new(DeviceMap::new(spec.device_profile.clone()));
+                    maps.push(m.clone());
+                    m
+                }
+            };
             let sim = SimZone::new(&spec.profile, i as u64, &env.weather, start).map_err(|e| ConfigError(e.0))?;
             let addr = SocketAddr::new(config.bind, config.port_of(i)?);
             let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind {
@@ -123,6 +140,7 @@ impl Simulator {
             zones.push(Arc::new(Zone {
                 name: spec.profile.name.clone(),
                 unit_id: spec.unit_id,
+                device,
                 sim: Mutex::new(sim),
                 env: env.clone(),
             }));
@@ -137,7 +155,8 @@ impl Simulator {
         let mut servers = Vec::with_capacity(self.zones.len());
         for (zone, listener) in self.zones.iter().zip(self.listeners) {
             let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-            tracing::info!(zone = %zone.name, %addr, unit_id = zone.unit_id, "zone ready");
+            let profile = &zone.device.profile().name;
+            tracing::info!(zone = %zone.name, %addr, unit_id = zone.unit_id, %profile, "zone ready");
             addrs.push(addr);
             servers.push(Some(tokio::spawn(connection::serve(zone.clone(), listener, self.limits))));
         }

@@ -1,28 +1,22 @@
-//! The Modbus side of a zone: answers requests from the register map. The one path every request takes after
-//! [`crate::frame`] has decoded it.
+//! The Modbus side of a zone: answers requests from the zone's device map (its profile's register space, see
+//! [`crate::device`]). The one path every request takes after [`crate::frame`] has decoded it.
 //!
-//! Every refusal is a Modbus exception, never a dropped connection: another unit id gets 0x0B, an unsupported
-//! function 0x01, a PDU whose length does not fit its function 0x03, an address outside the map (or a write to a
-//! read-only address) 0x02, a bad quantity or an out-of-range target 0x03. A refused write changes nothing.
+//! Every refusal is a Modbus exception, never a dropped connection: another unit id gets 0x0B, a function the
+//! profile does not serve 0x01, a PDU whose length does not fit its function 0x03, an address outside the map (or a
+//! write to a read-only address) 0x02, a bad quantity or an out-of-range target 0x03. A refused write changes
+//! nothing.
 
 use std::sync::Arc;
 
-use heating_core::registers::{self, RegisterError, ZoneRegisters};
+use heating_core::units::Setpoint;
 
 use crate::Zone;
-use crate::frame::{Exception, Reply, ZoneRequest};
+use crate::frame::{Exception, FC_READ_COILS, FC_READ_DISCRETE, Reply, ZoneRequest};
 
 /// Serves one zone.
 #[derive(Debug, Clone)]
 pub(crate) struct ZoneService {
     pub(crate) zone: Arc<Zone>,
-}
-
-fn exception(e: &RegisterError) -> Exception {
-    match e {
-        RegisterError::IllegalAddress(_) => Exception::IllegalDataAddress,
-        RegisterError::IllegalValue(_) => Exception::IllegalDataValue,
-    }
 }
 
 impl ZoneService {
@@ -44,28 +38,36 @@ impl ZoneService {
         let function = request.function();
         match request {
             ZoneRequest::Read { function, addr, quantity } => {
-                self.read(addr, quantity).map(|values| Reply::Registers { function, values })
+                let snapshot = self.zone.current();
+                self.zone.device.read(&snapshot, function, addr, quantity).map(|values| {
+                    if matches!(function, FC_READ_COILS | FC_READ_DISCRETE) {
+                        Reply::Bits { function, values: values.into_iter().map(|v| v != 0).collect() }
+                    } else {
+                        Reply::Registers { function, values }
+                    }
+                })
+            }
+            ZoneRequest::WriteCoil { addr, value } => {
+                let target = self.zone.device.write_coil(addr, value);
+                self.written(target, addr, &[value]).map(|()| Reply::Echo { function, addr, word: value })
             }
             ZoneRequest::WriteSingle { addr, value } => {
-                self.write(addr, &[value]).map(|()| Reply::Echo { function, addr, word: value })
+                let target = self.zone.device.write_registers(addr, &[value]);
+                self.written(target, addr, &[value]).map(|()| Reply::Echo { function, addr, word: value })
             }
             ZoneRequest::WriteMultiple { addr, values } => {
                 let quantity = u16::try_from(values.len()).unwrap_or(u16::MAX);
-                self.write(addr, &values).map(|()| Reply::Echo { function, addr, word: quantity })
+                let target = self.zone.device.write_registers(addr, &values);
+                self.written(target, addr, &values).map(|()| Reply::Echo { function, addr, word: quantity })
             }
         }
         .map_err(|e| (function, e))
     }
 
-    fn read(&self, addr: u16, qty: u16) -> Result<Vec<u16>, Exception> {
-        let snapshot = self.zone.current();
-        ZoneRegisters::encode(&snapshot).read(addr, qty).map_err(|e| exception(&e))
-    }
-
-    fn write(&self, addr: u16, values: &[u16]) -> Result<(), Exception> {
-        let target = registers::validate_write(addr, values).map_err(|e| {
-            tracing::debug!(zone = %self.zone.name, addr, ?values, "write refused: {e}");
-            exception(&e)
+    /// Applies an accepted write to the zone; a refused one changes nothing.
+    fn written(&self, target: Result<Setpoint, Exception>, addr: u16, values: &[u16]) -> Result<(), Exception> {
+        let target = target.inspect_err(|e| {
+            tracing::debug!(zone = %self.zone.name, addr, ?values, "write refused: {e:?}");
         })?;
         self.zone.set_target(target);
         tracing::info!(zone = %self.zone.name, %target, "target written over Modbus");
