@@ -1,7 +1,9 @@
-//! Every built-in device profile end to end: a simulated room served through the profile over Modbus TCP
-//! (`device.rs`) ↔ the server polling it (one request per block of the profile's read plan), controlling it (write
-//! with the profile's function, read back and confirmed) and storing its readings, what the device lacks filled in
-//! and marked. The `prototype-v1` run is the Python prototype's own layout (four holding registers, truncated ×10).
+//! Every built-in device profile end to end, twice: the real zone simulator serving the zone through the profile
+//! (`ZoneSpec::device_profile`, the library's `--profile`), and a minimal stand-in (`device.rs`) that serves exactly
+//! the profile's points and counts requests. The server polls it (one request per block of the profile's read
+//! plan), controls it (write with the profile's function, read back and confirmed) and stores its readings, what
+//! the device lacks filled in and marked. The stand-in with `prototype-v1` is the Python prototype's own layout
+//! (four holding registers, truncated ×10).
 
 use std::sync::Arc;
 
@@ -19,10 +21,49 @@ use tempfile::TempDir;
 use crate::device::Device;
 use crate::helpers::monday_3am;
 
+/// What serves the zone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Serve {
+    /// The zone simulator (library), the zone speaking the profile.
+    Simulator,
+    /// The test's stand-in, serving the given profile's points only.
+    StandIn,
+}
+
+enum Backend {
+    Simulator(zone_simulator::SimulatorHandle),
+    StandIn(Device),
+}
+
+impl Backend {
+    fn room(&self) -> heating_core::registers::ZoneSnapshot {
+        match self {
+            Self::Simulator(sim) => sim.zones()[0].current(),
+            Self::StandIn(d) => d.room(),
+        }
+    }
+
+    /// The heater's energy so far, Wh (the simulator's counter is whole Wh).
+    fn energy_wh(&self) -> f64 {
+        match self {
+            Self::Simulator(sim) => f64::from(sim.zones()[0].current().energy_wh),
+            Self::StandIn(d) => d.energy_wh(),
+        }
+    }
+
+    /// Requests answered so far (the stand-in counts them).
+    fn requests(&self) -> Option<usize> {
+        match self {
+            Self::Simulator(_) => None,
+            Self::StandIn(d) => Some(d.requests()),
+        }
+    }
+}
+
 struct Setup {
     clock: Arc<ManualClock>,
     state: AppState,
-    device: Device,
+    device: Backend,
     zone_id: i64,
     profile: Profile,
     _app: heating_server::App,
@@ -31,12 +72,32 @@ struct Setup {
 
 /// A room with `heater_w` on a device speaking `served` (the built-in `name`, unless the test serves another map),
 /// registered as a zone of profile `name` with `rated_power_w`.
-async fn setup(name: &str, served: Option<Profile>, heater_w: f64, rated_power_w: Option<f64>) -> Setup {
+async fn setup(serve: Serve, name: &str, served: Option<Profile>, heater_w: f64, rated_power_w: Option<f64>) -> Setup {
     let clock = Arc::new(ManualClock::new(monday_3am()));
     let profile = device_profile::builtin(name).unwrap();
     // The office of the default zones (2 MJ/K, 22 W/K, mon-fri 08:30-17:30) with the heater under test.
     let room = ZoneProfile { heater_power_w: heater_w, ..heating_core::zone::default_profiles()[3].clone() };
-    let device = Device::start(served.unwrap_or_else(|| profile.clone()), &room, clock.clone()).await;
+    let served = served.unwrap_or_else(|| profile.clone());
+    let device = match serve {
+        Serve::StandIn => Backend::StandIn(Device::start(served, &room, clock.clone()).await),
+        Serve::Simulator => {
+            let spec = zone_simulator::ZoneSpec {
+                device_profile: Arc::new(served),
+                ..zone_simulator::ZoneSpec::from_profile(room)
+            };
+            let config = zone_simulator::SimulatorConfig {
+                base_port: 0,
+                zones: vec![spec],
+                ..zone_simulator::SimulatorConfig::default()
+            };
+            let sim = zone_simulator::Simulator::bind_with_clock(&config, clock.clone()).await.unwrap();
+            Backend::Simulator(sim.spawn())
+        }
+    };
+    let port = match &device {
+        Backend::Simulator(sim) => sim.addrs()[0].port(),
+        Backend::StandIn(d) => d.addr.port(),
+    };
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("profiles.db").display());
     let config = Config {
@@ -50,7 +111,7 @@ async fn setup(name: &str, served: Option<Profile>, heater_w: f64, rated_power_w
     let new = zones::NewZone {
         name: format!("{name} room"),
         preferences: None,
-        modbus_port: std::num::NonZeroU16::new(device.addr.port()),
+        modbus_port: std::num::NonZeroU16::new(port),
         modbus_host: Some("127.0.0.1".into()),
         modbus_unit_id: Some(1),
         device_profile: Some(name.into()),
@@ -75,12 +136,21 @@ impl Setup {
 /// Polls, checks the decoded values against the room within the profile's resolution, writes a target and reads
 /// it back, and checks what was stored and marked estimated.
 async fn round_trip(name: &str, heater_w: f64, rated_power_w: Option<f64>, estimated: &[&str]) {
-    let s = setup(name, None, heater_w, rated_power_w).await;
+    for serve in [Serve::Simulator, Serve::StandIn] {
+        round_trip_on(serve, name, heater_w, rated_power_w, estimated).await;
+    }
+}
+
+async fn round_trip_on(serve: Serve, name: &str, heater_w: f64, rated_power_w: Option<f64>, estimated: &[&str]) {
+    let s = setup(serve, name, None, heater_w, rated_power_w).await;
     let before = s.device.requests();
     let report = s.poll().await;
-    assert_eq!((report.ok, report.failed, report.stored), (1, 0, 1), "{report:?}");
-    let blocks = ReadPlan::new(&s.profile).blocks.len();
-    assert_eq!(s.device.requests() - before, blocks, "one request per block of the read plan");
+    assert_eq!((report.ok, report.failed, report.stored), (1, 0, 1), "{serve:?} {name}: {report:?}");
+    if let (Some(before), Some(after)) = (before, s.device.requests()) {
+        let blocks = ReadPlan::new(&s.profile).blocks.len();
+        assert_eq!(after - before, blocks, "one request per block of the read plan");
+    }
+    let name = &format!("{name} on {serve:?}");
 
     let room = s.device.room();
     let live = s.live();
@@ -134,7 +204,7 @@ async fn round_trip(name: &str, heater_w: f64, rated_power_w: Option<f64>, estim
 
     // /status shows the profile and the marks.
     let st = status::zone_status(&s.state, s.zone_id).await.unwrap();
-    assert_eq!(st.zone.device_profile, name);
+    assert_eq!(st.zone.device_profile, s.profile.name);
 }
 
 #[tokio::test]
@@ -161,8 +231,8 @@ async fn relay_coil_round_trip_coils_discrete_inputs_no_meter() {
 
 /// A simulated day of polls every 10 s: the estimated counter follows the room's true heater energy within 2 %,
 /// and continues from the stored value after a restart of the estimate.
-async fn estimated_energy_over_a_day(name: &str, heater_w: f64, rated_power_w: Option<f64>) {
-    let s = setup(name, None, heater_w, rated_power_w).await;
+async fn estimated_energy_over_a_day(serve: Serve, name: &str, heater_w: f64, rated_power_w: Option<f64>) {
+    let s = setup(serve, name, None, heater_w, rated_power_w).await;
     s.poll().await;
     let (true0, est0) = (s.device.energy_wh(), f64::from(s.live().snapshot.energy_wh));
     for _ in 0..(24 * 360) {
@@ -185,12 +255,12 @@ async fn estimated_energy_over_a_day(name: &str, heater_w: f64, rated_power_w: O
 
 #[tokio::test]
 async fn relay_coil_estimated_energy_over_a_day_within_2_percent() {
-    estimated_energy_over_a_day("relay-coil", 2000.0, None).await;
+    estimated_energy_over_a_day(Serve::Simulator, "relay-coil", 2000.0, None).await;
 }
 
 #[tokio::test]
 async fn prototype_v1_estimated_energy_over_a_day_within_2_percent() {
-    estimated_energy_over_a_day("prototype-v1", 1000.0, Some(1000.0)).await;
+    estimated_energy_over_a_day(Serve::StandIn, "prototype-v1", 1000.0, Some(1000.0)).await;
 }
 
 #[tokio::test]
@@ -198,7 +268,7 @@ async fn an_implausible_value_is_not_stored_and_degrades_the_zone_naming_the_poi
     // The device shows thousandths where the profile says hundredths: 20 °C reads as 200 °C.
     let mut served = device_profile::builtin("relay-coil").unwrap();
     served.points.air_temperature.scale = 0.001;
-    let s = setup("relay-coil", Some(served), 2000.0, None).await;
+    let s = setup(Serve::Simulator, "relay-coil", Some(served), 2000.0, None).await;
     let report = s.poll().await;
     assert_eq!((report.ok, report.failed, report.stored), (0, 1, 0), "{report:?}");
     let health = s.state.fleet.get(s.zone_id).unwrap().live().health.clone().unwrap();
