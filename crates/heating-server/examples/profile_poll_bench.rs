@@ -1,8 +1,8 @@
 //! Poller cost across device profiles: 1,000 zones (env `ZONES`) polled by the real `poll_once` into a real SQLite
 //! file, once all speaking `heating-sim` (one FC03 each), once spread evenly over the four built-in profiles (1, 1,
-//! 3 and 4 requests a poll), and prints polls per CPU-second of this process for both, with the Modbus requests a
-//! poll made. The devices are simulated rooms served through their profile (the e2e tests' `device.rs`), in this
-//! process, so their cost is in the figure too: the comparison is what matters.
+//! 3 and 4 requests a poll), and prints polls per CPU-second of this process for both. The devices are the zone
+//! simulator's rooms served through their profile (`ZoneSpec::device_profile`), in this process, so their cost is
+//! in the figure too: the comparison is what matters.
 //!
 //! `cargo run --release -p heating-server --example profile_poll_bench` (env `ZONES`, `CYCLES`).
 
@@ -13,9 +13,6 @@ use heating_core::clock::{ManualClock, SharedClock};
 use heating_server::Config;
 use heating_server::jobs::poll_once;
 use heating_server::services::zones::{self, NewZone};
-
-#[path = "../tests/e2e/device.rs"]
-mod device;
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -34,6 +31,7 @@ fn cpu_seconds() -> f64 {
 
 struct Run {
     polls: usize,
+    /// Read requests a poll makes, from the profiles' read plans.
     requests: usize,
     cpu_s: f64,
     wall_s: f64,
@@ -42,23 +40,28 @@ struct Run {
 async fn run(profiles: &[&str], zones: usize, cycles: usize) -> anyhow::Result<Run> {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let shared: SharedClock = clock.clone();
-    let room = heating_core::zone::default_profiles()[0].clone();
-    let mut devices = Vec::with_capacity(zones);
-    for i in 0..zones {
-        let profile = device_profile::builtin(profiles[i % profiles.len()]).expect("a built-in");
-        devices.push(device::Device::start(profile, &room, shared.clone()).await);
-    }
+    let rooms = heating_core::zone::default_profiles();
+    let specs = (0..zones)
+        .map(|i| zone_simulator::ZoneSpec {
+            device_profile: Arc::new(device_profile::builtin(profiles[i % profiles.len()]).expect("a built-in")),
+            ..zone_simulator::ZoneSpec::from_profile(rooms[i % rooms.len()].clone())
+        })
+        .collect();
+    let sim_config = zone_simulator::SimulatorConfig { base_port: 0, zones: specs, ..Default::default() };
+    let sim = zone_simulator::Simulator::bind_with_clock(&sim_config, shared.clone()).await?.spawn();
     let dir = tempfile::tempdir()?;
     let mut config = Config::with_database_url(format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()));
     config.background_jobs_disabled = true;
     let app = heating_server::build_with_clock(config, shared).await?;
     let state = app.state().clone();
-    for (i, d) in devices.iter().enumerate() {
+    let mut requests = 0;
+    for (i, addr) in sim.addrs().iter().enumerate() {
         let name = profiles[i % profiles.len()];
+        requests += device_profile::ReadPlan::new(&device_profile::builtin(name).expect("a built-in")).blocks.len();
         let new = NewZone {
             name: format!("zone {i}"),
             preferences: None,
-            modbus_port: std::num::NonZeroU16::new(d.addr.port()),
+            modbus_port: std::num::NonZeroU16::new(addr.port()),
             modbus_host: Some("127.0.0.1".into()),
             modbus_unit_id: Some(1),
             device_profile: Some(name.into()),
@@ -72,7 +75,6 @@ async fn run(profiles: &[&str], zones: usize, cycles: usize) -> anyhow::Result<R
     clock.advance(chrono::Duration::seconds(5));
     let first = poll_once(&state).await;
     anyhow::ensure!(first.ok == zones, "first cycle: {first:?}");
-    let requests_before: usize = devices.iter().map(device::Device::requests).sum();
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let mut polls = 0;
     for _ in 0..cycles {
@@ -83,7 +85,7 @@ async fn run(profiles: &[&str], zones: usize, cycles: usize) -> anyhow::Result<R
     }
     let cpu_s = cpu_seconds() - cpu0;
     let wall_s = wall0.elapsed().as_secs_f64();
-    let requests = devices.iter().map(device::Device::requests).sum::<usize>() - requests_before;
+    sim.shutdown().await;
     Ok(Run { polls, requests, cpu_s, wall_s })
 }
 
@@ -105,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "{label:>20}: {:.0} polls per CPU-second{ratio}; {:.2} requests a poll; {:.1} CPU-s, {:.1} s wall for {} polls",
             rate,
-            r.requests as f64 / r.polls as f64,
+            r.requests as f64 / zones as f64,
             r.cpu_s,
             r.wall_s,
             r.polls
