@@ -7,7 +7,9 @@
 //!   as NULL (unknown); the controllers and the energy estimate use the inferred state, marked `heater_on`.
 //! - **energy**, no meter: a running counter per zone, heater on-time × rated power (the profile's `rated_power`
 //!   point or constant, else the zone's `rated_power_w`), integrated from one reading to the next with the state of
-//!   the earlier one; a gap longer than three poll intervals (the server was down, the device offline) adds
+//!   the earlier one (rated power: the device's register, else the zone's `rated_power_w`, else the profile's
+//!   constant — the zone's setting is the installed heater, the profile's a model's typical value); a gap longer
+//!   than three poll intervals (the server was down, the device offline) adds
 //!   nothing. It starts from the zone's last stored counter, so it continues across restarts. Marked `energy_wh`.
 //!   Without a rated power there is no estimate: energy is unknown (NULL).
 //! - **outdoor temperature**, no sensor: unknown (NaN in the snapshot, NULL when stored); the control uses the
@@ -107,8 +109,10 @@ impl EnergyEstimate {
 pub struct Fill {
     /// Occupancy by the zone's schedule (or the comfort default) now.
     pub scheduled_occupancy: bool,
-    /// The zone's own rated power, W, for a profile without one.
+    /// The zone's own rated power, W: wins over the profile's constant, not over a device's register.
     pub zone_rated_power_w: Option<f64>,
+    /// Whether the device has a rated-power register (then its value is used).
+    pub rated_power_point: bool,
     /// Longest interval the energy estimate integrates over.
     pub max_gap: chrono::Duration,
 }
@@ -127,7 +131,9 @@ pub fn complete(at: DateTime<Utc>, values: &DeviceValues, fill: Fill, energy: &m
         estimated = estimated.with(Estimated::HEATER, true);
         values.air_temperature < target.celsius()
     });
-    let rated = values.rated_power_w.or(fill.zone_rated_power_w).filter(|p| p.is_finite() && *p > 0.0);
+    let rated =
+        if fill.rated_power_point { values.rated_power_w } else { fill.zone_rated_power_w.or(values.rated_power_w) };
+    let rated = rated.filter(|p| p.is_finite() && *p > 0.0);
     let (energy_wh, energy_known) = match (values.energy_wh, rated) {
         (Some(wh), _) => ((wh.max(0.0).floor() as u64 % (1u64 << 32)) as u32, true),
         (None, Some(power)) => {
@@ -182,8 +188,12 @@ mod tests {
         }
     }
 
-    const FILL: Fill =
-        Fill { scheduled_occupancy: true, zone_rated_power_w: None, max_gap: chrono::Duration::seconds(30) };
+    const FILL: Fill = Fill {
+        scheduled_occupancy: true,
+        zone_rated_power_w: None,
+        rated_power_point: false,
+        max_gap: chrono::Duration::seconds(30),
+    };
 
     #[test]
     fn energy_is_on_time_times_rated_power_from_the_stored_counter() {
@@ -218,6 +228,12 @@ mod tests {
         let r = complete(at(0), &values(Some(false), None, None), zone_power, &mut e);
         assert!(r.energy_known && r.estimated.contains(Estimated::ENERGY));
         assert_eq!(r.snapshot.heater_power_w, 1000);
+        // The zone's setting wins over a profile constant, a device's register over both.
+        let r = complete(at(0), &values(Some(false), None, Some(2000.0)), zone_power, &mut e);
+        assert_eq!(r.snapshot.heater_power_w, 1000);
+        let register = Fill { rated_power_point: true, ..zone_power };
+        let r = complete(at(0), &values(Some(false), None, Some(2000.0)), register, &mut e);
+        assert_eq!(r.snapshot.heater_power_w, 2000);
     }
 
     #[test]

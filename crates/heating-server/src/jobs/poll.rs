@@ -55,7 +55,8 @@ fn fill(state: &AppState, runtime: &ZoneRuntime, at: chrono::DateTime<chrono::Ut
     let scheduled_occupancy =
         zone.preferences.occupancy_schedule.as_ref().filter(|s| !s.is_empty()).is_none_or(|s| s.is_active(local));
     let max_gap = chrono::Duration::from_std(state.config.poll_interval() * 3).unwrap_or(chrono::Duration::MAX);
-    Fill { scheduled_occupancy, zone_rated_power_w: zone.rated_power_w, max_gap }
+    let rated_power_point = runtime.profile().points.rated_power.is_some();
+    Fill { scheduled_occupancy, zone_rated_power_w: zone.rated_power_w, rated_power_point, max_gap }
 }
 
 async fn poll_zone(state: &AppState, runtime: Arc<ZoneRuntime>) -> Outcome {
