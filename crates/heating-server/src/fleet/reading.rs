@@ -155,6 +155,39 @@ pub fn complete(at: DateTime<Utc>, values: &DeviceValues, fill: Fill, energy: &m
     LiveReading { at, snapshot, estimated, energy_known }
 }
 
+/// What the server assumes for a zone whose device lacks points, in words: what the model fit and the controllers
+/// work with instead of a measurement (empty when the device tells everything they use).
+#[must_use]
+pub fn assumptions(profile: &device_profile::Profile, zone: &crate::storage::Zone) -> Vec<String> {
+    let caps = profile.capabilities();
+    let mut out = Vec::new();
+    if profile.points.rated_power.is_none() {
+        match (zone.rated_power_w, profile.rated_power_w) {
+            (Some(w), _) => out.push(format!("heater power from the zone's rated_power_w ({w} W)")),
+            (None, Some(w)) => out.push(format!("heater power from the profile's rated power ({w} W)")),
+            (None, None) => out.push("heater power unknown: set the zone's rated_power_w".to_string()),
+        }
+    }
+    if !caps.heater {
+        out.push("heater state inferred: on while the air is below the device's target".to_string());
+    }
+    if !caps.energy {
+        out.push("energy estimated: heater on-time × rated power".to_string());
+    }
+    if !caps.occupancy {
+        let scheduled = zone.preferences.occupancy_schedule.as_ref().is_some_and(|s| !s.is_empty());
+        out.push(if scheduled {
+            "occupancy from the zone's occupancy_schedule".to_string()
+        } else {
+            "occupancy assumed (no sensor, no occupancy_schedule): occupied".to_string()
+        });
+    }
+    if !caps.outdoor_temperature {
+        out.push("outdoor temperature from the weather service".to_string());
+    }
+    out
+}
+
 /// The device's target as a setpoint: to 0.1 °C, within the setpoint range (a device may allow more).
 pub fn setpoint_of(celsius: f64) -> Setpoint {
     let clamped = celsius.clamp(Setpoint::MIN_CELSIUS, Setpoint::MAX_CELSIUS);

@@ -205,6 +205,15 @@ async fn round_trip_on(serve: Serve, name: &str, heater_w: f64, rated_power_w: O
     // /status shows the profile and the marks.
     let st = status::zone_status(&s.state, s.zone_id).await.unwrap();
     assert_eq!(st.zone.device_profile, s.profile.name);
+    // The plan (and the model fit) say what was assumed for what the device lacks.
+    let plan = heating_server::services::models::zone_plan(&s.state, s.zone_id).await.unwrap();
+    assert_eq!(plan.assumptions.is_empty(), estimated.is_empty(), "{name}: {:?}", plan.assumptions);
+    if !caps.occupancy {
+        assert!(plan.assumptions.iter().any(|a| a.starts_with("occupancy assumed")), "{:?}", plan.assumptions);
+    }
+    if !caps.energy {
+        assert!(plan.assumptions.iter().any(|a| a.starts_with("energy estimated")), "{:?}", plan.assumptions);
+    }
 }
 
 #[tokio::test]
