@@ -50,11 +50,16 @@ async fn energy_ready(state: &AppState, runtime: &ZoneRuntime) -> bool {
 
 /// What the server fills in for a device lacking points, now.
 fn fill(state: &AppState, runtime: &ZoneRuntime, at: chrono::DateTime<chrono::Utc>) -> Fill {
+    let max_gap = chrono::Duration::from_std(state.config.poll_interval() * 3).unwrap_or(chrono::Duration::MAX);
+    let points = &runtime.profile().points;
+    if points.occupancy.is_some() && points.energy.is_some() && points.rated_power.is_some() {
+        // A device that tells everything (heating-sim): nothing of the zone is needed, and nothing is cloned.
+        return Fill { scheduled_occupancy: true, zone_rated_power_w: None, rated_power_point: true, max_gap };
+    }
     let zone = runtime.zone();
     let local = (at + chrono::Duration::minutes(i64::from(state.config.site_offset_minutes(at)))).naive_utc();
     let scheduled_occupancy =
         zone.preferences.occupancy_schedule.as_ref().filter(|s| !s.is_empty()).is_none_or(|s| s.is_active(local));
-    let max_gap = chrono::Duration::from_std(state.config.poll_interval() * 3).unwrap_or(chrono::Duration::MAX);
     let rated_power_point = runtime.profile().points.rated_power.is_some();
     Fill { scheduled_occupancy, zone_rated_power_w: zone.rated_power_w, rated_power_point, max_gap }
 }
