@@ -44,7 +44,10 @@ async fn run(profiles: &[&str], zones: usize, cycles: usize) -> anyhow::Result<R
     let specs = (0..zones)
         .map(|i| zone_simulator::ZoneSpec {
             device_profile: Arc::new(device_profile::builtin(profiles[i % profiles.len()]).expect("a built-in")),
-            ..zone_simulator::ZoneSpec::from_profile(rooms[i % rooms.len()].clone())
+            ..zone_simulator::ZoneSpec::from_profile(heating_core::zone::ZoneProfile {
+                name: format!("zone {i}"),
+                ..rooms[i % rooms.len()].clone()
+            })
         })
         .collect();
     let sim_config = zone_simulator::SimulatorConfig { base_port: 0, zones: specs, ..Default::default() };
