@@ -10,7 +10,9 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Registers bridged by default when two points' blocks are merged into one request.
 pub const DEFAULT_MAX_GAP: u16 = 8;
 
-/// A device profile: the register map of one kind of device, validated (see [`crate::Profile::from_toml`]).
+/// A device profile: the register map of one kind of device. Build it with [`Profile::from_toml`], which validates;
+/// a value deserialized otherwise (JSON from an API, say) must pass [`Profile::validate`] before use, since the codec
+/// and the read plan rely on its rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
