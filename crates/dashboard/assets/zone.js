@@ -270,6 +270,13 @@ function controlPanel(id, onSent) {
   };
 }
 
+/// Rated power and the energy counter; an estimated counter (no meter: on-time × rated power) is marked "est.".
+function heaterNote(r, est) {
+  const rated = r.heater_power_w ? `Rated ${(r.heater_power_w / 1000).toFixed(1)} kW` : "Rated power unknown";
+  const counter = r.energy_wh === null ? "no energy meter" : `counter ${(r.energy_wh / 1000).toFixed(1)} kWh${est ? " est." : ""}`;
+  return `${rated} · ${counter}`;
+}
+
 /// The page head and the "now" strip, from status `s` and this zone `z` in it (`t`: its target in force).
 function fillNow(main, s, z, t) {
   const r = z.reading;
@@ -278,16 +285,18 @@ function fillNow(main, s, z, t) {
   const hp = main.querySelector('[data-field="health"]');
   hp.className = pill.cls;
   setText(main, "health", pill.label);
-  setText(main, "endpoint", z.endpoint ? `Modbus ${z.endpoint}` : "No Modbus device");
+  setText(main, "endpoint", z.endpoint ? `Modbus ${z.endpoint} · ${z.device_profile}` : "No Modbus device");
   setText(main, "temperature", r ? deg(r.temperature) : "–");
   setText(main, "temperature-note", r ? `Read ${fmtTimeS(Date.parse(r.timestamp))}` : "");
   setText(main, "target", deg(t.value));
   setText(main, "target-note", [t.why, planText(z)].filter(Boolean).join(" · "));
-  setText(main, "occupancy", r ? (r.occupancy ? "Occupied" : "Vacant") : "–");
-  setText(main, "occupancy-note", "");
-  setText(main, "heater", r ? (r.heater_on ? "On" : "Off") : "–");
-  setText(main, "heater-note", r ? `Rated ${(r.heater_power_w / 1000).toFixed(1)} kW · counter ${(r.energy_wh / 1000).toFixed(1)} kWh` : "");
-  setText(main, "outdoor", r ? deg(r.outdoor_temp) : deg(s.weather.outdoor_c));
+  // What the device cannot tell is filled in by the server and marked "est." (see `estimated` in /status).
+  const est = (field) => (r && (r.estimated || []).includes(field) ? " (est.)" : "");
+  setText(main, "occupancy", r ? (r.occupancy ? "Occupied" : "Vacant") + est("occupancy") : "–");
+  setText(main, "occupancy-note", est("occupancy") ? "No occupancy sensor: from the zone's schedule" : "");
+  setText(main, "heater", r ? (r.heater_on ? "On" : "Off") + est("heater_on") : "–");
+  setText(main, "heater-note", r ? heaterNote(r, est("energy_wh")) : "");
+  setText(main, "outdoor", r && r.outdoor_temp !== null ? deg(r.outdoor_temp) : deg(s.weather.outdoor_c));
   setText(main, "outdoor-note", s.weather.next_24h_min_c === null || s.weather.next_24h_min_c === undefined ? "" : `Next 24 h ${f1(s.weather.next_24h_min_c)} to ${f1(s.weather.next_24h_max_c)} °C`);
   setText(main, "last-seen", z.health.last_seen ? fmtTimeS(Date.parse(z.health.last_seen)) : "never");
   setText(main, "last-seen-note", z.health.last_error ? z.health.last_error : z.health.consecutive_failures ? `${z.health.consecutive_failures} failures` : "");

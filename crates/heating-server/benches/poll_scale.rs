@@ -64,6 +64,8 @@ async fn main() -> anyhow::Result<()> {
             modbus_port: std::num::NonZeroU16::new(addr.port()),
             modbus_host: Some("127.0.0.1".into()),
             modbus_unit_id: Some(1),
+            device_profile: None,
+            rated_power_w: None,
         };
         zones::create(&state, &heating_server::domain::Caller::local(), new)
             .await

@@ -29,6 +29,8 @@ async fn main() -> anyhow::Result<()> {
         modbus_host: ModbusHost::parse("localhost").map_err(anyhow::Error::msg)?,
         modbus_port: None,
         modbus_unit_id: 1,
+        device_profile: "heating-sim".into(),
+        rated_power_w: None,
     };
     let zone = storage.create_zone(&fields, start).await?;
 
@@ -50,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
             heater_on: Some(heater_on),
             energy_wh: Some(energy),
             outdoor_temp: Some(4.0 + 3.0 * (day * std::f64::consts::TAU).cos()),
+            estimated: Default::default(),
         });
         if batch.len() == batch.capacity() {
             storage.insert_readings(&batch).await?;

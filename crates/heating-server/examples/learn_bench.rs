@@ -49,6 +49,8 @@ async fn main() -> anyhow::Result<()> {
         modbus_host: ModbusHost::parse("localhost").map_err(anyhow::Error::msg)?,
         modbus_port: None,
         modbus_unit_id: 1,
+        device_profile: "heating-sim".into(),
+        rated_power_w: None,
     };
     let zone = state.storage.create_zone(&fields, start).await?;
 
@@ -93,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
             heater_on: Some(s.heater_on),
             energy_wh: Some(s.energy_wh),
             outdoor_temp: Some((s.outdoor_temperature * 10.0).round() / 10.0),
+            estimated: Default::default(),
         });
         if batch.len() == batch.capacity() {
             readings += state.storage.insert_readings(&batch).await?;

@@ -19,6 +19,7 @@ use crate::http::{self, AppService};
 use crate::jobs;
 use crate::metrics::Metrics;
 use crate::mqtt;
+use crate::profiles::ProfileRegistry;
 use crate::server::{self, Limits};
 use crate::state::{AppState, JobReports, SignInFailures};
 use crate::storage::Storage;
@@ -46,6 +47,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
             .and_then(|()| mqtt::options(&config.mqtt).map(drop))
             .map_err(|e| anyhow::anyhow!("invalid MQTT settings: {e}"))?;
     }
+    let profiles = ProfileRegistry::load(config.profiles.device_profiles_dir.as_deref())?;
     let shown_url = redact_url(&config.database_url);
     let hint = if config.database_url.starts_with("sqlite:") {
         " (check that the file's directory exists and is writable)"
@@ -56,11 +58,18 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
         .await
         .with_context(|| format!("could not open database {shown_url}{hint}"))?;
     tracing::info!(database = %shown_url, "database ready, migrations applied");
+    profiles.add_stored(&storage.list_device_profiles().await.context("could not load the posted device profiles")?);
+    let profiles = Arc::new(profiles);
     let weather =
         config.weather.build(clock.clone(), config.synthetic_weather()).context("invalid weather settings")?;
     let sign_ins = Arc::new(SignInFailures::new(config.auth.sign_in_failures_per_minute));
     let metrics = Arc::new(Metrics::new());
-    let fleet = Arc::new(Fleet::new(config.link_config(), config.auth.device_networks.clone(), metrics.clone()));
+    let fleet = Arc::new(Fleet::new(
+        config.link_config(),
+        config.auth.device_networks.clone(),
+        metrics.clone(),
+        profiles.clone(),
+    ));
     Ok(App {
         state: AppState {
             storage,
@@ -71,6 +80,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
             weather,
             sign_ins,
             metrics,
+            profiles,
         },
     })
 }

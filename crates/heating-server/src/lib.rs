@@ -18,6 +18,7 @@
 //! - [`state`]: [`AppState`], what services and jobs share, and the jobs' latest reports.
 //! - [`fleet`]: the live side of the zones (Modbus links, health, newest readings, decisions, holds), and
 //!   [`fleet::dispatch`], the one way a target reaches a device.
+//! - [`profiles`]: the device profiles zones may name (built-in, `DEVICE_PROFILES_DIR`, posted).
 //! - [`metrics`]: the Prometheus registry ([`metrics::Metrics`]), fed by one-line hooks where things happen.
 //! - [`storage`]: the one storage interface ([`storage::Storage`]): SQLite or PostgreSQL.
 //! - [`config`], [`domain`], [`time`]: flags and environment; validated values; timestamp formats.
@@ -34,6 +35,7 @@ pub mod jobs;
 pub mod learning;
 pub mod metrics;
 pub mod mqtt;
+pub mod profiles;
 pub mod server;
 pub mod services;
 pub mod state;

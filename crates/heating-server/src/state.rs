@@ -16,6 +16,7 @@ use heating_weather::WeatherService;
 use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::metrics::Metrics;
+use crate::profiles::ProfileRegistry;
 use crate::storage::Storage;
 
 /// What every service and background job shares. Cheap to clone.
@@ -37,6 +38,8 @@ pub struct AppState {
     pub sign_ins: Arc<SignInFailures>,
     /// The Prometheus metrics (the fleet holds the same).
     pub metrics: Arc<Metrics>,
+    /// The device profiles zones may name (the fleet holds the same).
+    pub profiles: Arc<ProfileRegistry>,
 }
 
 /// What one poll cycle did.

@@ -99,7 +99,7 @@ impl RunInputs {
 /// What the zone's controller decided.
 #[derive(Debug)]
 pub struct Decided {
-    /// The target to write (it differs from the device's by 0.1 K or more), with the reason in words.
+    /// The target to write (it differs from the device's by half its step or more), with the reason in words.
     pub write: Option<(Setpoint, String)>,
     /// No decision (no fresh reading); the reason is in the zone's live state.
     pub skipped: bool,
@@ -123,7 +123,7 @@ pub fn decide_zone(state: &AppState, rt: &ZoneRuntime, run: &RunInputs) -> Decid
         reading: live.reading.map(|r| ZoneReading {
             at: r.at,
             t_air: r.snapshot.air_temperature,
-            t_out: weather.now_c.or(Some(r.snapshot.outdoor_temperature)),
+            t_out: weather.now_c.or(r.outdoor()),
             occupied: r.snapshot.occupied,
             heater_on: r.snapshot.heater_on,
             device_target: r.snapshot.target,
@@ -145,7 +145,11 @@ pub fn decide_zone(state: &AppState, rt: &ZoneRuntime, run: &RunInputs) -> Decid
     let mut decided = Decided { write: None, skipped: false, hold_expired: output.hold_expired };
     match (output.target, live.reading) {
         (Some(target), Some(r)) => {
-            if (target.celsius() - r.snapshot.target.celsius()).abs() >= 0.1 - 1e-9 {
+            // Compared on the device's grid (its step may be coarser than 0.1 K): a target the device would round
+            // to what it holds is not written again every cycle.
+            let spec = rt.profile().target();
+            let on_grid = spec.round(target.celsius()).clamp(spec.min, spec.max);
+            if !spec.confirms(on_grid, r.snapshot.target.celsius()) {
                 decided.write = Some((target, output.reason.clone()));
             }
         }

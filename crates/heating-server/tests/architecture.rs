@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["config", "domain", "time"],
     &["storage"],
-    &["metrics"],
+    &["metrics", "profiles"],
     &["fleet"],
     &["state"],
     &["learning"],
@@ -119,7 +119,15 @@ fn handlers_go_through_the_services() {
     let files = library_files();
     let mut wrong = Vec::new();
     for (file, code) in &files["http"] {
-        let reaches = ["state.storage", "state.fleet", "state.weather", "state.clock", "state.reports", "state.config"];
+        let reaches = [
+            "state.storage",
+            "state.fleet",
+            "state.weather",
+            "state.clock",
+            "state.reports",
+            "state.config",
+            "state.profiles",
+        ];
         for reach in reaches.into_iter().chain(["crate::fleet::dispatch", "Storage", "ZoneLink"]) {
             if code.contains(reach) {
                 wrong.push(format!("{} reaches `{reach}` directly", file.display()));

@@ -25,6 +25,7 @@ mod auth;
 mod hosts;
 mod limits;
 mod mqtt;
+mod profiles;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ pub use self::auth::{AuthSettings, DEFAULT_SIGN_IN_FAILURES_PER_MINUTE, DeviceNe
 pub use self::hosts::{AllowedHosts, HostSettings};
 pub use self::limits::LimitSettings;
 pub use self::mqtt::{MqttSettings, MqttUrl};
+pub use self::profiles::ProfileSettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://heating.db?mode=rwc";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
@@ -119,6 +121,8 @@ pub struct Config {
     pub hosts: HostSettings,
     #[command(flatten)]
     pub mqtt: MqttSettings,
+    #[command(flatten)]
+    pub profiles: ProfileSettings,
     /// Run without the poller and the control job (API only). Not a flag: for tests and tools.
     #[arg(skip)]
     pub background_jobs_disabled: bool,
@@ -209,6 +213,7 @@ impl Default for Config {
             limits: LimitSettings::default(),
             hosts: HostSettings::default(),
             mqtt: MqttSettings::default(),
+            profiles: ProfileSettings::default(),
             background_jobs_disabled: false,
         }
     }
@@ -233,6 +238,7 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("hosts", &self.hosts)
             .field("mqtt", &self.mqtt)
+            .field("profiles", &self.profiles)
             .finish()
     }
 }

@@ -1,13 +1,15 @@
 //! Sending a target to a device, the one way every source (control job, manual control, `POST /commands/`) does
 //! it: log the command as `pending`, write it over the zone's persistent link, read it back, and mark the command
 //! `confirmed` or `failed` with the error. Nothing is sent without a row, and no row stays `pending` after an
-//! answer (or the lack of one).
+//! answer (or the lack of one). The write goes through the zone's device profile: its function (FC06, FC16, FC05),
+//! the target rounded to its step, confirmed within half a step.
 
 use heating_core::clock::Clock;
 use heating_core::units::Setpoint;
 use zone_client::ZoneError;
 
-use super::{LiveReading, ZoneRuntime};
+use super::ZoneRuntime;
+use super::reading::setpoint_of;
 use crate::metrics::ModbusOp;
 use crate::storage::{Command, CommandSource, CommandStatus, NewCommand, Storage, StorageError};
 
@@ -46,7 +48,8 @@ pub async fn send_target(
         .await?;
     let (result, health) = {
         let mut link = runtime.link.lock().await;
-        let result = runtime.metrics.modbus(ModbusOp::Write, link.write_target(target, clock.now())).await;
+        let result =
+            runtime.metrics.modbus(ModbusOp::Write, link.write_target_value(target.celsius(), clock.now())).await;
         (result, link.health())
     };
     let (status, error) = match &result {
@@ -59,8 +62,12 @@ pub async fn send_target(
         let mut live = runtime.live();
         runtime.record_health(&mut live, health, result.as_ref().err());
         live.last_command = Some(command.clone());
-        if let Ok(snapshot) = &result {
-            live.reading = Some(LiveReading { at: clock.now(), snapshot: *snapshot });
+        // The read-back refreshes what the device holds; the rest of the reading waits for the next poll (it
+        // needs the poller's estimates).
+        if let (Ok(device), Some(reading)) = (&result, live.reading.as_mut()) {
+            reading.at = clock.now();
+            reading.snapshot.target = setpoint_of(device.values.target);
+            reading.snapshot.air_temperature = device.values.air_temperature;
         }
     }
     match result {

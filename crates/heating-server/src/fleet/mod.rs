@@ -12,6 +12,7 @@
 //! `crate::learning` fills [`Learned`].
 
 pub mod dispatch;
+pub mod reading;
 pub mod signals;
 
 use std::collections::HashMap;
@@ -19,41 +20,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
+use device_profile::Profile;
 use heating_core::control::Hold;
 use heating_core::preferences::Preferences;
-use heating_core::registers::ZoneSnapshot;
 use heating_predict::Identification;
 use heating_predict::model::ZoneModel;
 use zone_client::{Endpoint, Health, LinkConfig, ZoneLink};
 
 use crate::config::DeviceNetworks;
 use crate::metrics::Metrics;
-use crate::storage::{Command, CommandSource, NewReading, Storage, StorageError, StoredHold, Zone, ZoneId};
+use crate::profiles::ProfileRegistry;
+use crate::storage::{Command, CommandSource, Storage, StorageError, StoredHold, Zone, ZoneId};
 
-/// A reading as the poller last saw it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LiveReading {
-    pub at: DateTime<Utc>,
-    pub snapshot: ZoneSnapshot,
-}
-
-impl LiveReading {
-    /// The row that logs this reading for `zone_id`.
-    #[must_use]
-    pub fn to_record(&self, zone_id: ZoneId) -> NewReading {
-        let s = &self.snapshot;
-        NewReading {
-            zone_id,
-            ts: self.at,
-            temperature: s.air_temperature,
-            target_temp: Some(s.target.celsius()),
-            occupancy: s.occupied,
-            heater_on: Some(s.heater_on),
-            energy_wh: Some(s.energy_wh),
-            outdoor_temp: Some(s.outdoor_temperature),
-        }
-    }
-}
+pub use reading::{EnergyEstimate, LiveReading};
 
 /// The control decision in force (the output of the zone's controller, whatever its strategy), and when it was
 /// made.
@@ -146,6 +125,8 @@ pub struct Learned {
 pub struct ZoneRuntime {
     pub id: ZoneId,
     endpoint: Endpoint,
+    /// The device profile the link speaks (rebuilt with a new link when the zone's profile changes).
+    profile: Arc<Profile>,
     zone: RwLock<Zone>,
     /// The persistent connection. Held for the length of one request (or one write plus its read-back).
     pub link: tokio::sync::Mutex<ZoneLink>,
@@ -153,20 +134,24 @@ pub struct ZoneRuntime {
     /// The zone's controller, rebuilt when the strategy changes. Locked briefly, never across an await.
     pub controller: Mutex<Option<Box<dyn heating_predict::Controller>>>,
     learned: Mutex<Learned>,
+    /// The energy estimate of a device without a meter; `None` until loaded from the last stored reading.
+    pub energy: Mutex<Option<EnergyEstimate>>,
     /// The application's metrics (requests and writes are counted where they happen).
     pub metrics: Arc<Metrics>,
 }
 
 impl ZoneRuntime {
-    fn new(zone: Zone, endpoint: Endpoint, config: LinkConfig, metrics: Arc<Metrics>) -> Self {
+    fn new(zone: Zone, endpoint: Endpoint, profile: Arc<Profile>, config: LinkConfig, metrics: Arc<Metrics>) -> Self {
         Self {
             id: zone.id,
-            link: tokio::sync::Mutex::new(ZoneLink::new(endpoint.clone(), config)),
+            link: tokio::sync::Mutex::new(ZoneLink::with_profile(endpoint.clone(), config, profile.clone())),
             endpoint,
+            profile,
             zone: RwLock::new(zone),
             live: Mutex::new(Live::default()),
             controller: Mutex::new(None),
             learned: Mutex::new(Learned::default()),
+            energy: Mutex::new(None),
             metrics,
         }
     }
@@ -174,6 +159,17 @@ impl ZoneRuntime {
     #[must_use]
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// The device profile the zone's link speaks.
+    #[must_use]
+    pub fn profile(&self) -> &Arc<Profile> {
+        &self.profile
+    }
+
+    /// The energy estimate, locked briefly (never across an await).
+    pub fn energy(&self) -> MutexGuard<'_, Option<EnergyEstimate>> {
+        self.energy.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The zone as last loaded from the database.
@@ -218,13 +214,27 @@ pub struct Fleet {
     /// Devices outside these networks are not used (`DEVICE_NETWORKS`).
     device_networks: DeviceNetworks,
     metrics: Arc<Metrics>,
+    /// The profiles zones name.
+    profiles: Arc<ProfileRegistry>,
 }
 
 impl Fleet {
     /// An empty fleet that loads the zone list at the first cycle.
     #[must_use]
-    pub fn new(link_config: LinkConfig, device_networks: DeviceNetworks, metrics: Arc<Metrics>) -> Self {
-        Self { zones: RwLock::new(HashMap::new()), dirty: AtomicBool::new(true), link_config, device_networks, metrics }
+    pub fn new(
+        link_config: LinkConfig,
+        device_networks: DeviceNetworks,
+        metrics: Arc<Metrics>,
+        profiles: Arc<ProfileRegistry>,
+    ) -> Self {
+        Self {
+            zones: RwLock::new(HashMap::new()),
+            dirty: AtomicBool::new(true),
+            link_config,
+            device_networks,
+            metrics,
+            profiles,
+        }
     }
 
     /// Zones changed in the database: reload at the next cycle.
@@ -237,8 +247,9 @@ impl Fleet {
         self.dirty.swap(false, Ordering::AcqRel)
     }
 
-    /// Makes the fleet match `zones`: keeps runtimes whose endpoint is unchanged, replaces the others, drops
-    /// runtimes of zones that are gone or lost their endpoint.
+    /// Makes the fleet match `zones`: keeps runtimes whose endpoint and profile are unchanged, replaces the others,
+    /// drops runtimes of zones that are gone, lost their endpoint, or name a profile the server does not know (a
+    /// posted profile that no longer validates).
     pub fn sync(&self, zones: Vec<Zone>) {
         let mut map = self.zones.write().unwrap_or_else(PoisonError::into_inner);
         let mut next = HashMap::with_capacity(zones.len());
@@ -249,13 +260,19 @@ impl Fleet {
                 tracing::warn!(zone_id = zone.id, name = %zone.name, "device not used: {why}");
                 continue;
             }
+            let Some(known) = self.profiles.get(&zone.device_profile) else {
+                tracing::warn!(zone_id = zone.id, name = %zone.name, profile = %zone.device_profile,
+                    "device not used: unknown device profile");
+                continue;
+            };
+            let profile = known.profile.clone();
             let id = zone.id;
             let runtime = match map.remove(&id) {
-                Some(rt) if rt.endpoint == endpoint => {
+                Some(rt) if rt.endpoint == endpoint && Arc::ptr_eq(&rt.profile, &profile) => {
                     *rt.zone.write().unwrap_or_else(PoisonError::into_inner) = zone;
                     rt
                 }
-                _ => Arc::new(ZoneRuntime::new(zone, endpoint, self.link_config, self.metrics.clone())),
+                _ => Arc::new(ZoneRuntime::new(zone, endpoint, profile, self.link_config, self.metrics.clone())),
             };
             next.insert(id, runtime);
         }

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod commands;
 pub mod control;
+pub mod device_profiles;
 pub mod error;
 pub mod extract;
 pub mod headers;
@@ -60,6 +61,8 @@ pub const DOCS_PATH: &str = "/docs";
     components(schemas(ErrorBody)),
     tags(
         (name = "zones", description = "Heating zones and their preferences"),
+        (name = "device-profiles", description = "Device profiles: the register maps zones' devices speak; probing a \
+                                                  device with one"),
         (name = "sensordata", description = "Sensor readings, newest first"),
         (name = "commands", description = "Target-temperature commands, newest first"),
         (name = "health", description = "Liveness and database reachability"),
@@ -79,6 +82,7 @@ struct ApiDoc;
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(zones::router())
+        .merge(device_profiles::router())
         .merge(sensordata::router())
         .merge(commands::router())
         .merge(health::router())

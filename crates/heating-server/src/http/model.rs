@@ -136,10 +136,13 @@ pub struct ZoneModelFit {
     pub fitted: Option<ZoneModelOut>,
     /// Quality of the fit; null when nothing could be fitted.
     pub quality: Option<FitQualityOut>,
+    /// What the fit assumed where the zone's device has no measurement (its device profile lacks the point), e.g.
+    /// `heater power from the profile's rated power (2000 W)`, `occupancy from the zone's occupancy_schedule`.
+    pub assumptions: Vec<String>,
 }
 
 impl From<ModelFit> for ZoneModelFit {
-    fn from(ModelFit { zone_id, days, fitted_at, fit: id }: ModelFit) -> Self {
+    fn from(ModelFit { zone_id, days, fitted_at, fit: id, assumptions }: ModelFit) -> Self {
         Self {
             zone_id,
             days,
@@ -149,6 +152,7 @@ impl From<ModelFit> for ZoneModelFit {
             model: id.model.into(),
             fitted: id.fitted.map(Into::into),
             quality: id.quality.map(Into::into),
+            assumptions,
         }
     }
 }

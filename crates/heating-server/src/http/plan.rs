@@ -72,6 +72,9 @@ pub struct ZonePlanOut {
     pub plan: Option<PlanOut>,
     /// Why there is no plan; null when there is one.
     pub reason: Option<String>,
+    /// What the controller assumed where the zone's device has no measurement (its device profile lacks the
+    /// point), e.g. `occupancy from the zone's occupancy_schedule`.
+    pub assumptions: Vec<String>,
 }
 
 /// The predictive controller's current plan for the zone: 24 hours in 15-minute steps. Only the `predictive`
@@ -86,12 +89,12 @@ pub struct ZonePlanOut {
     )
 )]
 async fn zone_plan(State(state): State<AppState>, Path(id): Path<ZoneId>) -> Result<Json<ZonePlanOut>, ApiError> {
-    let ZonePlan { zone_id, strategy, plan } = models::zone_plan(&state, id).await?;
+    let ZonePlan { zone_id, strategy, plan, assumptions } = models::zone_plan(&state, id).await?;
     let (plan, reason) = match plan {
         Ok((plan, source, prices)) => (Some(plan_out(&plan, source, &prices)), None),
         Err(why) => (None, Some(why)),
     };
-    Ok(Json(ZonePlanOut { zone_id, strategy: strategy.as_str().to_string(), plan, reason }))
+    Ok(Json(ZonePlanOut { zone_id, strategy: strategy.as_str().to_string(), plan, reason, assumptions }))
 }
 
 /// The plan as points, each with the price of its step.

@@ -97,6 +97,10 @@ pub struct ReadingOut {
     pub energy_wh: Option<u32>,
     /// °C.
     pub outdoor_temp: Option<f64>,
+    /// The values the server filled in because the device has no point for them: `energy_wh` (heater on-time ×
+    /// rated power), `occupancy` (from the zone's schedule). Empty when the device measured everything.
+    #[schema(example = json!(["energy_wh"]))]
+    pub estimated: Vec<&'static str>,
 }
 
 impl From<Reading> for ReadingOut {
@@ -111,6 +115,7 @@ impl From<Reading> for ReadingOut {
             heater_on: r.heater_on,
             energy_wh: r.energy_wh,
             outdoor_temp: r.outdoor_temp,
+            estimated: r.estimated.names(),
         }
     }
 }

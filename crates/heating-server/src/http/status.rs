@@ -171,9 +171,15 @@ pub struct LiveReadingOut {
     pub target_temp: f64,
     pub occupancy: bool,
     pub heater_on: bool,
-    pub energy_wh: u32,
-    pub outdoor_temp: f64,
+    /// Wh; null when the device has no meter and no rated power is known (no estimate).
+    pub energy_wh: Option<u32>,
+    /// °C; null when the device has no outdoor sensor.
+    pub outdoor_temp: Option<f64>,
     pub heater_power_w: u16,
+    /// What the server filled in because the device has no point for it: `energy_wh` (heater on-time × rated
+    /// power), `occupancy` (the zone's schedule), `heater_on` (inferred: on while the air is below the target).
+    #[schema(example = json!(["energy_wh"]))]
+    pub estimated: Vec<&'static str>,
 }
 
 /// The control decision in force.
@@ -200,6 +206,8 @@ pub struct ZoneStatus {
     pub name: String,
     /// `host:port unit N`, or null without a device.
     pub endpoint: Option<String>,
+    /// The device profile the zone's device speaks.
+    pub device_profile: String,
     pub health: ZoneHealthOut,
     pub reading: Option<LiveReadingOut>,
     pub active: Option<ActiveOut>,
@@ -293,6 +301,7 @@ impl From<ZoneNow> for ZoneStatus {
             id: z.zone.id,
             name: z.zone.name.clone(),
             endpoint: z.endpoint.as_ref().map(ToString::to_string),
+            device_profile: z.zone.device_profile.clone(),
             health: health_out(&z),
             reading: live.reading.map(|r| LiveReadingOut {
                 timestamp: r.at,
@@ -300,9 +309,10 @@ impl From<ZoneNow> for ZoneStatus {
                 target_temp: r.snapshot.target.celsius(),
                 occupancy: r.snapshot.occupied,
                 heater_on: r.snapshot.heater_on,
-                energy_wh: r.snapshot.energy_wh,
-                outdoor_temp: r.snapshot.outdoor_temperature,
+                energy_wh: r.energy_known.then_some(r.snapshot.energy_wh),
+                outdoor_temp: r.outdoor(),
                 heater_power_w: r.snapshot.heater_power_w,
+                estimated: r.estimated.names(),
             }),
             active: active_of(live),
             hold: live.hold.map(HoldOut::from),

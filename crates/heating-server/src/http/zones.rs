@@ -214,6 +214,14 @@ pub struct ZoneCreate {
     #[serde(default, deserialize_with = "unit_id")]
     #[schema(default = 1, minimum = 0, maximum = 255)]
     pub modbus_unit_id: Option<u8>,
+    /// The device profile (register map) the zone's device speaks: a name of `GET /device-profiles` (default
+    /// `heating-sim`, this project's simulator). An unknown name is a 422 listing the known ones.
+    #[schema(default = "heating-sim", example = "relay-coil")]
+    pub device_profile: Option<String>,
+    /// The heater's rated power, W (0 < p <= 1000000), for a device whose profile has none: energy is then
+    /// estimated from the heater's on-time. Default: null.
+    #[schema(minimum = 0.0, maximum = 1000000.0, example = 1500.0)]
+    pub rated_power_w: Option<f64>,
 }
 
 /// Body of `PUT /zones/{id}`: every field optional; absent fields stay as they are.
@@ -243,6 +251,18 @@ pub struct ZoneUpdate {
     #[serde(default, deserialize_with = "unit_id")]
     #[schema(minimum = 0, maximum = 255)]
     pub modbus_unit_id: Option<u8>,
+    /// A device profile name of `GET /device-profiles`.
+    #[schema(example = "relay-coil")]
+    pub device_profile: Option<String>,
+    /// The heater's rated power, W; null removes it; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>, minimum = 0.0, maximum = 1000000.0)]
+    pub rated_power_w: Option<Option<f64>>,
+}
+
+/// A nullable field of `PUT`: "present, null" (`Some(None)`) apart from "absent" (`None`, via `#[serde(default)]`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A port as `modbus_port` in `PUT`: tells "field present, null" (`Some(None)`) from "field absent" (`None`, via
@@ -273,6 +293,11 @@ pub struct ZoneOut {
     pub modbus_port: Option<u16>,
     pub modbus_host: String,
     pub modbus_unit_id: u8,
+    /// The device profile the zone's device speaks.
+    #[schema(example = "heating-sim")]
+    pub device_profile: String,
+    /// The heater's rated power, W, when set on the zone.
+    pub rated_power_w: Option<f64>,
     #[serde(serialize_with = "serialize_rfc3339")]
     #[schema(value_type = String, format = DateTime, example = "2026-11-27T10:00:00.123Z")]
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -290,6 +315,8 @@ impl From<Zone> for ZoneOut {
             modbus_port: z.modbus_port,
             modbus_host: z.modbus_host,
             modbus_unit_id: z.modbus_unit_id,
+            device_profile: z.device_profile,
+            rated_power_w: z.rated_power_w,
             created_at: z.created_at,
             updated_at: z.updated_at,
         }
@@ -347,6 +374,8 @@ impl From<ZoneCreate> for NewZone {
             modbus_port: b.modbus_port,
             modbus_host: b.modbus_host,
             modbus_unit_id: b.modbus_unit_id,
+            device_profile: b.device_profile,
+            rated_power_w: b.rated_power_w,
         }
     }
 }
@@ -359,6 +388,8 @@ impl From<ZoneUpdate> for ZonePatch {
             modbus_port: b.modbus_port,
             modbus_host: b.modbus_host,
             modbus_unit_id: b.modbus_unit_id,
+            device_profile: b.device_profile,
+            rated_power_w: b.rated_power_w,
         }
     }
 }

@@ -1,5 +1,9 @@
-//! One poll cycle: read registers 0-7 of every zone (FC03, one request each) over its persistent link, with
-//! bounded concurrency, and store all readings of the cycle in one transaction.
+//! One poll cycle: read every zone through its device profile (one request per block of the profile's read plan:
+//! for `heating-sim`, one FC03 of registers 0-7) over its persistent link, with bounded concurrency, complete what
+//! the device lacks (`crate::fleet::reading`), and store all readings of the cycle in one transaction.
+//!
+//! A reading that cannot be true (a NaN, 6553.5 °C from a wrong word order) is not stored: the link's health turns
+//! degraded with an error naming the point and its raw registers, logged once by `fleet::signals`.
 //!
 //! A zone that does not answer costs at most one request deadline, and only its own slot: the others are read
 //! concurrently. A zone in reconnection backoff is skipped without waiting. Nothing here grows faster than the
@@ -11,10 +15,12 @@ use std::time::Instant;
 use futures::StreamExt;
 use zone_client::ZoneError;
 
-use crate::fleet::{LiveReading, ZoneRuntime};
+use crate::domain::Page;
+use crate::fleet::reading::{self, Fill};
+use crate::fleet::{EnergyEstimate, ZoneRuntime};
 use crate::metrics::ModbusOp;
 use crate::state::{AppState, PollReport};
-use crate::storage::NewReading;
+use crate::storage::{NewReading, ReadingFilter};
 
 enum Outcome {
     Read(NewReading),
@@ -22,20 +28,68 @@ enum Outcome {
     Skipped,
 }
 
+/// A zone without an energy meter continues its estimate from the last stored counter: loaded once, at its first
+/// poll. `false` if that failed (the zone is skipped this cycle rather than restarting its counter at 0).
+async fn energy_ready(state: &AppState, runtime: &ZoneRuntime) -> bool {
+    if runtime.profile().capabilities().energy || runtime.energy().is_some() {
+        return true;
+    }
+    let filter = ReadingFilter { page: Page::first(1), from: None, to: None };
+    match state.storage.list_zone_readings(runtime.id, filter).await {
+        Ok(last) => {
+            let mut energy = runtime.energy();
+            energy.get_or_insert(EnergyEstimate::from_stored(last.first().and_then(|r| r.energy_wh)));
+            true
+        }
+        Err(e) => {
+            tracing::error!(zone_id = runtime.id, "cannot load the last energy counter: {e}");
+            false
+        }
+    }
+}
+
+/// What the server fills in for a device lacking points, now.
+fn fill(state: &AppState, runtime: &ZoneRuntime, at: chrono::DateTime<chrono::Utc>) -> Fill {
+    let max_gap = chrono::Duration::from_std(state.config.poll_interval() * 3).unwrap_or(chrono::Duration::MAX);
+    let points = &runtime.profile().points;
+    if points.occupancy.is_some() && points.energy.is_some() && points.rated_power.is_some() {
+        // A device that tells everything (heating-sim): nothing of the zone is needed, and nothing is cloned.
+        return Fill { scheduled_occupancy: true, zone_rated_power_w: None, rated_power_point: true, max_gap };
+    }
+    let zone = runtime.zone();
+    let local = (at + chrono::Duration::minutes(i64::from(state.config.site_offset_minutes(at)))).naive_utc();
+    let scheduled_occupancy =
+        zone.preferences.occupancy_schedule.as_ref().filter(|s| !s.is_empty()).is_none_or(|s| s.is_active(local));
+    let rated_power_point = runtime.profile().points.rated_power.is_some();
+    Fill { scheduled_occupancy, zone_rated_power_w: zone.rated_power_w, rated_power_point, max_gap }
+}
+
 async fn poll_zone(state: &AppState, runtime: Arc<ZoneRuntime>) -> Outcome {
+    if !energy_ready(state, &runtime).await {
+        return Outcome::Skipped;
+    }
     let (result, health) = {
         let mut link = runtime.link.lock().await;
-        let result = state.metrics.modbus(ModbusOp::Read, link.read(state.clock.now())).await;
+        let result = state.metrics.modbus(ModbusOp::Read, link.read_device(state.clock.now())).await;
         (result, link.health())
     };
     let at = state.clock.now();
     let mut live = runtime.live();
     runtime.record_health(&mut live, health, result.as_ref().err());
     match result {
-        Ok(s) => {
-            let reading = LiveReading { at, snapshot: s };
+        Ok(device) => {
+            let fill = fill(state, &runtime, at);
+            let reading = {
+                let mut energy = runtime.energy();
+                let estimate = energy.get_or_insert(EnergyEstimate::from_stored(None));
+                reading::complete(at, &device.values, fill, estimate)
+            };
             live.reading = Some(reading);
-            runtime.learned().occupancy.record(at, s.occupied, state.config.site_offset_minutes(at));
+            if device.values.occupied.is_some() {
+                // Learned occupancy learns what sensors saw, not what the schedule said.
+                let occupied = reading.snapshot.occupied;
+                runtime.learned().occupancy.record(at, occupied, state.config.site_offset_minutes(at));
+            }
             Outcome::Read(reading.to_record(runtime.id))
         }
         Err(ZoneError::BackingOff(..)) => Outcome::Skipped,

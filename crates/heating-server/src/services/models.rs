@@ -24,6 +24,13 @@ pub struct ModelFit {
     /// When the fit was made (server clock).
     pub fitted_at: DateTime<Utc>,
     pub fit: Identification,
+    /// What the fit assumed where the device has no measurement (see `fleet::reading::assumptions`).
+    pub assumptions: Vec<String>,
+}
+
+/// What the zone's device lacks and the server assumes instead; empty without a device.
+fn assumptions_of(state: &AppState, id: ZoneId) -> Vec<String> {
+    state.fleet.get(id).map(|rt| crate::fleet::reading::assumptions(rt.profile(), &rt.zone())).unwrap_or_default()
 }
 
 /// The zone's model fitted over the last `days` days (1 to [`MAX_DAYS`], default [`DEFAULT_DAYS`]).
@@ -39,7 +46,7 @@ pub async fn zone_model(state: &AppState, id: ZoneId, days: Option<i64>) -> Resu
     let now = state.clock.now();
     let runtime = state.fleet.get(id);
     if let Some((fitted_at, fit)) = runtime.as_ref().and_then(|rt| cached_fit(rt, days, now)) {
-        return Ok(ModelFit { zone_id: id, days, fitted_at, fit });
+        return Ok(ModelFit { zone_id: id, days, fitted_at, fit, assumptions: assumptions_of(state, id) });
     }
     let power = runtime
         .and_then(|rt| rt.live().reading.map(|r| r.snapshot.heater_power_w))
@@ -54,7 +61,7 @@ pub async fn zone_model(state: &AppState, id: ZoneId, days: Option<i64>) -> Resu
         LearnError::Storage(e) => ServiceError::from(e),
         e @ LearnError::Internal(_) => ServiceError::Internal(anyhow::anyhow!(e)),
     })?;
-    Ok(ModelFit { zone_id: id, days, fitted_at: now, fit })
+    Ok(ModelFit { zone_id: id, days, fitted_at: now, fit, assumptions: assumptions_of(state, id) })
 }
 
 /// A zone's current plan, or why it has none.
@@ -64,6 +71,8 @@ pub struct ZonePlan {
     pub strategy: Strategy,
     /// The plan, the kind of model it was made with and the prices it was priced at; or why there is none.
     pub plan: Result<(PlanSummary, ModelSource, PriceProfile), String>,
+    /// What the controller assumed where the device has no measurement.
+    pub assumptions: Vec<String>,
 }
 
 /// The predictive controller's current plan for the zone (24 hours in 15-minute steps). Only the `predictive`
@@ -71,7 +80,8 @@ pub struct ZonePlan {
 pub async fn zone_plan(state: &AppState, id: ZoneId) -> Result<ZonePlan, ServiceError> {
     let zone = require_zone(state, id).await?;
     let strategy = zone_strategy(&zone.preferences, state.config.control_strategy());
-    let answer = |plan| Ok(ZonePlan { zone_id: id, strategy, plan });
+    let assumptions = assumptions_of(state, id);
+    let answer = |plan| Ok(ZonePlan { zone_id: id, strategy, plan, assumptions: assumptions.clone() });
     if strategy != Strategy::Predictive {
         return answer(Err(format!(
             "the {strategy} strategy does not plan ahead; the predictive one does (the zone's control_strategy \

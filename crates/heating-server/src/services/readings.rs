@@ -55,6 +55,7 @@ pub async fn create(state: &AppState, caller: &Caller, r: ReadingRequest) -> Res
         heater_on: r.heater_on,
         energy_wh: r.energy_wh,
         outdoor_temp: r.outdoor_temp.map(|t| plausible("outdoor_temp", t)).transpose()?,
+        estimated: crate::storage::Estimated::NONE,
     };
     Ok(state.storage.insert_reading(&reading).await?)
 }

@@ -28,6 +28,9 @@ pub struct NewZone {
     pub modbus_host: Option<String>,
     /// Default 1.
     pub modbus_unit_id: Option<u8>,
+    /// Default `heating-sim`.
+    pub device_profile: Option<String>,
+    pub rated_power_w: Option<f64>,
 }
 
 /// Changes to a zone: each field given replaces the current value; `preferences` are merged key by key.
@@ -39,6 +42,9 @@ pub struct ZonePatch {
     pub modbus_port: Option<Option<NonZeroU16>>,
     pub modbus_host: Option<String>,
     pub modbus_unit_id: Option<u8>,
+    pub device_profile: Option<String>,
+    /// `Some(None)` removes it.
+    pub rated_power_w: Option<Option<f64>>,
 }
 
 /// A zone with its latest readings and commands.
@@ -75,6 +81,8 @@ fn audit_fields(zone: &Zone) -> Map<String, Value> {
     m.insert("modbus_host".into(), json!(zone.modbus_host));
     m.insert("modbus_port".into(), json!(zone.modbus_port));
     m.insert("modbus_unit_id".into(), json!(zone.modbus_unit_id));
+    m.insert("device_profile".into(), json!(zone.device_profile));
+    m.insert("rated_power_w".into(), json!(zone.rated_power_w));
     m.insert("preferences".into(), zone.preferences.to_json());
     m
 }
@@ -102,6 +110,28 @@ fn changes(before: &Zone, after: &Zone) -> Value {
     Value::Object(out)
 }
 
+/// A known profile's name (default `heating-sim`), or `Invalid` listing the known ones.
+fn check_profile(state: &AppState, name: Option<String>) -> Result<String, ServiceError> {
+    let name = name.unwrap_or_else(|| device_profile::DEFAULT_PROFILE.to_string());
+    if state.profiles.get(&name).is_some() {
+        Ok(name)
+    } else {
+        Err(ServiceError::Invalid(format!(
+            "device_profile: unknown device profile {name:?} (known: {})",
+            state.profiles.names()
+        )))
+    }
+}
+
+fn check_rated_power(power: Option<f64>) -> Result<Option<f64>, ServiceError> {
+    match power {
+        Some(p) if !(p.is_finite() && p > 0.0 && p <= 1_000_000.0) => {
+            Err(ServiceError::Invalid(format!("rated_power_w: must be above 0 and at most 1000000 W, got {p}")))
+        }
+        other => Ok(other),
+    }
+}
+
 /// Registers a zone. Admins only.
 pub async fn create(state: &AppState, caller: &Caller, new: NewZone) -> Result<Zone, ServiceError> {
     require(caller, Role::Admin)?;
@@ -111,6 +141,8 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewZone) -> Result<Z
         modbus_host: parse_host(new.modbus_host.as_deref())?,
         modbus_port: new.modbus_port,
         modbus_unit_id: new.modbus_unit_id.unwrap_or(heating_core::registers::DEFAULT_UNIT_ID),
+        device_profile: check_profile(state, new.device_profile)?,
+        rated_power_w: check_rated_power(new.rated_power_w)?,
     };
     check_device_network(state, &fields)?;
     let zone = state.storage.create_zone(&fields, state.clock.now()).await?;
@@ -155,6 +187,12 @@ pub async fn update(state: &AppState, caller: &Caller, id: ZoneId, patch: ZonePa
     }
     if endpoint_changes {
         check_device_network(state, &fields)?;
+    }
+    if let Some(name) = patch.device_profile {
+        fields.device_profile = check_profile(state, Some(name))?;
+    }
+    if let Some(power) = patch.rated_power_w {
+        fields.rated_power_w = check_rated_power(power)?;
     }
     let zone = state.storage.update_zone(id, &fields, state.clock.now()).await?;
     state.fleet.mark_dirty();

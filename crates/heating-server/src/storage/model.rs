@@ -27,6 +27,10 @@ pub struct Zone {
     /// `None` for a zone without a device (readings are posted by hand).
     pub modbus_port: Option<u16>,
     pub modbus_unit_id: u8,
+    /// The name of the device profile its device speaks (`heating-sim` for zones stored before profiles).
+    pub device_profile: String,
+    /// The heater's rated power, W, for a device whose profile has none.
+    pub rated_power_w: Option<f64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -39,6 +43,10 @@ pub struct ZoneFields {
     pub modbus_host: ModbusHost,
     pub modbus_port: Option<NonZeroU16>,
     pub modbus_unit_id: u8,
+    /// A known profile's name (the zone service checks it against the registry).
+    pub device_profile: String,
+    /// Positive and finite when set (checked by the zone service).
+    pub rated_power_w: Option<f64>,
 }
 
 impl ZoneFields {
@@ -50,6 +58,8 @@ impl ZoneFields {
             modbus_host: ModbusHost::parse(&zone.modbus_host)?,
             modbus_port: zone.modbus_port.and_then(NonZeroU16::new),
             modbus_unit_id: zone.modbus_unit_id,
+            device_profile: zone.device_profile.clone(),
+            rated_power_w: zone.rated_power_w,
         })
     }
 }
@@ -70,6 +80,8 @@ pub struct NewReading {
     pub energy_wh: Option<u32>,
     /// Outdoor temperature, °C.
     pub outdoor_temp: Option<f64>,
+    /// Which values were not measured by the device.
+    pub estimated: Estimated,
 }
 
 /// A stored sensor reading.
@@ -84,6 +96,73 @@ pub struct Reading {
     pub heater_on: Option<bool>,
     pub energy_wh: Option<u32>,
     pub outdoor_temp: Option<f64>,
+    pub estimated: Estimated,
+}
+
+/// Which values of a reading the server filled in because the device has no point for them (stored as a bit set).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Estimated(u8);
+
+impl Estimated {
+    /// Nothing estimated: every value came from the device.
+    pub const NONE: Self = Self(0);
+    /// Energy: the heater's on-time × its rated power.
+    pub const ENERGY: Self = Self(1);
+    /// Occupancy: from the zone's schedule.
+    pub const OCCUPANCY: Self = Self(2);
+    /// Heater state: inferred from the temperature's rise.
+    pub const HEATER: Self = Self(4);
+    const NAMES: [(Self, &'static str); 3] =
+        [(Self::ENERGY, "energy_wh"), (Self::OCCUPANCY, "occupancy"), (Self::HEATER, "heater_on")];
+
+    #[must_use]
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set of stored bits; unknown bits are kept (a later version may add some).
+    #[must_use]
+    pub fn from_bits(bits: u8) -> Self {
+        Self(bits)
+    }
+
+    #[must_use]
+    pub fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+
+    #[must_use]
+    pub fn with(self, other: Self, set: bool) -> Self {
+        if set { Self(self.0 | other.0) } else { Self(self.0 & !other.0) }
+    }
+
+    /// The fields estimated, by their API names (`energy_wh`, `occupancy`, `heater_on`).
+    #[must_use]
+    pub fn names(self) -> Vec<&'static str> {
+        Self::NAMES.iter().filter(|(bit, _)| self.contains(*bit)).map(|(_, name)| *name).collect()
+    }
+}
+
+/// A device profile posted through the API, to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDeviceProfile {
+    pub name: String,
+    pub version: u32,
+    /// The TOML text as posted (validated by the caller).
+    pub toml: String,
+    pub created_at: DateTime<Utc>,
+    pub actor: String,
+}
+
+/// A stored device profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDeviceProfile {
+    pub id: i64,
+    pub name: String,
+    pub version: u32,
+    pub toml: String,
+    pub created_at: DateTime<Utc>,
+    pub actor: String,
 }
 
 /// Which readings of a zone to list (newest first): a page, optionally within `from <= ts < to`.

@@ -22,14 +22,14 @@ pub type PostgresStorage = SqlStorage<Postgres>;
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
-const _: () = assert!(<Postgres as Backend>::INSERT_CHUNK * 8 <= 65_535);
+const _: () = assert!(<Postgres as Backend>::INSERT_CHUNK * 9 <= 65_535);
 
 /// Longest wait for a connection, at start and from the pool.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Backend for Postgres {
-    /// 8 × 8000 = 64 000 bind parameters a statement, under PostgreSQL's limit of 65 535 (checked below).
-    const INSERT_CHUNK: usize = 8_000;
+    /// 9 × 7000 = 63 000 bind parameters a statement, under PostgreSQL's limit of 65 535 (checked below).
+    const INSERT_CHUNK: usize = 7_000;
     const BEGIN_WRITE: &'static str = "BEGIN";
     const LOCK_ZONE: &'static str = "SELECT 1 FROM zones WHERE id = $1 FOR UPDATE";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";

@@ -29,7 +29,7 @@ use crate::time::to_ms;
 
 /// What differs between the backends; implemented by `sqlx::Sqlite` and `sqlx::Postgres`.
 pub trait Backend: Database {
-    /// Rows per multi-row INSERT of readings (8 parameters a row), below the backend's bind-parameter limit.
+    /// Rows per multi-row INSERT of readings (9 parameters a row), below the backend's bind-parameter limit.
     const INSERT_CHUNK: usize;
     /// Starts a transaction that reads, then writes (`delete_zone`, `insert_readings`).
     const BEGIN_WRITE: &'static str;
@@ -88,6 +88,7 @@ macro_rules! on_backend {
 
 mod access;
 mod history;
+mod profiles;
 mod rows;
 mod stats;
 
@@ -96,11 +97,11 @@ pub use stats::TABLES;
 /// The columns each row mapping reads, for `concat!`.
 macro_rules! columns {
     (zones) => {
-        "id, name, CAST(preferences AS TEXT) AS preferences, modbus_host, modbus_port, modbus_unit_id, created_ms, \
-         updated_ms"
+        "id, name, CAST(preferences AS TEXT) AS preferences, modbus_host, modbus_port, modbus_unit_id, device_profile, \
+         rated_power_w, created_ms, updated_ms"
     };
     (readings) => {
-        "id, zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, energy_wh, outdoor_temp"
+        "id, zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, energy_wh, outdoor_temp, estimated"
     };
     (commands) => {
         "id, zone_id, ts_ms, target_temp, source, reason, status, error, actor"
@@ -131,8 +132,8 @@ impl Storage {
     /// Creates a zone. `Conflict` when the name, or the host + port + unit id, is taken.
     pub async fn create_zone(&self, f: &ZoneFields, now: DateTime<Utc>) -> Result<Zone, StorageError> {
         let sql = concat!(
-            "INSERT INTO zones (name, preferences, modbus_host, modbus_port, modbus_unit_id, created_ms, updated_ms) ",
-            "VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
+            "INSERT INTO zones (name, preferences, modbus_host, modbus_port, modbus_unit_id, created_ms, updated_ms, ",
+            "device_profile, rated_power_w) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) RETURNING ",
             columns!(zones)
         );
         self.write_zone(sql, f, now, None).await?.ok_or_else(|| sqlx::Error::RowNotFound.into())
@@ -166,13 +167,14 @@ impl Storage {
     pub async fn update_zone(&self, id: ZoneId, f: &ZoneFields, now: DateTime<Utc>) -> Result<Zone, StorageError> {
         let sql = concat!(
             "UPDATE zones SET name = $1, preferences = $2, modbus_host = $3, modbus_port = $4, modbus_unit_id = $5, ",
-            "updated_ms = $6 WHERE id = $7 RETURNING ",
+            "updated_ms = $6, device_profile = $7, rated_power_w = $8 WHERE id = $9 RETURNING ",
             columns!(zones)
         );
         self.write_zone(sql, f, now, Some(id)).await?.ok_or(StorageError::NotFound { what: "zone" })
     }
 
-    /// Runs `sql` with the zone's fields as `$1`..`$5`, `now` as `$6` and `id` (if any) as `$7`; the zone written.
+    /// Runs `sql` with the zone's fields as `$1`..`$5`, `now` as `$6`, the device profile and rated power as `$7`,
+    /// `$8` and `id` (if any) as `$9`; the zone written.
     async fn write_zone(
         &self,
         sql: &'static str,
@@ -187,7 +189,9 @@ impl Storage {
                 .bind(f.modbus_host.as_str())
                 .bind(f.modbus_port.map(|p| i64::from(p.get())))
                 .bind(i64::from(f.modbus_unit_id))
-                .bind(to_ms(now));
+                .bind(to_ms(now))
+                .bind(f.device_profile.as_str())
+                .bind(f.rated_power_w);
             let query = if let Some(id) = id { query.bind(id) } else { query };
             let row = query.fetch_optional(pool).await.map_err(|e| zone_write_error::<B>(e, f))?;
             row.as_ref().map(ReadRow::zone).transpose()
@@ -273,7 +277,7 @@ impl Storage {
         on_backend!(self, |pool| {
             let row = sqlx::query(concat!(
                 "INSERT INTO sensor_readings (zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, ",
-                "energy_wh, outdoor_temp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
+                "energy_wh, outdoor_temp, estimated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
                 columns!(readings)
             ))
             .bind(r.zone_id)
@@ -284,6 +288,7 @@ impl Storage {
             .bind(r.heater_on)
             .bind(r.energy_wh.map(i64::from))
             .bind(r.outdoor_temp)
+            .bind(i64::from(r.estimated.bits()))
             .fetch_one(pool)
             .await
             .map_err(history_write_error)?;
@@ -303,7 +308,7 @@ impl Storage {
             for chunk in readings.chunks(B::INSERT_CHUNK) {
                 let mut qb = QueryBuilder::<B>::new(
                     "INSERT INTO sensor_readings \
-                     (zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, energy_wh, outdoor_temp) ",
+                     (zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, energy_wh, outdoor_temp, estimated) ",
                 );
                 qb.push_values(chunk, |mut b, r| {
                     b.push_bind(r.zone_id)
@@ -313,7 +318,8 @@ impl Storage {
                         .push_bind(r.occupancy)
                         .push_bind(r.heater_on)
                         .push_bind(r.energy_wh.map(i64::from))
-                        .push_bind(r.outdoor_temp);
+                        .push_bind(r.outdoor_temp)
+                        .push_bind(i64::from(r.estimated.bits()));
                 });
                 inserted += qb.build().execute(&mut *tx).await.map_err(history_write_error)?.rows_affected();
             }

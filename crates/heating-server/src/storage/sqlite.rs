@@ -22,7 +22,7 @@ pub type SqliteStorage = SqlStorage<Sqlite>;
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 impl Backend for Sqlite {
-    /// 8 parameters a row keeps a statement far below SQLite's parameter limit.
+    /// 9 parameters a row keeps a statement far below SQLite's parameter limit.
     const INSERT_CHUNK: usize = 500;
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     /// The write lock, taken by `BEGIN IMMEDIATE`, already keeps every other writer out.

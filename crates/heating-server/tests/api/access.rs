@@ -61,7 +61,21 @@ const TABLE: &[(&str, &str, Option<&str>, Needs, u16)] = &[
     ("GET", "/tokens", None, ADMIN, 200),
     ("DELETE", "/tokens/999999", None, ADMIN, 404),
     ("GET", "/audit", None, ADMIN, 200),
+    ("GET", "/device-profiles", None, VIEWER, 200),
+    ("GET", "/device-profiles/relay-coil", None, VIEWER, 200),
+    ("POST", "/device-profiles", Some(POSTED_PROFILE), ADMIN, 201),
+    // Nothing listens on port 1: the probe reaches no device.
+    (
+        "POST",
+        "/device-profiles/probe",
+        Some(r#"{"host": "127.0.0.1", "port": 1, "profile": "heating-sim"}"#),
+        ADMIN,
+        503,
+    ),
 ];
+
+/// A profile of its own name per request (`p{n}`), as `POST /device-profiles` takes it.
+const POSTED_PROFILE: &str = r#"{"toml": "format = 1\nname = \"p{n}\"\nversion = 1\ndescription = \"d\"\n[points.air_temperature]\ntable = \"input\"\naddress = 0\ntype = \"int16\"\nscale = 0.1\n[points.target]\ntable = \"holding\"\naddress = 0\ntype = \"int16\"\nscale = 0.1\nwrite = \"fc06\"\nmin = 5.0\nmax = 30.0\nstep = 0.5\n"}"#;
 
 /// Requests with bad credentials come from addresses of their own (all of 127.0.0.0/8 is loopback), so that the
 /// failed sign-in limit of one address is not what the table tests.
@@ -370,6 +384,8 @@ async fn devices_stored_before_the_networks_were_set_are_not_used() {
         modbus_host: heating_server::domain::ModbusHost::parse("10.30.0.1").unwrap(),
         modbus_port: std::num::NonZeroU16::new(502),
         modbus_unit_id: 1,
+        device_profile: "heating-sim".into(),
+        rated_power_w: None,
     };
     let old = app.state.storage.create_zone(&fields, chrono::Utc::now()).await.unwrap();
     app.state.fleet.reload(&app.state.storage).await.unwrap();

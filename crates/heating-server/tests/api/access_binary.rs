@@ -13,7 +13,7 @@ use tokio::process::Command;
 use crate::helpers::sqlite_url;
 
 /// The binary in a fresh directory (no `.env`), with none of the settings of the environment it runs in.
-fn binary(cwd: &std::path::Path, database_url: &str) -> Command {
+pub(crate) fn binary(cwd: &std::path::Path, database_url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_heating-server"));
     cmd.current_dir(cwd).env("DATABASE_URL", database_url).env("RUST_LOG", "debug");
     for var in ["AUTH", "INSECURE_NO_AUTH", "ANONYMOUS_READS", "DEVICE_NETWORKS", "BIND", "WEATHERAPI_KEY"] {
@@ -23,7 +23,7 @@ fn binary(cwd: &std::path::Path, database_url: &str) -> Command {
     cmd
 }
 
-async fn output(mut cmd: Command) -> (bool, String, String) {
+pub(crate) async fn output(mut cmd: Command) -> (bool, String, String) {
     let out = tokio::time::timeout(Duration::from_secs(60), cmd.output()).await.expect("exits by itself").unwrap();
     (
         out.status.success(),

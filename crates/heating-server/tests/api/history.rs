@@ -22,6 +22,7 @@ fn reading(zone_id: i64, ts: DateTime<Utc>, temperature: f64, i: usize) -> NewRe
         heater_on: Some(i.is_multiple_of(2)),
         energy_wh: Some(u32::try_from(i * 5).unwrap()),
         outdoor_temp: Some(-2.0 + (i % 7) as f64 * 0.5),
+        estimated: Default::default(),
     }
 }
 

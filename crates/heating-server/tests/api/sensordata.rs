@@ -17,6 +17,7 @@ fn reading(zone_id: i64, offset_s: i64, temperature: f64) -> NewReading {
         heater_on: None,
         energy_wh: None,
         outdoor_temp: None,
+        estimated: Default::default(),
     }
 }
 

@@ -279,6 +279,7 @@ async fn details_list_history_newest_first_and_bounded() {
                 heater_on: Some(true),
                 energy_wh: Some(1000 + offset as u32),
                 outdoor_temp: Some(3.5),
+                estimated: Default::default(),
             }
         })
         .collect();

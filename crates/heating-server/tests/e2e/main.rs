@@ -5,9 +5,11 @@
 mod audit;
 mod control;
 mod demo;
+mod device;
 mod faults;
 mod helpers;
 mod learning;
 mod metrics;
 mod model;
 mod mqtt;
+mod profiles;

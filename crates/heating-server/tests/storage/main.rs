@@ -40,6 +40,8 @@ fn fields(name: &str, port: Option<u16>) -> ZoneFields {
         modbus_host: ModbusHost::parse("localhost").unwrap(),
         modbus_port: port.and_then(NonZeroU16::new),
         modbus_unit_id: 1,
+        device_profile: "heating-sim".into(),
+        rated_power_w: None,
     }
 }
 
@@ -57,6 +59,7 @@ fn reading(zone_id: i64, ms: i64, temperature: f64) -> NewReading {
         heater_on: None,
         energy_wh: None,
         outdoor_temp: None,
+        estimated: Default::default(),
     }
 }
 
@@ -248,6 +251,7 @@ async fn readings_batches_ordering_and_filters(s: &Storage) {
         heater_on: Some(true),
         energy_wh: Some(u32::MAX),
         outdoor_temp: Some(-3.25),
+        estimated: Default::default(),
     };
     let stored = s.insert_reading(&full).await.unwrap();
     assert_eq!(

@@ -4,6 +4,7 @@ use clap::Parser;
 use heating_server::Config;
 
 use crate::demo::DemoArgs;
+use crate::probe::ProbeArgs;
 use crate::token::TokenArgs;
 
 /// The command line: server options, and optionally a subcommand.
@@ -25,6 +26,9 @@ pub enum Command {
     /// API tokens: `token create --name NAME --role viewer|operator|admin [--expires-days N]`, `token list`,
     /// `token revoke NAME_OR_ID`. Uses DATABASE_URL.
     Token(TokenArgs),
+    /// Commissioning: read every point of a device profile once from a device (`--host H --port P [--unit U]
+    /// --profile NAME`, or `--file PATH`) and print raw and decoded values. Exit status 1 if a required point fails.
+    Probe(ProbeArgs),
 }
 
 impl Cli {

@@ -153,7 +153,7 @@ fn demo_preferences(name: &str) -> serde_json::Value {
 /// Logs a zone's simulated history as readings.
 async fn log_history(state: &AppState, zone_id: ZoneId, history: &History) -> anyhow::Result<()> {
     let readings: Vec<NewReading> =
-        history.readings.iter().map(|&(at, snapshot)| LiveReading { at, snapshot }.to_record(zone_id)).collect();
+        history.readings.iter().map(|&(at, snapshot)| LiveReading::measured(at, snapshot).to_record(zone_id)).collect();
     readings::import(state, &Caller::system("demo"), &readings).await.context("cannot log the simulated history")?;
     Ok(())
 }
@@ -239,6 +239,8 @@ pub async fn run(
             modbus_port: std::num::NonZeroU16::new(addr.port()),
             modbus_host: Some(addr.ip().to_string()),
             modbus_unit_id: Some(zone.unit_id),
+            device_profile: None,
+            rated_power_w: None,
         };
         match zones::create(app.state(), &Caller::system("demo"), new).await {
             Ok(z) => {

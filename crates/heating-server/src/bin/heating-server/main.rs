@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod cli;
 mod demo;
+mod probe;
 mod token;
 
 use anyhow::Context;
@@ -59,6 +60,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
     let demo = match cli.command {
         Some(Command::Token(args)) => return token::run(config, args).await,
+        Some(Command::Probe(args)) => return probe::run(config, args).await,
         Some(Command::Demo(args)) => Some(args),
         None => None,
     };

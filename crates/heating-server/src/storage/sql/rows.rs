@@ -17,6 +17,7 @@ pub(super) trait ReadRow: Row {
     fn command(&self) -> Result<Command, StorageError>;
     fn token(&self) -> Result<ApiToken, StorageError>;
     fn audit(&self) -> Result<AuditEntry, StorageError>;
+    fn device_profile(&self) -> Result<StoredDeviceProfile, StorageError>;
     /// The `{prefix}_min`, `_avg`, `_max` columns of a history bucket; `None` when the bucket had no value.
     fn stats(&self, prefix: &str) -> Result<Option<Stats>, StorageError>;
 }
@@ -50,6 +51,8 @@ where
             modbus_host: self.try_get("modbus_host")?,
             modbus_port,
             modbus_unit_id,
+            device_profile: self.try_get("device_profile")?,
+            rated_power_w: self.try_get("rated_power_w")?,
             created_at: time_of(self.try_get("created_ms")?, "created_ms")?,
             updated_at: time_of(self.try_get("updated_ms")?, "updated_ms")?,
         })
@@ -70,6 +73,7 @@ where
             heater_on: self.try_get("heater_on")?,
             energy_wh,
             outdoor_temp: self.try_get("outdoor_temp")?,
+            estimated: Estimated::from_bits(u8::try_from(self.try_get::<i64, _>("estimated")?).unwrap_or(u8::MAX)),
         })
     }
 
@@ -126,6 +130,19 @@ where
             zone_id: self.try_get("zone_id")?,
             details: serde_json::from_str(&details)
                 .map_err(|e| StorageError::Corrupt(format!("audit entry {id}: details: {e}")))?,
+        })
+    }
+
+    fn device_profile(&self) -> Result<StoredDeviceProfile, StorageError> {
+        let version: i64 = self.try_get("version")?;
+        Ok(StoredDeviceProfile {
+            id: self.try_get("id")?,
+            name: self.try_get("name")?,
+            version: u32::try_from(version)
+                .map_err(|_| StorageError::Corrupt(format!("device profile version {version} out of range")))?,
+            toml: self.try_get("toml")?,
+            created_at: time_of(self.try_get("created_ms")?, "created_ms")?,
+            actor: self.try_get("actor")?,
         })
     }
 
