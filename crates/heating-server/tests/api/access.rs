@@ -61,6 +61,13 @@ const TABLE: &[(&str, &str, Option<&str>, Needs, u16)] = &[
     ("GET", "/tokens", None, ADMIN, 200),
     ("DELETE", "/tokens/999999", None, ADMIN, 404),
     ("GET", "/audit", None, ADMIN, 200),
+    (
+        "POST",
+        "/maintenance/rollups/rebuild",
+        Some(r#"{"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z"}"#),
+        ADMIN,
+        200,
+    ),
 ];
 
 /// Requests with bad credentials come from addresses of their own (all of 127.0.0.0/8 is loopback), so that the
