@@ -59,9 +59,11 @@ pub struct RebuildOut {
     request_body = RebuildBody,
     responses(
         (status = 200, description = "The rollups of the range were recomputed", body = RebuildOut),
+        (status = 400, description = "Body is not JSON", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such zone", body = ErrorBody),
+        (status = 415, description = "Body not sent as application/json", body = ErrorBody),
         (status = 422, description = "Bad zone_id, from or to; from not before to", body = ErrorBody),
     )
 )]
