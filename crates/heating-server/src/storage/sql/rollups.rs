@@ -201,6 +201,25 @@ pub(super) fn upsert_head(level: Level) -> String {
     format!("INSERT INTO {} ({COLUMNS}) ", level.table)
 }
 
+/// `INSERT INTO level (columns) SELECT … FROM (` — followed by `VALUES` rows of one reading each (zone, bucket,
+/// temperature, target, outdoor, heater flag, occupancy, counter, its time), `) AS v WHERE TRUE` and
+/// [`upsert_tail`]: a bucket of one reading from 9 bound values instead of 23 (`WHERE TRUE`: SQLite's parser needs it
+/// before `ON CONFLICT` after a `SELECT`).
+pub(super) fn single_head(level: Level) -> String {
+    let count = |c: &str| format!("CASE WHEN {c} IS NULL THEN 0 ELSE 1 END");
+    format!(
+        "INSERT INTO {table} ({COLUMNS}) SELECT column1, column2, 1, column3, column3, column3, \
+         {target_n}, column4, COALESCE(column4, 0.0), column4, {outdoor_n}, column5, COALESCE(column5, 0.0), column5, \
+         {heater_n}, CASE WHEN column6 THEN 1 ELSE 0 END, CASE WHEN column7 THEN 1 ELSE 0 END, \
+         {energy_n}, column8, column9, column8, column9, 0 FROM (",
+        table = level.table,
+        target_n = count("column4"),
+        outdoor_n = count("column5"),
+        heater_n = count("column6"),
+        energy_n = count("column8"),
+    )
+}
+
 /// The merge of a batch's bucket (`excluded`) into the stored one. Energy: appended or prepended when the new
 /// readings lie wholly after or before the stored ones (strictly, so that equal times, ordered by id, never
 /// guess), else NULL, which [`settle_sql`] finds.
@@ -298,7 +317,25 @@ macro_rules! maintain_rollups {
     ($tx:ident, $db:ident, $readings:expr) => {{
         use $crate::storage::sql::rollups as r;
         for level in r::LEVELS {
-            let rows = r::aggregate($readings, level);
+            let (singles, rows): (Vec<_>, Vec<_>) = r::aggregate($readings, level).into_iter().partition(|g| g.n == 1);
+            // Buckets of one reading (every bucket of a poll cycle): the reading's 9 values, spread in SQL.
+            for chunk in singles.chunks(<$db as $crate::storage::sql::Backend>::ROLLUP_CHUNK) {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(r::single_head(level));
+                qb.push_values(chunk, |mut b, row| {
+                    b.push_bind(row.zone_id)
+                        .push_bind(row.bucket_ms)
+                        .push_bind(row.temp.0)
+                        .push_bind(row.target.min)
+                        .push_bind(row.outdoor.min)
+                        .push_bind((row.heater_n == 1).then_some(row.heater_on_n == 1))
+                        .push_bind(row.occupied_n == 1)
+                        .push_bind(row.energy.first.map(|f| f.0))
+                        .push_bind(row.energy.first.map(|f| f.1));
+                });
+                qb.push(") AS v WHERE TRUE");
+                qb.push(r::upsert_tail(level));
+                qb.build().execute(&mut *$tx).await.map_err(history_write_error)?;
+            }
             for chunk in rows.chunks(<$db as $crate::storage::sql::Backend>::ROLLUP_CHUNK) {
                 let mut qb = sqlx::QueryBuilder::<$db>::new(r::upsert_head(level));
                 qb.push_values(chunk, |mut b, row| {
