@@ -105,10 +105,11 @@ pub struct HistoryOut {
     /// Heating energy used over the range, kWh, from the devices' energy counter (resets and wraps handled);
     /// null with fewer than two counter values.
     pub energy_kwh: Option<f64>,
-    /// Where the buckets came from: `raw` readings, or the rollups of `1m`, `15m` or `1h`: the coarsest level that
-    /// `from` and `bucket_seconds` are multiples of (the same answer as from raw readings), or at most a fifth of
-    /// `bucket_seconds` wide (a bucket boundary inside a level bucket moves up to the level's next boundary, by less
-    /// than a fifth of a bucket). Totals (`readings`, `energy_kwh`) are those of the raw readings either way.
+    /// Where the buckets came from: `raw` readings, or the rollups of `1m`, `15m` or `1h`: the coarsest level at
+    /// most `bucket_seconds` wide. Where `from` and `bucket_seconds` are multiples of its width, the answer is the
+    /// one the raw readings give; where not, a bucket boundary inside a level bucket moves up to the level's next
+    /// boundary, and ranges of up to 6 hours are answered from raw readings instead. Totals (`readings`,
+    /// `energy_kwh`) are those of the raw readings either way.
     #[schema(example = "15m")]
     pub resolution: &'static str,
     /// Buckets with at least one reading, oldest first.

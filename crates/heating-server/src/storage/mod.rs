@@ -211,9 +211,9 @@ pub struct History {
     /// goes down was reset (its new value counts as used since) or, from within 2²⁴ Wh of 2³², wrapped. `None`
     /// when fewer than two readings carried the counter.
     pub energy_wh: Option<i64>,
-    /// Where the buckets came from: the coarsest rollup level that the buckets asked for align to (the raw answer
-    /// exactly) or are at least five times as wide as (a boundary moved by less than a fifth of a bucket), or the
-    /// raw readings when there is none.
+    /// Where the buckets came from: the coarsest rollup level whose buckets are at most as wide as the buckets asked
+    /// for (the raw answer exactly where they align with it), or the raw readings: when there is no such level, or
+    /// the buckets do not align with it and the range is at most 6 hours.
     pub resolution: Resolution,
 }
 

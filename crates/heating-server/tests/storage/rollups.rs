@@ -240,9 +240,9 @@ fn assert_history_equal(got: &History, want: &History, what: &str) {
     }
 }
 
-/// `zone_history` against the raw computation: aligned requests bucket for bucket; unaligned ones (answered from a
-/// level at most a fifth as wide as their buckets) with each whole level bucket counted where it starts, the edges
-/// from raw readings; totals always the raw ones.
+/// `zone_history` against the raw computation: aligned requests bucket for bucket; unaligned ones over more than 6
+/// hours with each whole level bucket counted where it starts, the edges from raw readings; totals always the raw
+/// ones.
 async fn check_history(s: &Storage, raw: &[Raw], zone: i64) {
     let hour = 3_600_000;
     let cases: [(i64, i64, u32, Resolution); 10] = [
@@ -251,11 +251,13 @@ async fn check_history(s: &Storage, raw: &[Raw], zone: i64) {
         (0, 4 * hour, 240, Resolution::Minute),
         (0, 4 * hour, 480, Resolution::Raw),
         (hour, 3 * hour, 2, Resolution::Hour),
-        (7_123, 4 * hour - 1_234, 7, Resolution::Minute),
-        (7_123, 4 * hour - 1_234, 3, Resolution::Quarter),
-        (59_999, 3 * hour + 61_001, 20, Resolution::Minute),
-        (59_999, 3 * hour + 61_001, 100, Resolution::Raw),
+        // Not aligned, longer than 6 hours: boundaries move to the level's.
+        (-3 * hour + 7_123, 4 * hour - 1_234, 7, Resolution::Quarter),
+        (-3 * hour + 7_123, 4 * hour - 1_234, 3, Resolution::Hour),
+        (-3 * hour + 59_999, 4 * hour + 61_001, 100, Resolution::Minute),
         (-hour, 5 * hour + 17, 1, Resolution::Hour),
+        // Not aligned, 3 hours: raw.
+        (59_999, 3 * hour + 61_001, 20, Resolution::Raw),
     ];
     for (from, to, points, resolution) in cases {
         let q = HistoryQuery::new(at(from), at(to), points).unwrap();

@@ -1,13 +1,13 @@
 //! `zone_history`: buckets and energy over a range, aggregated in the database, in one read transaction
 //! ([`Backend::BEGIN_SNAPSHOT`], one snapshot).
 //!
-//! Buckets: from the coarsest rollup level that the requested buckets align to (`from` and the width multiples of
-//! the level's width: exactly the raw answer), or that is at most a fifth as wide as they are (a requested boundary
-//! inside a level bucket moves up to the level's next boundary, by less than a fifth of a bucket); its whole buckets
+//! Buckets: from the coarsest rollup level whose buckets are at most as wide as the ones asked for, its whole buckets
 //! inside the range from the rollup table, the two edges shorter than one level bucket from the raw readings
-//! (`history_rollups.rs`). Otherwise (buckets under a minute, or under five minutes and not aligned), one
-//! `GROUP BY` of the bucket index `(ts_ms - from) / width` over a range scan of the raw readings'
-//! `(zone_id, ts_ms)` index.
+//! (`history_rollups.rs`). Where the requested buckets align with the level (`from` and the width multiples of the
+//! level's width) that is exactly the raw answer; where they do not, a requested boundary inside a level bucket
+//! moves up to the level's next boundary, and ranges of up to 6 hours are then answered from the raw readings
+//! instead (exact, and cheap). Raw: one `GROUP BY` of the bucket index `(ts_ms - from) / width` over a range scan of
+//! the raw readings' `(zone_id, ts_ms)` index (also for buckets under a minute).
 //!
 //! Energy: the same split, over the level answering the buckets (the 1-minute level under the raw path): the energy
 //! used inside each part (the rollups store it per bucket; the raw edges are walked with `LAG`, a few minutes of
@@ -31,29 +31,31 @@ fn inside(level: Level, from: i64, to: i64) -> Option<(i64, i64)> {
     (lo < hi).then_some((lo, hi))
 }
 
-/// A requested boundary moves by less than this share of a requested bucket (see [`answers`]).
-const SNAP_DIVISOR: i64 = 5;
+/// Ranges up to this long are answered from raw readings when the buckets asked for do not align with the level
+/// (at most 21,600 readings at a 1 s poll interval: exact, and cheap).
+const RAW_SPAN_MS: i64 = 6 * 3_600_000;
 
-/// Whether `level` answers buckets of `width` from `from`: its buckets tile them (`from` and `width` multiples of
-/// its width: the raw answer exactly), or they are at least [`SNAP_DIVISOR`] times as wide (a requested boundary
-/// moves to the next level boundary, by less than a fifth of a bucket).
-fn answers(level: &Level, from: i64, width: i64) -> bool {
+/// Whether `level` answers buckets of `width` over `[from, to)`: its buckets are at most as wide, and either tile
+/// the requested ones (`from` and `width` multiples of its width: the raw answer exactly) or the range is longer
+/// than [`RAW_SPAN_MS`] (a requested boundary inside a level bucket moves up to the level's next boundary).
+fn answers(level: &Level, from: i64, to: i64, width: i64) -> bool {
     let w = level.width_ms;
-    (from.rem_euclid(w) == 0 && width % w == 0) || width >= SNAP_DIVISOR * w
+    w <= width && ((from.rem_euclid(w) == 0 && width % w == 0) || to - from > RAW_SPAN_MS)
 }
 
 impl Storage {
     /// One zone's readings in `query.from <= ts < query.to`, aggregated in the database into at most
     /// `query.points` time buckets (empty ones left out), with the energy used over the range. Answered from the
-    /// coarsest rollup level that the buckets asked for align to or are five times as wide as, else from the raw
-    /// readings (see the module's documentation); [`History::resolution`] says which.
+    /// coarsest rollup level whose buckets are at most as wide as the ones asked for, or from the raw readings (see
+    /// the module's documentation); [`History::resolution`] says which.
     pub async fn zone_history(&self, zone_id: ZoneId, q: HistoryQuery) -> Result<History, StorageError> {
         let (from_ms, to_ms_, width) = (to_ms(q.from()), to_ms(q.to()), q.bucket_ms());
         // The level answering the buckets, with its whole buckets in the range.
         let rolled = LEVELS
             .iter()
             .rev()
-            .find(|l| answers(l, from_ms, width))
+            .find(|l| l.width_ms <= width)
+            .filter(|l| answers(l, from_ms, to_ms_, width))
             .and_then(|&l| inside(l, from_ms, to_ms_).map(|span| (l, span)));
         // The level (and span) counting the energy.
         let counted = rolled.or_else(|| inside(LEVELS[0], from_ms, to_ms_).map(|span| (LEVELS[0], span)));

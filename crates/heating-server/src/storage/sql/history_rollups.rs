@@ -5,8 +5,7 @@
 //! bucket (`from` up to the first level boundary, the last boundary up to `to`), answered from the raw readings,
 //! where they still exist. A rollup bucket counts whole in the requested bucket its start falls in: where a
 //! requested boundary is not a multiple of the level's width, it moves up to the next one (by less than one level
-//! bucket, less than a fifth of a requested bucket: `history.rs` picks the level so); where it is, the answer is the
-//! raw one. Totals (readings, energy)
+//! bucket, at most as wide as a requested bucket); where it is, the answer is the raw one. Totals (readings, energy)
 //! are the raw ones either way. Energy: the used energy of each part plus the counter steps between consecutive
 //! parts, exactly as over the raw readings.
 
