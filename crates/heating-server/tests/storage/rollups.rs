@@ -9,7 +9,7 @@ use sqlx::migrate::Migrator;
 use super::*;
 
 /// The rollups migration.
-const ROLLUPS_MIGRATION: i64 = 20261202000001;
+const ROLLUPS_MIGRATION: i64 = 20261202000002;
 
 const LEVELS: [(Resolution, i64); 3] =
     [(Resolution::Minute, 60_000), (Resolution::Quarter, 900_000), (Resolution::Hour, 3_600_000)];

@@ -1,5 +1,5 @@
 //! Rollups: per zone, 1-minute, 15-minute and 1-hour aggregates of the readings (`readings_1m`, `readings_15m`,
-//! `readings_1h`; the migration `20261202000001_rollups.sql` explains the columns).
+//! `readings_1h`; the migration `20261202000002_rollups.sql` explains the columns).
 //!
 //! Kept up to date in the transaction that stores readings ([`maintain_rollups!`]): the batch is aggregated here per
 //! (zone, bucket) first, then merged with one multi-row UPSERT per level. Counts, sums, minima and maxima merge
