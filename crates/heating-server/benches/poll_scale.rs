@@ -2,7 +2,10 @@
 //! real `poll_once` into a real SQLite file, simulator and server in one process on this machine's cores.
 //!
 //! `cargo bench -p heating-server --bench poll_scale` (env `ZONES`, `CYCLES`, `POLL_CONCURRENCY`). Prints the
-//! cycle time (p50, p95, max), the readings stored per cycle, and the database write rate. Each zone needs two
+//! cycle time (p50, p95, max), the readings stored per cycle, and the server's CPU cost: polls per CPU-second of
+//! every thread but the simulator's (which runs on a runtime of its own, threads named `sim`; CPU time from
+//! `/proc/self/task/*/schedstat`). `BENCH_ROLLUPS=off` stores the readings without updating the rollups (the
+//! storage's hidden `without_rollups`, not a setting), to measure what maintaining them costs. Each zone needs two
 //! sockets in this process (its listener and the server side of the poller's connection) plus the poller's own:
 //! the bench raises the open-file limit as far as it may, and says so if that is not enough.
 
@@ -47,7 +50,13 @@ async fn main() -> anyhow::Result<()> {
     let sim_config = SimulatorConfig::from_cli(&cli)?;
     let clock = Arc::new(WallClock);
     let t = Instant::now();
-    let sim = Simulator::bind_with_clock(&sim_config, clock.clone()).await?.spawn();
+    // The simulator on a runtime of its own, so that its CPU time can be told apart from the server's.
+    let sim_runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("sim").enable_all().build()?;
+    let sim_clock = clock.clone();
+    let sim = sim_runtime
+        .spawn(async move { Simulator::bind_with_clock(&sim_config, sim_clock).await.map(|s| s.spawn()) })
+        .await??;
     println!("{zones} zones listening in {:.1} s", t.elapsed().as_secs_f64());
 
     let dir = tempfile::tempdir()?;
@@ -55,7 +64,11 @@ async fn main() -> anyhow::Result<()> {
     config.background_jobs_disabled = true;
     config.poll_concurrency = env_or("POLL_CONCURRENCY", config.poll_concurrency);
     let app = heating_server::build_with_clock(config, clock).await?;
-    let state = app.state().clone();
+    let mut state = app.state().clone();
+    let rollups = std::env::var("BENCH_ROLLUPS").map_or(true, |v| v != "off");
+    if !rollups {
+        state.storage = state.storage.clone().without_rollups();
+    }
     let t = Instant::now();
     for (zone, addr) in sim.zones().iter().zip(sim.addrs()) {
         let new = NewZone {
@@ -83,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
     ticks.tick().await;
     let mut durations = Vec::new();
     let (mut ok, mut stored, mut failed) = (0, 0, 0);
+    let cpu_before = server_cpu_ns();
     for _ in 0..cycles {
         ticks.tick().await;
         let r = poll_once(&state).await;
@@ -102,7 +116,30 @@ async fn main() -> anyhow::Result<()> {
         stored / cycles as u64,
         failed,
     );
+    let cpu_s = (server_cpu_ns() - cpu_before) as f64 / 1e9;
+    println!(
+        "rollups {}: server CPU {cpu_s:.2} s over {cycles} cycles: {:.0} polls per CPU-second",
+        if rollups { "on" } else { "off" },
+        ok as f64 / cpu_s
+    );
     println!("all zones answered every cycle: {}", ok == zones * cycles && failed == 0);
     sim.shutdown().await;
+    sim_runtime.shutdown_background();
     Ok(())
+}
+
+/// CPU time so far of this process's threads but the simulator's (`sim`), in nanoseconds (`schedstat`: time on
+/// CPU, precise, unlike `stat`'s clock ticks).
+fn server_cpu_ns() -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim_end().starts_with("sim") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
+        total += stat.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    }
+    total
 }

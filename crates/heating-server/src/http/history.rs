@@ -105,6 +105,13 @@ pub struct HistoryOut {
     /// Heating energy used over the range, kWh, from the devices' energy counter (resets and wraps handled);
     /// null with fewer than two counter values.
     pub energy_kwh: Option<f64>,
+    /// Where the buckets came from: `raw` readings, or the rollups of `1m`, `15m` or `1h`: the coarsest level at
+    /// most `bucket_seconds` wide. Where `from` and `bucket_seconds` are multiples of its width, the answer is the
+    /// one the raw readings give; where not, a bucket boundary inside a level bucket moves up to the level's next
+    /// boundary, and ranges of up to 6 hours are answered from raw readings instead. Totals (`readings`,
+    /// `energy_kwh`) are those of the raw readings either way.
+    #[schema(example = "15m")]
+    pub resolution: &'static str,
     /// Buckets with at least one reading, oldest first.
     pub buckets: Vec<BucketOut>,
 }
@@ -130,7 +137,8 @@ async fn zone_history(
     Path(id): Path<ZoneId>,
     Query(params): Query<HistoryParams>,
 ) -> Result<Json<HistoryOut>, ApiError> {
-    let (query, History { buckets, readings, energy_wh }) = history::zone_history(&state, id, params.into()).await?;
+    let (query, History { buckets, readings, energy_wh, resolution }) =
+        history::zone_history(&state, id, params.into()).await?;
     #[allow(clippy::cast_precision_loss)] // energy far below 2^52 Wh
     let energy_kwh = energy_wh.map(|wh| wh as f64 / 1000.0);
     #[allow(clippy::cast_precision_loss)] // bucket widths far below 2^52 ms
@@ -143,6 +151,7 @@ async fn zone_history(
         bucket_seconds,
         readings,
         energy_kwh,
+        resolution: resolution.as_str(),
         buckets: buckets.into_iter().map(BucketOut::from).collect(),
     }))
 }

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod model;
 pub mod numbers;
 pub mod plan;
+pub mod rollups;
 pub mod sensordata;
 pub mod status;
 pub mod tokens;
@@ -73,6 +74,7 @@ pub const DOCS_PATH: &str = "/docs";
         (name = "auth", description = "Who am I, API tokens and the audit log. Roles: viewer (reads), operator \
                                        (also targets, holds, commands, readings), admin (also zones, tokens, audit)"),
         (name = "metrics", description = "Prometheus metrics (text format 0.0.4)"),
+        (name = "maintenance", description = "Database maintenance on request: rollups rebuilt from raw readings"),
     )
 )]
 struct ApiDoc;
@@ -90,6 +92,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(status::router())
         .merge(weather::router())
         .merge(history::router())
+        .merge(rollups::router())
         .merge(model::router())
         .merge(plan::router())
         .merge(auth::router())

@@ -32,6 +32,7 @@ pub mod hosts;
 pub mod metrics;
 pub mod models;
 pub mod readings;
+pub mod rollups;
 pub mod status;
 pub mod tokens;
 pub mod weather;

@@ -23,6 +23,7 @@ pub use model::*;
 
 pub use self::postgres::PostgresStorage;
 pub use self::sql::TABLES;
+pub use self::sql::rollups::{RebuildReport, RollupBucket};
 pub use self::sqlite::SqliteStorage;
 
 /// Why a storage call failed.
@@ -71,15 +72,58 @@ impl Storage {
     /// migrations (idempotent). Any other scheme is `UnsupportedUrl`, naming only the scheme (never the password).
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
         let storage = if url.starts_with("sqlite:") {
-            Self::Sqlite(SqliteStorage { pool: Sqlite::connect(url).await? })
+            Self::Sqlite(SqliteStorage::new(Sqlite::connect(url).await?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Self::Postgres(PostgresStorage { pool: Postgres::connect(url).await? })
+            Self::Postgres(PostgresStorage::new(Postgres::connect(url).await?))
         } else {
             let scheme = url.split(':').next().unwrap_or_default();
             return Err(StorageError::UnsupportedUrl(format!("scheme {scheme:?}")));
         };
         storage.migrate().await?;
         Ok(storage)
+    }
+
+    /// This handle stores readings without updating the rollups, which then fall behind for good (until
+    /// `rebuild_rollups`). Not a setting: only for measuring what the rollups cost (the `poll_scale` bench).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn without_rollups(self) -> Self {
+        match self {
+            Self::Sqlite(s) => Self::Sqlite(SqliteStorage { rollups_off: true, ..s }),
+            Self::Postgres(s) => Self::Postgres(PostgresStorage { rollups_off: true, ..s }),
+        }
+    }
+
+    fn maintains_rollups(&self) -> bool {
+        match self {
+            Self::Sqlite(s) => !s.rollups_off,
+            Self::Postgres(s) => !s.rollups_off,
+        }
+    }
+}
+
+/// Which data answered a history query: the raw readings, or a rollup level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resolution {
+    Raw,
+    /// `readings_1m`.
+    Minute,
+    /// `readings_15m`.
+    Quarter,
+    /// `readings_1h`.
+    Hour,
+}
+
+impl Resolution {
+    /// `raw`, `1m`, `15m`, `1h`: as the API names it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Minute => "1m",
+            Self::Quarter => "15m",
+            Self::Hour => "1h",
+        }
     }
 }
 
@@ -167,6 +211,10 @@ pub struct History {
     /// goes down was reset (its new value counts as used since) or, from within 2²⁴ Wh of 2³², wrapped. `None`
     /// when fewer than two readings carried the counter.
     pub energy_wh: Option<i64>,
+    /// Where the buckets came from: the coarsest rollup level whose buckets are at most as wide as the buckets asked
+    /// for (the raw answer exactly where they align with it), or the raw readings: when there is no such level, or
+    /// the buckets do not align with it and the range is at most 6 hours.
+    pub resolution: Resolution,
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub type PostgresStorage = SqlStorage<Postgres>;
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
 const _: () = assert!(<Postgres as Backend>::INSERT_CHUNK * 9 <= 65_535);
+const _: () = assert!(<Postgres as Backend>::ROLLUP_CHUNK * 23 <= 65_535);
 
 /// Longest wait for a connection, at start and from the pool.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,13 +31,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 impl Backend for Postgres {
     /// 9 × 7000 = 63 000 bind parameters a statement, under PostgreSQL's limit of 65 535 (checked below).
     const INSERT_CHUNK: usize = 7_000;
+    /// 2000 × 23 = 46 000 bind parameters a statement (checked above).
+    const ROLLUP_CHUNK: usize = 2_000;
+    /// Waits for transactions storing readings to commit and keeps new ones out, so that the recomputed buckets see
+    /// every reading and no concurrent merge is lost (READ COMMITTED reads a fresh snapshot per statement).
+    const LOCK_READINGS: Option<&'static str> = Some("LOCK TABLE sensor_readings IN SHARE MODE");
     const BEGIN_WRITE: &'static str = "BEGIN";
     const LOCK_ZONE: &'static str = "SELECT 1 FROM zones WHERE id = $1 FOR UPDATE";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
-    const FLAG_SHARES: &'static str = "AVG(heater_on::int)::float8 AS heating, AVG(occupancy::int)::float8 AS occupied";
-    const LEAST: &'static str = "LEAST";
-    const BUCKETS_WITH: &'static str = "";
-    const BUCKETS_FROM: &'static str = "generate_series(0::bigint, $5::bigint - 1) AS b(i)";
     const SIZE_BYTES: &'static str = "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = current_schema()";
 

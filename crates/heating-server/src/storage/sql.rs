@@ -37,13 +37,11 @@ pub trait Backend: Database {
     const LOCK_ZONE: &'static str;
     /// Starts the read-only transaction of `zone_history`, so that all its statements see one snapshot.
     const BEGIN_SNAPSHOT: &'static str;
-    /// History SQL: the shares of readings with the heater on and with the zone occupied, as `heating`, `occupied`.
-    const FLAG_SHARES: &'static str;
-    /// History SQL: the function giving the smaller of two values.
-    const LEAST: &'static str;
-    /// History SQL: the bucket indexes `0 .. $5` as rows `b(i)`: a `WITH` clause (or nothing) and a `FROM` item.
-    const BUCKETS_WITH: &'static str;
-    const BUCKETS_FROM: &'static str;
+    /// Rows per multi-row UPSERT of rollups (23 parameters a row), below the backend's bind-parameter limit.
+    const ROLLUP_CHUNK: usize;
+    /// In `rebuild_rollups`' write transaction: what keeps new readings out until it commits, if `BEGIN_WRITE`
+    /// does not already.
+    const LOCK_READINGS: Option<&'static str>;
     /// The database's size in bytes, one BIGINT (`Storage::database_size_bytes`).
     const SIZE_BYTES: &'static str;
 
@@ -59,11 +57,19 @@ pub trait Backend: Database {
 #[derive(Debug)]
 pub struct SqlStorage<DB: Database> {
     pub(super) pool: Pool<DB>,
+    /// Readings are stored without updating the rollups (see [`Storage::without_rollups`]).
+    pub(super) rollups_off: bool,
+}
+
+impl<DB: Database> SqlStorage<DB> {
+    pub(super) fn new(pool: Pool<DB>) -> Self {
+        Self { pool, rollups_off: false }
+    }
 }
 
 impl<DB: Database> Clone for SqlStorage<DB> {
     fn clone(&self) -> Self {
-        Self { pool: self.pool.clone() }
+        Self { pool: self.pool.clone(), rollups_off: self.rollups_off }
     }
 }
 
@@ -88,7 +94,9 @@ macro_rules! on_backend {
 
 mod access;
 mod history;
+mod history_rollups;
 mod profiles;
+pub(crate) mod rollups;
 mod rows;
 mod stats;
 
@@ -198,8 +206,8 @@ impl Storage {
         })
     }
 
-    /// Deletes a zone. With history (readings or commands) it is refused with `HasHistory` unless `cascade`,
-    /// which deletes the history too, in the same transaction. That transaction checks the zone first and keeps
+    /// Deletes a zone. With history (readings, raw or rolled up, or commands) it is refused with `HasHistory` unless
+    /// `cascade`, which deletes the history too, in the same transaction (the rollups by their foreign key). That transaction checks the zone first and keeps
     /// new readings and commands for it out until it ends (`Backend::BEGIN_WRITE`, `Backend::LOCK_ZONE`).
     pub async fn delete_zone(&self, id: ZoneId, cascade: bool) -> Result<(), StorageError> {
         on_backend!(self, |pool, B| {
@@ -211,14 +219,17 @@ impl Storage {
                 sqlx::query("DELETE FROM sensor_readings WHERE zone_id = $1").bind(id).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM commands WHERE zone_id = $1").bind(id).execute(&mut *tx).await?;
             } else {
+                // Readings whose raw rows have expired still count, from the hourly rollups.
                 let row = sqlx::query(concat!(
                     "SELECT (SELECT COUNT(*) FROM sensor_readings WHERE zone_id = $1) AS readings, ",
+                    "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM readings_1h WHERE zone_id = $1) AS rolled, ",
                     "(SELECT COUNT(*) FROM commands WHERE zone_id = $1) AS commands"
                 ))
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
-                let (readings, commands): (i64, i64) = (row.try_get("readings")?, row.try_get("commands")?);
+                let (raw, rolled): (i64, i64) = (row.try_get("readings")?, row.try_get("rolled")?);
+                let (readings, commands): (i64, i64) = (raw.max(rolled), row.try_get("commands")?);
                 if readings > 0 || commands > 0 {
                     return Err(StorageError::HasHistory { readings, commands });
                 }
@@ -272,9 +283,12 @@ impl Storage {
 
     // --- readings ---
 
-    /// Stores one reading. `NotFound` if the zone does not exist.
+    /// Stores one reading, and merges it into the rollups in the same transaction. `NotFound` if the zone does not
+    /// exist.
     pub async fn insert_reading(&self, r: &NewReading) -> Result<Reading, StorageError> {
-        on_backend!(self, |pool| {
+        let maintain = self.maintains_rollups();
+        on_backend!(self, |pool, B| {
+            let mut tx = pool.begin_with(B::BEGIN_WRITE).await?;
             let row = sqlx::query(concat!(
                 "INSERT INTO sensor_readings (zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, ",
                 "energy_wh, outdoor_temp, estimated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
@@ -289,19 +303,24 @@ impl Storage {
             .bind(r.energy_wh.map(i64::from))
             .bind(r.outdoor_temp)
             .bind(i64::from(r.estimated.bits()))
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(history_write_error)?;
+            if maintain {
+                rollups::maintain_rollups!(tx, B, std::slice::from_ref(r));
+            }
+            tx.commit().await?;
             row.reading()
         })
     }
 
-    /// Stores a batch of readings in one transaction (all or none); returns how many were stored. Multi-row
-    /// INSERTs of `Backend::INSERT_CHUNK` rows, in a `Backend::BEGIN_WRITE` transaction.
+    /// Stores a batch of readings in one transaction (all or none), rollups included; returns how many were
+    /// stored. Multi-row INSERTs of `Backend::INSERT_CHUNK` rows, in a `Backend::BEGIN_WRITE` transaction.
     pub async fn insert_readings(&self, readings: &[NewReading]) -> Result<u64, StorageError> {
         if readings.is_empty() {
             return Ok(0);
         }
+        let maintain = self.maintains_rollups();
         on_backend!(self, |pool, B| {
             let mut tx = pool.begin_with(B::BEGIN_WRITE).await?;
             let mut inserted = 0;
@@ -322,6 +341,9 @@ impl Storage {
                         .push_bind(i64::from(r.estimated.bits()));
                 });
                 inserted += qb.build().execute(&mut *tx).await.map_err(history_write_error)?.rows_affected();
+            }
+            if maintain {
+                rollups::maintain_rollups!(tx, B, readings);
             }
             tx.commit().await?;
             Ok(inserted)

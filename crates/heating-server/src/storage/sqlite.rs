@@ -24,16 +24,15 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 impl Backend for Sqlite {
     /// 9 parameters a row keeps a statement far below SQLite's parameter limit.
     const INSERT_CHUNK: usize = 500;
+    /// 23 parameters a row: 11 500 a statement, below SQLite's limit of 32 766.
+    const ROLLUP_CHUNK: usize = 500;
+    /// `BEGIN IMMEDIATE` holds the one write lock already.
+    const LOCK_READINGS: Option<&'static str> = None;
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     /// The write lock, taken by `BEGIN IMMEDIATE`, already keeps every other writer out.
     const LOCK_ZONE: &'static str = "SELECT 1 FROM zones WHERE id = $1";
     /// A deferred transaction: its first read fixes the snapshot (WAL).
     const BEGIN_SNAPSHOT: &'static str = "BEGIN";
-    const FLAG_SHARES: &'static str = "AVG(heater_on) AS heating, AVG(occupancy) AS occupied";
-    const LEAST: &'static str = "MIN";
-    const BUCKETS_WITH: &'static str =
-        "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i + 1 < $5) ";
-    const BUCKETS_FROM: &'static str = "b";
     const SIZE_BYTES: &'static str = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
 
     /// Opens (creating if missing) the database at `url`, e.g. `sqlite://heating.db?mode=rwc`. Fails at once if the

@@ -72,6 +72,13 @@ const TABLE: &[(&str, &str, Option<&str>, Needs, u16)] = &[
         ADMIN,
         503,
     ),
+    (
+        "POST",
+        "/maintenance/rollups/rebuild",
+        Some(r#"{"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z"}"#),
+        ADMIN,
+        200,
+    ),
 ];
 
 /// A profile of its own name per request (`p{n}`), as `POST /device-profiles` takes it.

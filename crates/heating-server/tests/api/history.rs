@@ -228,3 +228,38 @@ async fn bad_parameters_are_422_and_unknown_zones_404() {
     // A trailing slash is fine, as everywhere.
     assert_eq!(app.get(&format!("/zones/{id}/history/")).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn wide_buckets_come_from_the_rollups_and_a_rebuild_is_audited() {
+    let app = spawn_app().await;
+    let id = app.zone_named("Lab").await;
+    // Two hours of readings, one a minute, from t0.
+    let raw: Vec<NewReading> =
+        (0..120).map(|i| reading(id, t0() + Duration::minutes(i as i64), 18.0 + (i % 9) as f64 * 0.25, i)).collect();
+    app.state.storage.insert_readings(&raw).await.unwrap();
+    let range = format!("from={}&to={}", rfc(t0()), rfc(t0() + Duration::hours(2)));
+    let body = history(&app, id, &format!("{range}&points=8")).await;
+    assert_eq!((body["resolution"].as_str(), body["readings"].as_i64()), (Some("15m"), Some(120)));
+    assert_eq!(body["buckets"].as_array().unwrap().len(), 8);
+    close(&body["energy_kwh"], 0.595, "energy: 119 steps of 5 Wh");
+    let fine = history(&app, id, &format!("{range}&points=1000")).await;
+    assert_eq!(fine["resolution"], "raw");
+
+    let rebuild = async |body: Value| app.post("/maintenance/rollups/rebuild", &body).await;
+    let (from, to) = (rfc(t0()), rfc(t0() + Duration::hours(2)));
+    let (status, out) = json_of(rebuild(serde_json::json!({"zone_id": id, "from": from, "to": to})).await).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!((out["zone_id"].as_i64(), out["chunks"].as_i64()), (Some(id), Some(1)));
+    assert!(out["rows"].as_i64().unwrap() >= 120 + 8 + 2, "{out}");
+    assert_eq!(utc(&out["from"]), t0());
+    let again = history(&app, id, &format!("{range}&points=8")).await;
+    assert_eq!(again["buckets"], body["buckets"], "a rebuild of correct rollups changes nothing");
+    let (_, audit) = json_of(app.get("/audit").await).await;
+    assert_eq!((audit[0]["action"].as_str(), audit[0]["zone_id"].as_i64()), (Some("rollups.rebuild"), Some(id)));
+
+    let refused = rebuild(serde_json::json!({"from": to, "to": from})).await;
+    assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "from").await;
+    assert_error(rebuild(serde_json::json!({"to": to})).await, StatusCode::UNPROCESSABLE_ENTITY, "from").await;
+    let unknown = rebuild(serde_json::json!({"zone_id": id + 100, "from": from, "to": to})).await;
+    assert_error(unknown, StatusCode::NOT_FOUND, "not found").await;
+}

@@ -23,6 +23,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 mod access;
 mod history;
+mod rollups;
 mod stats;
 mod upgrades;
 
@@ -104,6 +105,7 @@ async fn conformance_suite(storage: &Storage) {
     readings_batches_ordering_and_filters(storage).await;
     commands_and_status_updates(storage).await;
     history::history_buckets(storage).await;
+    rollups::rollups_match_raw(storage).await;
     holds_are_stored_replaced_and_go_with_their_zone(storage).await;
     access::tokens_and_audit(storage).await;
     stats::rows_per_table_and_size(storage).await;

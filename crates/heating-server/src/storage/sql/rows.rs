@@ -5,8 +5,8 @@ use heating_core::preferences::Preferences;
 use heating_core::units::Setpoint;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
+use crate::storage::StorageError;
 use crate::storage::model::*;
-use crate::storage::{Stats, StorageError};
 use crate::time::from_ms;
 
 /// Storage values from a row of either driver; what a row needs of its driver is the `where` clause of the `impl`.
@@ -18,8 +18,6 @@ pub(super) trait ReadRow: Row {
     fn token(&self) -> Result<ApiToken, StorageError>;
     fn audit(&self) -> Result<AuditEntry, StorageError>;
     fn device_profile(&self) -> Result<StoredDeviceProfile, StorageError>;
-    /// The `{prefix}_min`, `_avg`, `_max` columns of a history bucket; `None` when the bucket had no value.
-    fn stats(&self, prefix: &str) -> Result<Option<Stats>, StorageError>;
 }
 
 impl<R: Row> ReadRow for R
@@ -143,16 +141,6 @@ where
             toml: self.try_get("toml")?,
             created_at: time_of(self.try_get("created_ms")?, "created_ms")?,
             actor: self.try_get("actor")?,
-        })
-    }
-
-    fn stats(&self, prefix: &str) -> Result<Option<Stats>, StorageError> {
-        let min: Option<f64> = self.try_get(format!("{prefix}_min").as_str())?;
-        let avg: Option<f64> = self.try_get(format!("{prefix}_avg").as_str())?;
-        let max: Option<f64> = self.try_get(format!("{prefix}_max").as_str())?;
-        Ok(match (min, avg, max) {
-            (Some(min), Some(avg), Some(max)) => Some(Stats { min, avg, max }),
-            _ => None,
         })
     }
 }
