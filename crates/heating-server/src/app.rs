@@ -19,6 +19,7 @@ use crate::http::{self, AppService};
 use crate::jobs;
 use crate::metrics::Metrics;
 use crate::mqtt;
+use crate::prices::PriceService;
 use crate::server::{self, Limits};
 use crate::state::{AppState, JobReports, SignInFailures};
 use crate::storage::Storage;
@@ -58,6 +59,9 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
     tracing::info!(database = %shown_url, "database ready, migrations applied");
     let weather =
         config.weather.build(clock.clone(), config.synthetic_weather()).context("invalid weather settings")?;
+    let prices =
+        PriceService::new(&config.prices, clock.clone()).map_err(|e| anyhow::anyhow!("invalid price settings: {e}"))?;
+    config.demand_cap().map_err(|e| anyhow::anyhow!("invalid demand cap: {e}"))?;
     let sign_ins = Arc::new(SignInFailures::new(config.auth.sign_in_failures_per_minute));
     let metrics = Arc::new(Metrics::new());
     let fleet = Arc::new(Fleet::new(config.link_config(), config.auth.device_networks.clone(), metrics.clone()));
@@ -69,6 +73,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
             fleet,
             reports: Arc::new(JobReports::default()),
             weather,
+            prices,
             sign_ins,
             metrics,
         },

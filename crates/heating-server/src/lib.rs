@@ -34,6 +34,7 @@ pub mod jobs;
 pub mod learning;
 pub mod metrics;
 pub mod mqtt;
+pub mod prices;
 pub mod server;
 pub mod services;
 pub mod state;

@@ -16,6 +16,7 @@ use heating_weather::WeatherService;
 use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::metrics::Metrics;
+use crate::prices::PriceService;
 use crate::storage::Storage;
 
 /// What every service and background job shares. Cheap to clone.
@@ -33,6 +34,8 @@ pub struct AppState {
     pub reports: Arc<JobReports>,
     /// Weather forecasts (cached; simulated when no provider is configured).
     pub weather: WeatherService,
+    /// Electricity prices (cached; the time-of-use table unless `PRICE_SOURCE` says otherwise).
+    pub prices: PriceService,
     /// Recent failed sign-ins per client address (rate limiting).
     pub sign_ins: Arc<SignInFailures>,
     /// The Prometheus metrics (the fleet holds the same).

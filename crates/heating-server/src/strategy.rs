@@ -6,7 +6,7 @@
 //! Each is given the same [`ControlContext`]: the zone's preferences, its newest reading from the poller (stale
 //! after three poll intervals of the server clock, so no decision is taken on old data), the site-local time, a
 //! manual hold, the weather service's outdoor temperature and hourly forecast (falling back to the zone's own
-//! outdoor register), the default time-of-use price profile, the zone's model (its latest good fit,
+//! outdoor register), the price provider's prices (`crate::prices`; the time-of-use table by default), the zone's model (its latest good fit,
 //! [`crate::learning`], else the conservative fallback for the heater's rated power) and its expected occupancy
 //! (the `occupancy_schedule` preference when set, else the occupancy learned from the zone's logged readings).
 //!
@@ -82,7 +82,7 @@ pub struct RunInputs {
 }
 
 impl RunInputs {
-    /// The inputs of a run at the server's now: the weather of every zone's location, the default prices.
+    /// The inputs of a run at the server's now: the weather of every zone's location, the cached prices.
     pub async fn gather(state: &AppState, zones: &[Arc<ZoneRuntime>]) -> Self {
         let stale_after = Duration::milliseconds(
             (state.config.poll_interval().as_secs_f64() * 3.0 * state.clock.scale() * 1000.0).round() as i64,
@@ -91,7 +91,7 @@ impl RunInputs {
             now: state.clock.now(),
             stale_after,
             weather: weather_by_location(state, zones).await,
-            prices: PriceProfile::default(),
+            prices: state.prices.profile().await,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// one layer never use each other.
 const LAYERS: &[&[&str]] = &[
     &["config", "domain", "time"],
-    &["storage"],
+    &["storage", "prices"],
     &["metrics"],
     &["fleet"],
     &["state"],

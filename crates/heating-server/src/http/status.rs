@@ -16,6 +16,7 @@ use super::control::HoldOut;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::model::ZoneModelOut;
+use super::status_grid::PricesStatus;
 use crate::fleet::Live;
 use crate::services::status::{self, Status, WeatherNow, ZoneStatus as ZoneNow};
 use crate::state::{AppState, ControlReport, LearnReport, PollReport};
@@ -48,6 +49,8 @@ pub struct StatusOut {
     pub learning: Option<LearnReportOut>,
     pub weather: WeatherStatus,
     pub zones: Vec<ZoneStatus>,
+    /// Electricity prices: source, price now, the series' end, the last error.
+    pub prices: PricesStatus,
 }
 
 /// What the poller's latest cycle did.
@@ -337,5 +340,6 @@ async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, Ap
         learning: s.learning.map(Into::into),
         weather: s.weather.into(),
         zones: s.zones.into_iter().map(Into::into).collect(),
+        prices: s.prices.into(),
     }))
 }
