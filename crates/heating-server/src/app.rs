@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, redact_url};
+use crate::demand::DemandState;
 use crate::fleet::Fleet;
 use crate::http::{self, AppService};
 use crate::jobs;
@@ -61,7 +62,8 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
         config.weather.build(clock.clone(), config.synthetic_weather()).context("invalid weather settings")?;
     let prices =
         PriceService::new(&config.prices, clock.clone()).map_err(|e| anyhow::anyhow!("invalid price settings: {e}"))?;
-    config.demand_cap().map_err(|e| anyhow::anyhow!("invalid demand cap: {e}"))?;
+    let cap = config.demand_cap().map_err(|e| anyhow::anyhow!("invalid demand cap: {e}"))?;
+    let demand = Arc::new(DemandState::new(cap, clock.now()));
     let sign_ins = Arc::new(SignInFailures::new(config.auth.sign_in_failures_per_minute));
     let metrics = Arc::new(Metrics::new());
     let fleet = Arc::new(Fleet::new(config.link_config(), config.auth.device_networks.clone(), metrics.clone()));
@@ -74,6 +76,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
             reports: Arc::new(JobReports::default()),
             weather,
             prices,
+            demand,
             sign_ins,
             metrics,
         },

@@ -27,6 +27,7 @@
 
 pub mod app;
 pub mod config;
+pub mod demand;
 pub mod domain;
 pub mod fleet;
 pub mod http;

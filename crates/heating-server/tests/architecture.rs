@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["config", "domain", "time"],
     &["storage", "prices"],
-    &["metrics"],
+    &["metrics", "demand"],
     &["fleet"],
     &["state"],
     &["learning"],

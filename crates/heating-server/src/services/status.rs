@@ -31,6 +31,7 @@ pub struct Status {
     pub weather: WeatherNow,
     pub zones: Vec<ZoneStatus>,
     pub prices: crate::prices::PricesNow,
+    pub demand: Option<crate::demand::DemandNow>,
 }
 
 /// Outdoor conditions from the weather service.
@@ -142,5 +143,6 @@ pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
         weather: weather_now(state),
         zones,
         prices: state.prices.now(),
+        demand: state.demand.now(now),
     })
 }
