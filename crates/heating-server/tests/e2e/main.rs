@@ -6,6 +6,7 @@ mod audit;
 mod control;
 mod demo;
 mod faults;
+mod grid;
 mod helpers;
 mod learning;
 mod metrics;
