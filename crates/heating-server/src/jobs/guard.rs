@@ -55,7 +55,7 @@ pub async fn guard_once(state: &AppState) -> (usize, usize) {
             z.last_energy = Some((*at, s.energy_wh));
             if let Some((t, wh)) = last {
                 // A counter that went back (device reset) counts nothing.
-                let used_wh = s.energy_wh.checked_sub(wh).unwrap_or(0);
+                let used_wh = s.energy_wh.saturating_sub(wh);
                 guard.record(t, *at, f64::from(used_wh) * 3600.0);
             }
         }
