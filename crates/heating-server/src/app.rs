@@ -63,7 +63,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
     let prices =
         PriceService::new(&config.prices, clock.clone()).map_err(|e| anyhow::anyhow!("invalid price settings: {e}"))?;
     let cap = config.demand_cap().map_err(|e| anyhow::anyhow!("invalid demand cap: {e}"))?;
-    let demand = Arc::new(DemandState::new(cap, clock.now()));
+    let demand = Arc::new(DemandState::new(cap));
     let sign_ins = Arc::new(SignInFailures::new(config.auth.sign_in_failures_per_minute));
     let metrics = Arc::new(Metrics::new());
     let fleet = Arc::new(Fleet::new(config.link_config(), config.auth.device_networks.clone(), metrics.clone()));

@@ -85,11 +85,13 @@ pub struct DemandState {
 }
 
 impl DemandState {
+    /// The state for `cap`. The budget starts empty and moves to the current window at its first use (the server's
+    /// clock is not read here: some test clocks step at each reading).
     #[must_use]
-    pub fn new(cap: Option<DemandCap>, now: DateTime<Utc>) -> Self {
+    pub fn new(cap: Option<DemandCap>) -> Self {
         Self {
             cap,
-            guard: Mutex::new(Guard { budget: CapBudget::new(now), zones: HashMap::new() }),
+            guard: Mutex::new(Guard { budget: CapBudget::new(DateTime::UNIX_EPOCH), zones: HashMap::new() }),
             joint: Mutex::new(None),
         }
     }
@@ -147,7 +149,7 @@ mod tests {
 
     #[test]
     fn energy_across_a_window_boundary_is_split() {
-        let state = DemandState::new(Some(DemandCap::constant(2.0)), t("2026-01-05T10:00:00Z"));
+        let state = DemandState::new(Some(DemandCap::constant(2.0)));
         // 2 kW over 10:14:00-10:16:00: one minute in each window.
         state.guard().record(t("2026-01-05T10:14:00Z"), t("2026-01-05T10:16:00Z"), 2000.0 * 120.0);
         let g = state.guard();

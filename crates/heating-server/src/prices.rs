@@ -187,10 +187,9 @@ impl PriceService {
         }
     }
 
-    /// What `/status` shows.
+    /// What `/status` shows at `now` (the server clock's, read once by the caller).
     #[must_use]
-    pub fn now(&self) -> PricesNow {
-        let now = self.inner.clock.now();
+    pub fn now(&self, now: DateTime<Utc>) -> PricesNow {
         let cache = self.cache();
         let covering = cache.series.as_ref().filter(|s| s.end() > now);
         let from_series = covering.and_then(|s| s.at(now));
@@ -329,15 +328,15 @@ mod tests {
             ..PriceSettings::default()
         };
         let service = PriceService::new(&settings, clock.clone()).unwrap();
-        assert_eq!(service.now().eur_kwh, 0.5);
+        assert_eq!(service.now(clock.now()).eur_kwh, 0.5);
         std::fs::write(&path, "garbage").unwrap();
         clock.advance(Duration::minutes(70));
         service.refresh().await;
-        let now = service.now();
+        let now = service.now(clock.now());
         assert!(now.stale && now.from_series && now.eur_kwh == 0.4, "{now:?}");
         assert!(now.error.as_deref().unwrap().contains("line 1"), "{now:?}");
         clock.advance(Duration::minutes(60));
-        let now = service.now();
+        let now = service.now(clock.now());
         assert!(!now.from_series, "beyond the series: the table");
         assert_eq!(now.eur_kwh, PriceProfile::default().at(clock.now()));
         std::fs::remove_file(&path).unwrap();

@@ -142,7 +142,7 @@ pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
         learning: state.reports.learn(),
         weather: weather_now(state),
         zones,
-        prices: state.prices.now(),
+        prices: state.prices.now(now),
         demand: state.demand.now(now),
     })
 }
