@@ -294,11 +294,11 @@ function planGeometry(container, pts) {
   return { m, width, height, plotW, plotH, from, to, x, narrow, powerH, priceH, powerY, priceY, markBottom: priceY + priceH };
 }
 
-/// y domain: planned temperatures and bounds.
+/// y domain: planned temperatures and bounds (the ceiling too).
 function planDomain(pts) {
   let lo = Infinity, hi = -Infinity;
   for (const { p } of pts) {
-    for (const v of [p.temp_c, p.lower_c]) {
+    for (const v of [p.temp_c, p.lower_c, p.upper_c]) {
       if (v !== null && v !== undefined) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
     }
   }
@@ -306,7 +306,23 @@ function planDomain(pts) {
   return [lo - 0.5, hi + 0.3];
 }
 
-/// The lowest allowed temperature (it holds from its point to the next one, shaded below), and the planned one.
+/// The path of a step line through `key` of each point (each value holds from its point to the next one).
+function stepPath(pts, key, x, y, to) {
+  let d = "", prev = null;
+  for (let i = 0; i < pts.length; i++) {
+    const v = pts[i].p[key];
+    if (v === null || v === undefined) { prev = null; continue; }
+    const x0 = x(pts[i].t).toFixed(1);
+    const x1 = x(i + 1 < pts.length ? pts[i + 1].t : to).toFixed(1);
+    const yy = y(v).toFixed(1);
+    d += (prev === null ? `M${x0},${yy}` : `L${x0},${yy}`) + `L${x1},${yy}`;
+    prev = yy;
+  }
+  return d;
+}
+
+/// The lowest allowed temperature (it holds from its point to the next one, shaded below), the highest allowed
+/// (the ceiling band's top, dashed), and the planned one.
 function planLines(svg, g, pts, y) {
   const { m, width, plotH, to, x } = g;
   const bottom = m.top + plotH;
@@ -325,6 +341,7 @@ function planLines(svg, g, pts, y) {
   el("path", { class: "plan-bound-area", d: areaD }, svg);
   el("line", { class: "axis-line", x1: m.left, x2: width - m.right, y1: bottom, y2: bottom }, svg);
   el("path", { class: "series plan-bound", d: boundD }, svg);
+  el("path", { class: "series plan-ceiling", d: stepPath(pts, "upper_c", x, y, to) }, svg);
   el("path", {
     class: "series plan-temp", "data-points": pts.length,
     d: pts.length ? "M" + pts.map(({ p, t }) => `${x(t).toFixed(1)},${y(p.temp_c).toFixed(1)}`).join("L") : "",
@@ -396,6 +413,7 @@ function planTipRows(p) {
   return [
     ["Planned", `${f1(p.temp_c)} °C`],
     ["Lowest allowed", has(p.lower_c) ? `${f1(p.lower_c)} °C` : "–"],
+    ["Highest allowed", has(p.upper_c) ? `${f1(p.upper_c)} °C` : "–"],
     ["Heater", has(p.power_w) ? (p.power_w < 1 ? "off" : `${(p.power_w / 1000).toFixed(2)} kW`) : "–"],
     ["Price", has(p.price_eur_kwh) ? `${p.price_eur_kwh.toFixed(3)} €/kWh` : "–"],
   ];

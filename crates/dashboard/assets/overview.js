@@ -88,6 +88,17 @@ function fillSummary(main, s) {
   setText(main, "forecast", w.next_24h_min_c === null || w.next_24h_min_c === undefined ? "–" : `${f1(w.next_24h_min_c)} to ${f1(w.next_24h_max_c)} °C`);
   const note = w.error ? `No forecast: ${w.error}` : `${w.provider}${w.location ? ` · ${w.location}` : ""}${w.stale ? " · stale" : ""}`;
   setText(main, "weather-note", note);
+  // The building demand cap (null without DEMAND_CAP_KW): the cap now, this 15-minute window's mean so far, the
+  // zones held off, and why comfort cannot be kept when the joint plan says so.
+  const d = s.demand;
+  const capPanel = main.querySelector("#demand-cap");
+  if (capPanel) capPanel.hidden = !d;
+  if (d) {
+    setText(main, "demand", `${d.window_mean_kw.toFixed(1)} / ${d.cap_kw.toFixed(1)} kW`);
+    const held = d.shed_zones.length ? ` · ${d.shed_zones.length} held off` : "";
+    const limited = d.joint && d.joint.comfort_limited ? ` · ${d.joint.comfort_limited}` : "";
+    setText(main, "demand-note", `15-min mean so far${held}${limited}`);
+  }
 }
 
 export function overviewView(main) {
@@ -100,11 +111,15 @@ export function overviewView(main) {
       h("p", { class: "stat-label" }, "Next 24 hours"),
       h("p", { class: "stat-value text-md", "data-field": "forecast" }, "–"),
       h("p", { class: "stat-note", "data-field": "weather-note" }, "")));
+  const demandPanel = statPanel("demand", "Demand cap");
+  demandPanel.id = "demand-cap";
+  demandPanel.hidden = true;
   main.append(
     h("div", { class: "page-head" },
       h("div", {}, h("h1", {}, "Building overview"), h("p", { "data-field": "subtitle" }, "Loading live status…"))),
     h("section", { class: "summary", "aria-label": "Building summary" },
-      weather, statPanel("online", "Zones online"), statPanel("heating", "Heating now"), statPanel("occupied", "Occupied")),
+      weather, statPanel("online", "Zones online"), statPanel("heating", "Heating now"), statPanel("occupied", "Occupied"),
+      demandPanel),
     h("section", { "aria-labelledby": "zones-heading" },
       h("h2", { id: "zones-heading", class: "visually-hidden" }, "Zones"), grid));
 

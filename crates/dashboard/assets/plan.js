@@ -16,11 +16,12 @@ function fillSummary(planSummary, plan, z, warm, energyText, costText) {
 }
 
 /// The plan panel for zone `id`; `zoneLabel()` names the zone in the chart's accessible name. Returns its section,
-/// `update(z)` for each status (`z`: this zone in it) and `redraw()` (the same plan at the current width).
+/// `update(z, prices)` for each status (`z`: this zone in it, `prices`: the status' prices) and `redraw()` (the same plan at the current width).
 export function planPanel(id, zoneLabel) {
   let planKey = null, planSeq = 0;
   let lastPlan = null; // GET zones/{id}/plan
   let lastZone = null; // this zone in the last status
+  let lastPrices = null; // `prices` of the last status (where the plan's prices come from)
 
   const planChart = h("div", { class: "plan-wrap", id: "plan-chart" });
   const planSummary = h("p", { class: "plan-summary", id: "plan-summary" });
@@ -29,6 +30,7 @@ export function planPanel(id, zoneLabel) {
   const planLegend = h("ul", { class: "legend", "aria-label": "Plan legend", hidden: true },
     h("li", {}, h("span", { class: "swatch temp" }), "Planned air"),
     h("li", {}, h("span", { class: "swatch bound" }), "Lowest allowed (comfort when occupied)"),
+    h("li", {}, h("span", { class: "swatch ceiling" }), "Highest allowed (ceiling)"),
     h("li", {}, h("span", { class: "swatch heat" }), "Heater power"),
     h("li", {}, h("span", { class: "swatch price" }), h("span", { "data-field": "price-range" }, "Price")),
     h("li", {}, h("span", { class: "swatch preheat" }), "Warm-up start"));
@@ -71,7 +73,8 @@ export function planPanel(id, zoneLabel) {
     const temps = pts.map((p) => p.temp_c);
     const heated = pts.filter((p) => p.power_w !== null && p.power_w >= 1).length;
     const prices = pts.map((p) => p.price_eur_kwh).filter((v) => v !== null && v !== undefined);
-    setText(section, "price-range", prices.length ? `Price ${Math.min(...prices).toFixed(2)}–${Math.max(...prices).toFixed(2)} €/kWh` : "Price");
+    const source = lastPrices && lastPrices.current_from === "series" ? ` (${lastPrices.stale ? "stale " : ""}feed)` : "";
+    setText(section, "price-range", prices.length ? `Price ${Math.min(...prices).toFixed(2)}–${Math.max(...prices).toFixed(2)} €/kWh${source}` : "Price");
     planLegend.hidden = false;
     const label = `Plan for ${zoneLabel()} from ${fmtTime(from)} to ${fmtShort(to)}: ` +
       `${preheat === null ? "no warm-up planned" : `warm-up from ${fmtShort(preheat)}`}; planned air ${f1(Math.min(...temps))} to ${f1(Math.max(...temps))} °C; ` +
@@ -89,8 +92,9 @@ export function planPanel(id, zoneLabel) {
 
   return {
     section,
-    update(z) {
+    update(z, prices) {
       lastZone = z;
+      lastPrices = prices || null;
       // The plan changes with each control run (and with the strategy or a hold): fetch it then, not every poll.
       const key = `${z.active ? z.active.decided_at : ""}|${z.strategy}|${z.hold ? z.hold.set_at : ""}`;
       if (key !== planKey) {

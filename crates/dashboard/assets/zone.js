@@ -365,7 +365,7 @@ export function zoneView(main, id) {
     update(s) {
       const z = s.zones.find((zz) => zz.id === id);
       if (!z) return;
-      plan.update(z);
+      plan.update(z, s.prices);
       const t = activeTarget(z);
       fillNow(main, s, z, t);
       if (control) control.update(z, t);

@@ -14,11 +14,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, redact_url};
+use crate::demand::DemandState;
 use crate::fleet::Fleet;
 use crate::http::{self, AppService};
 use crate::jobs;
 use crate::metrics::Metrics;
 use crate::mqtt;
+use crate::prices::PriceService;
 use crate::profiles::ProfileRegistry;
 use crate::server::{self, Limits};
 use crate::state::{AppState, JobReports, SignInFailures};
@@ -62,6 +64,10 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
     let profiles = Arc::new(profiles);
     let weather =
         config.weather.build(clock.clone(), config.synthetic_weather()).context("invalid weather settings")?;
+    let prices =
+        PriceService::new(&config.prices, clock.clone()).map_err(|e| anyhow::anyhow!("invalid price settings: {e}"))?;
+    let cap = config.demand_cap().map_err(|e| anyhow::anyhow!("invalid demand cap: {e}"))?;
+    let demand = Arc::new(DemandState::new(cap));
     let sign_ins = Arc::new(SignInFailures::new(config.auth.sign_in_failures_per_minute));
     let metrics = Arc::new(Metrics::new());
     let fleet = Arc::new(Fleet::new(
@@ -78,6 +84,8 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
             fleet,
             reports: Arc::new(JobReports::default()),
             weather,
+            prices,
+            demand,
             sign_ins,
             metrics,
             profiles,

@@ -6,6 +6,7 @@
 //! strategy and learning modules, never the services or HTTP.
 
 pub mod control;
+pub mod guard;
 pub mod learn;
 pub mod poll;
 

@@ -28,6 +28,7 @@
 
 pub mod app;
 pub mod config;
+pub mod demand;
 pub mod domain;
 pub mod fleet;
 pub mod http;
@@ -35,6 +36,7 @@ pub mod jobs;
 pub mod learning;
 pub mod metrics;
 pub mod mqtt;
+pub mod prices;
 pub mod profiles;
 pub mod server;
 pub mod services;

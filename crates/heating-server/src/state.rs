@@ -14,8 +14,10 @@ use heating_core::clock::SharedClock;
 use heating_weather::WeatherService;
 
 use crate::config::Config;
+use crate::demand::DemandState;
 use crate::fleet::Fleet;
 use crate::metrics::Metrics;
+use crate::prices::PriceService;
 use crate::profiles::ProfileRegistry;
 use crate::storage::Storage;
 
@@ -34,6 +36,10 @@ pub struct AppState {
     pub reports: Arc<JobReports>,
     /// Weather forecasts (cached; simulated when no provider is configured).
     pub weather: WeatherService,
+    /// Electricity prices (cached; the time-of-use table unless `PRICE_SOURCE` says otherwise).
+    pub prices: PriceService,
+    /// The building demand cap and its guard's state (unused without `DEMAND_CAP_KW`).
+    pub demand: Arc<DemandState>,
     /// Recent failed sign-ins per client address (rate limiting).
     pub sign_ins: Arc<SignInFailures>,
     /// The Prometheus metrics (the fleet holds the same).

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 /// one layer never use each other.
 const LAYERS: &[&[&str]] = &[
     &["config", "domain", "time"],
-    &["storage"],
-    &["metrics", "profiles"],
+    &["storage", "prices"],
+    &["metrics", "profiles", "demand"],
     &["fleet"],
     &["state"],
     &["learning"],

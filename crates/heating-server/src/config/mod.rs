@@ -14,6 +14,8 @@
 //! | `--sim-seed` | `SIM_SEED` | `42` (the simulated weather's seed, same as the simulator's) |
 //! | `--allowed-hosts` | `ALLOWED_HOSTS` | bound to loopback: `localhost`, `127.0.0.1`, `[::1]`, the bound address; else any (see [`HostSettings`]) |
 //! | weather flags | `WEATHER_*`, `WEATHERAPI_*`, `OPEN_METEO_BASE_URL` | see `heating-weather` |
+//! | price flags | `PRICE_SOURCE`, `PRICE_REFRESH_MINUTES`, `PRICE_TIMEOUT_MS` | see [`PriceSettings`] (default: the time-of-use table) |
+//! | demand cap flags | `DEMAND_CAP_KW`, `DEMAND_CAP_WINDOWS` | see [`DemandSettings`] (default: no cap) |
 //! | MQTT flags | `MQTT_URL`, `MQTT_USERNAME`, `MQTT_PASSWORD`, `MQTT_CA_FILE`, `MQTT_CLIENT_ID`, `MQTT_TOPIC_PREFIX`, `MQTT_DISCOVERY_PREFIX`, `MQTT_HOLD_MINUTES` | see `MqttSettings` (off unless `MQTT_URL` is set) |
 //!
 //! The `demo` subcommand (in the binary) fills the intervals and the strategy left unset with its own defaults.
@@ -22,9 +24,11 @@
 //! password in the database URL and `MQTT_PASSWORD` — never appear in `Debug` output, logs or `--help`.
 
 mod auth;
+mod demand;
 mod hosts;
 mod limits;
 mod mqtt;
+mod prices;
 mod profiles;
 
 use std::fmt;
@@ -33,9 +37,11 @@ use std::net::SocketAddr;
 use clap::Parser;
 
 pub use self::auth::{AuthSettings, DEFAULT_SIGN_IN_FAILURES_PER_MINUTE, DeviceNetworks};
+pub use self::demand::DemandSettings;
 pub use self::hosts::{AllowedHosts, HostSettings};
 pub use self::limits::LimitSettings;
 pub use self::mqtt::{MqttSettings, MqttUrl};
+pub use self::prices::{PriceSettings, PriceSource};
 pub use self::profiles::ProfileSettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://heating.db?mode=rwc";
@@ -123,6 +129,10 @@ pub struct Config {
     pub mqtt: MqttSettings,
     #[command(flatten)]
     pub profiles: ProfileSettings,
+    #[command(flatten)]
+    pub prices: PriceSettings,
+    #[command(flatten)]
+    pub demand: DemandSettings,
     /// Run without the poller and the control job (API only). Not a flag: for tests and tools.
     #[arg(skip)]
     pub background_jobs_disabled: bool,
@@ -172,6 +182,18 @@ impl Config {
         }
     }
 
+    /// The demand cap (`DEMAND_CAP_KW`, `DEMAND_CAP_WINDOWS`), its windows in the site's offset at start-up; an
+    /// error naming the setting when refused.
+    pub fn demand_cap(&self) -> Result<Option<heating_predict::cap::DemandCap>, String> {
+        self.demand.cap(self.site_offset_minutes(chrono::Utc::now()))
+    }
+
+    /// Parses `args`, returning the error's text (tests of the settings' messages).
+    #[cfg(test)]
+    pub(crate) fn try_parse_from_for_test<const N: usize>(args: [&str; N]) -> String {
+        Self::try_parse_from(args).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
     /// Site-local time's offset from UTC at `at`, minutes: from `SITE_TIMEZONE` (daylight saving included) when set,
     /// else `SITE_UTC_OFFSET_MINUTES`.
     #[must_use]
@@ -214,6 +236,8 @@ impl Default for Config {
             hosts: HostSettings::default(),
             mqtt: MqttSettings::default(),
             profiles: ProfileSettings::default(),
+            prices: PriceSettings::default(),
+            demand: DemandSettings::default(),
             background_jobs_disabled: false,
         }
     }
@@ -239,6 +263,9 @@ impl fmt::Debug for Config {
             .field("hosts", &self.hosts)
             .field("mqtt", &self.mqtt)
             .field("profiles", &self.profiles)
+            .field("price_source", &self.prices.price_source.to_string())
+            .field("price_refresh_minutes", &self.prices.price_refresh_minutes)
+            .field("demand", &self.demand)
             .finish()
     }
 }

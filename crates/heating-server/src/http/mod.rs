@@ -24,6 +24,7 @@ pub mod plan;
 pub mod rollups;
 pub mod sensordata;
 pub mod status;
+pub mod status_grid;
 pub mod tokens;
 pub mod weather;
 pub mod zones;

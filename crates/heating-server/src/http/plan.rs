@@ -35,6 +35,9 @@ pub struct PlanPointOut {
     /// The lowest temperature the plan allows at `at`, °C: the comfort bound while people are expected (the
     /// occupied temperature minus 0.5 K), the set-back bound otherwise; null at the first point.
     pub lower_c: Option<f64>,
+    /// The highest temperature the plan allows at `at`, °C (the ceiling band's top: the zone's
+    /// `occupied_max_temp` / `storage_max_temp`, by default the comfort temperature); null at the first point.
+    pub upper_c: Option<f64>,
     /// Planned heater power from `at` to the next point, W; null at the last point.
     pub power_w: Option<f64>,
     /// Electricity price from `at` to the next point, €/kWh; null at the last point.
@@ -111,6 +114,7 @@ fn plan_out(plan: &PlanSummary, model_source: ModelSource, prices: &PriceProfile
                 at,
                 temp_c,
                 lower_c: k.checked_sub(1).and_then(|i| plan.lower_c.get(i)).copied(),
+                upper_c: k.checked_sub(1).and_then(|i| plan.upper_c.get(i)).copied(),
                 power_w: plan.power_w.get(k).copied(),
                 price_eur_kwh: (k < n).then(|| prices.mean_over(at, step)),
             }

@@ -16,6 +16,7 @@ use super::control::HoldOut;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::model::ZoneModelOut;
+use super::status_grid::{DemandStatus, PricesStatus};
 use crate::fleet::Live;
 use crate::services::status::{self, Status, WeatherNow, ZoneStatus as ZoneNow};
 use crate::state::{AppState, ControlReport, LearnReport, PollReport};
@@ -48,6 +49,10 @@ pub struct StatusOut {
     pub learning: Option<LearnReportOut>,
     pub weather: WeatherStatus,
     pub zones: Vec<ZoneStatus>,
+    /// Electricity prices: source, price now, the series' end, the last error.
+    pub prices: PricesStatus,
+    /// The building demand cap: the cap now, the current 15-minute window's mean, the joint plan; null without one.
+    pub demand: Option<DemandStatus>,
 }
 
 /// What the poller's latest cycle did.
@@ -347,5 +352,7 @@ async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, Ap
         learning: s.learning.map(Into::into),
         weather: s.weather.into(),
         zones: s.zones.into_iter().map(Into::into).collect(),
+        prices: s.prices.into(),
+        demand: s.demand.map(Into::into),
     }))
 }

@@ -1,6 +1,7 @@
 //! One control run: for every zone with a device, decide its target with the zone's strategy
-//! ([`crate::strategy::decide_zone`], the same path for every strategy) and write those that differ from the
-//! device's by 0.1 K or more.
+//! ([`crate::strategy::decide_zone`], the same path for every strategy; under a demand cap all zones at once,
+//! [`crate::strategy::decide_building`]) and write those that differ from the device's by 0.1 K or more (except
+//! zones the cap's guard holds off: `crate::jobs::guard` restores their target when it allows them again).
 //!
 //! Writes go through [`send_target`], which records each command with its outcome, with bounded concurrency. A
 //! failed write is not retried here: the next run decides again and writes again if still needed. Holds that ended
@@ -14,7 +15,7 @@ use crate::domain::Caller;
 use crate::fleet::dispatch::send_target;
 use crate::state::{AppState, ControlReport};
 use crate::storage::CommandSource;
-use crate::strategy::{RunInputs, decide_zone};
+use crate::strategy::{Decided, RunInputs, decide_building, decide_zone};
 
 /// Most writes in flight at once.
 const WRITE_CONCURRENCY: usize = 64;
@@ -28,15 +29,27 @@ pub async fn control_once(state: &AppState) -> ControlReport {
         ControlReport { started_at: run.now, duration_ms: 0.0, zones: zones.len(), skipped: 0, writes: 0, failed: 0 };
     let mut due = Vec::new();
     let mut expired = Vec::new();
-    for rt in &zones {
-        let decided = decide_zone(state, rt, &run);
+    let decisions: Vec<Decided> = match state.demand.cap() {
+        // Under a demand cap the zones decide together (the predictive ones in one plan within the cap).
+        Some(cap) => {
+            let (decided, joint) = decide_building(state, &zones, &run, cap);
+            if let Some(msg) = joint.as_ref().and_then(|j| j.comfort_limited.as_deref()) {
+                tracing::warn!("demand cap: {msg}");
+            }
+            state.demand.set_joint(joint);
+            decided
+        }
+        None => zones.iter().map(|rt| decide_zone(state, rt, &run)).collect(),
+    };
+    for (rt, decided) in zones.iter().zip(decisions) {
         if decided.skipped {
             report.skipped += 1;
         }
         if decided.hold_expired {
             expired.push(rt.id);
         }
-        if let Some((target, reason)) = decided.write {
+        // A zone the demand cap's guard holds off gets the decided target back from the guard when allowed.
+        if let Some((target, reason)) = decided.write.filter(|_| !state.demand.is_shed(rt.id)) {
             due.push((rt.clone(), target, reason));
         }
     }

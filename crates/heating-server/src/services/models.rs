@@ -96,7 +96,7 @@ pub async fn zone_plan(state: &AppState, id: ZoneId) -> Result<ZonePlan, Service
         (live.plan.clone(), live.decision.as_ref().map(|d| d.output.reason.clone()))
     };
     match plan {
-        Some((plan, source)) => answer(Ok((plan, source, PriceProfile::default()))),
+        Some((plan, source)) => answer(Ok((plan, source, state.prices.cached_profile()))),
         None => answer(Err(last.map_or_else(|| "no control run yet".to_string(), |r| format!("no plan now: {r}")))),
     }
 }

@@ -30,6 +30,8 @@ pub struct Status {
     pub learning: Option<LearnReport>,
     pub weather: WeatherNow,
     pub zones: Vec<ZoneStatus>,
+    pub prices: crate::prices::PricesNow,
+    pub demand: Option<crate::demand::DemandNow>,
 }
 
 /// Outdoor conditions from the weather service.
@@ -140,5 +142,7 @@ pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
         learning: state.reports.learn(),
         weather: weather_now(state),
         zones,
+        prices: state.prices.now(now),
+        demand: state.demand.now(now),
     })
 }

@@ -37,6 +37,9 @@ pub struct Options {
     pub timeout_ms: u64,
     /// The MQTT bridge's settings (off unless `url` is set).
     pub mqtt: heating_server::config::MqttSettings,
+    /// Price source and demand cap (defaults: the time-of-use table, no cap).
+    pub prices: heating_server::config::PriceSettings,
+    pub demand: heating_server::config::DemandSettings,
 }
 
 impl Options {
@@ -50,6 +53,8 @@ impl Options {
             backoff_max_secs: 1.0,
             timeout_ms: 300,
             mqtt: heating_server::config::MqttSettings::default(),
+            prices: heating_server::config::PriceSettings::default(),
+            demand: heating_server::config::DemandSettings::default(),
         }
     }
 
@@ -63,6 +68,8 @@ impl Options {
             backoff_max_secs: 1.0,
             timeout_ms: 300,
             mqtt: heating_server::config::MqttSettings::default(),
+            prices: heating_server::config::PriceSettings::default(),
+            demand: heating_server::config::DemandSettings::default(),
         }
     }
 }
@@ -80,6 +87,8 @@ pub async fn start(opts: Options) -> Env {
         modbus_timeout_ms: opts.timeout_ms,
         background_jobs_disabled: !opts.jobs,
         mqtt: opts.mqtt,
+        prices: opts.prices,
+        demand: opts.demand,
         ..Config::with_database_url(url)
     };
     let (state, addr, stop, server) = serve(config.clone(), opts.clock.clone()).await;

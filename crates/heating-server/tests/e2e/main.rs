@@ -7,6 +7,7 @@ mod control;
 mod demo;
 mod device;
 mod faults;
+mod grid;
 mod helpers;
 mod learning;
 mod metrics;
