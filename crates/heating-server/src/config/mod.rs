@@ -14,6 +14,8 @@
 //! | `--sim-seed` | `SIM_SEED` | `42` (the simulated weather's seed, same as the simulator's) |
 //! | `--allowed-hosts` | `ALLOWED_HOSTS` | bound to loopback: `localhost`, `127.0.0.1`, `[::1]`, the bound address; else any (see [`HostSettings`]) |
 //! | weather flags | `WEATHER_*`, `WEATHERAPI_*`, `OPEN_METEO_BASE_URL` | see `heating-weather` |
+//! | retention flags | `RETENTION_RAW`, `RETENTION_MINUTE`, `RETENTION_QUARTER`, `RETENTION_HOUR`, `RETENTION_COMMANDS`, `RETENTION_AUDIT`, `RETENTION_BATCH_ROWS` | see `RetentionSettings` (raw 30 days, 1-minute rollups 1 year, the rest forever) |
+//! | maintenance flags | `MAINTENANCE_RETENTION_CRON`, `MAINTENANCE_OCCUPANCY_CRON`, `MAINTENANCE_DB_CHECK_CRON`, `MAINTENANCE_ROLLUP_REBUILD_CRON`, `MAINTENANCE_ROLLUP_REBUILD_DAYS` | see `MaintenanceSettings` (cron, six fields, seconds first, UTC) |
 //! | MQTT flags | `MQTT_URL`, `MQTT_USERNAME`, `MQTT_PASSWORD`, `MQTT_CA_FILE`, `MQTT_CLIENT_ID`, `MQTT_TOPIC_PREFIX`, `MQTT_DISCOVERY_PREFIX`, `MQTT_HOLD_MINUTES` | see `MqttSettings` (off unless `MQTT_URL` is set) |
 //!
 //! The `demo` subcommand (in the binary) fills the intervals and the strategy left unset with its own defaults.
@@ -24,7 +26,9 @@
 mod auth;
 mod hosts;
 mod limits;
+mod maintenance;
 mod mqtt;
+mod retention;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -34,7 +38,9 @@ use clap::Parser;
 pub use self::auth::{AuthSettings, DEFAULT_SIGN_IN_FAILURES_PER_MINUTE, DeviceNetworks};
 pub use self::hosts::{AllowedHosts, HostSettings};
 pub use self::limits::LimitSettings;
+pub use self::maintenance::{CronSchedule, JobSchedule, MaintenanceJob, MaintenanceSettings, parse_cron_or_off};
 pub use self::mqtt::{MqttSettings, MqttUrl};
+pub use self::retention::{Keep, RetentionSettings, parse_keep};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://heating.db?mode=rwc";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
@@ -119,6 +125,10 @@ pub struct Config {
     pub hosts: HostSettings,
     #[command(flatten)]
     pub mqtt: MqttSettings,
+    #[command(flatten)]
+    pub retention: RetentionSettings,
+    #[command(flatten)]
+    pub maintenance: MaintenanceSettings,
     /// Run without the poller and the control job (API only). Not a flag: for tests and tools.
     #[arg(skip)]
     pub background_jobs_disabled: bool,
@@ -209,6 +219,8 @@ impl Default for Config {
             limits: LimitSettings::default(),
             hosts: HostSettings::default(),
             mqtt: MqttSettings::default(),
+            retention: RetentionSettings::default(),
+            maintenance: MaintenanceSettings::default(),
             background_jobs_disabled: false,
         }
     }
@@ -233,6 +245,8 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("hosts", &self.hosts)
             .field("mqtt", &self.mqtt)
+            .field("retention", &self.retention)
+            .field("maintenance", &self.maintenance)
             .finish()
     }
 }

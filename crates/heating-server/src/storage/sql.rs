@@ -46,6 +46,8 @@ pub trait Backend: Database {
     const BUCKETS_FROM: &'static str;
     /// The database's size in bytes, one BIGINT (`Storage::database_size_bytes`).
     const SIZE_BYTES: &'static str;
+    /// Rows (table name, bytes with its indexes) of the server's tables (`Storage::table_bytes`).
+    const TABLE_BYTES: &'static str;
 
     /// Opens a pool on `url`; fails at once if the database cannot be reached. Does not migrate.
     fn connect(url: &str) -> impl Future<Output = Result<Pool<Self>, StorageError>> + Send;
@@ -53,6 +55,15 @@ pub trait Backend: Database {
     fn migrator() -> &'static Migrator;
     /// Whether a unique violation on `zones` is the one on its name (else it is on the Modbus endpoint).
     fn is_name_taken(error: &dyn DatabaseError) -> bool;
+    /// Gives free space back to the file system after deletions, if the backend needs to (`Storage::reclaim_space`).
+    fn reclaim_space(
+        pool: &Pool<Self>,
+        max_pages: i64,
+        step_pages: i64,
+        pause: std::time::Duration,
+    ) -> impl Future<Output = Result<Option<lifecycle::Reclaimed>, StorageError>> + Send;
+    /// A cheap consistency check (`Storage::check`).
+    fn check(pool: &Pool<Self>) -> impl Future<Output = Result<lifecycle::DbCheck, StorageError>> + Send;
 }
 
 /// One backend's storage: its connection pool.
@@ -88,9 +99,11 @@ macro_rules! on_backend {
 
 mod access;
 mod history;
+pub(super) mod lifecycle;
 mod rows;
 mod stats;
 
+pub use lifecycle::{DbCheck, Reclaimed, Retained};
 pub use stats::TABLES;
 
 /// The columns each row mapping reads, for `concat!`.
@@ -106,6 +119,8 @@ macro_rules! columns {
         "id, zone_id, ts_ms, target_temp, source, reason, status, error, actor"
     };
 }
+
+mod export;
 
 impl Storage {
     /// Applies pending migrations. [`Storage::connect`] already does; running it again changes nothing.
