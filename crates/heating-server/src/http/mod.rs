@@ -22,6 +22,7 @@ pub mod numbers;
 pub mod plan;
 pub mod sensordata;
 pub mod status;
+pub mod status_lifecycle;
 pub mod tokens;
 pub mod weather;
 pub mod zones;

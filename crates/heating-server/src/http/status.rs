@@ -16,6 +16,7 @@ use super::control::HoldOut;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::model::ZoneModelOut;
+use super::status_lifecycle::{DatabaseOut, MaintenanceOut};
 use crate::fleet::Live;
 use crate::services::status::{self, Status, WeatherNow, ZoneStatus as ZoneNow};
 use crate::state::{AppState, ControlReport, LearnReport, PollReport};
@@ -48,6 +49,10 @@ pub struct StatusOut {
     pub learning: Option<LearnReportOut>,
     pub weather: WeatherStatus,
     pub zones: Vec<ZoneStatus>,
+    /// The maintenance jobs: schedules, next and last runs.
+    pub maintenance: MaintenanceOut,
+    /// Rows and bytes per table, as last read; null until the first reading (started by this request).
+    pub database: Option<DatabaseOut>,
 }
 
 /// What the poller's latest cycle did.
@@ -337,5 +342,7 @@ async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, Ap
         learning: s.learning.map(Into::into),
         weather: s.weather.into(),
         zones: s.zones.into_iter().map(Into::into).collect(),
+        maintenance: s.maintenance.into(),
+        database: s.database.map(Into::into),
     }))
 }

@@ -56,12 +56,46 @@ async fn database_stats(state: &AppState) -> Option<DatabaseStats> {
     if let Some(stats) = state.metrics.cached_database_stats() {
         return Some(stats);
     }
+    query_database_stats(state).await
+}
+
+/// The database statistics for `/status`, which never waits for them: the last ones read (however old, with their
+/// age), and when they are older than [`crate::metrics::DATABASE_STATS_TTL`] a refresh started in the background
+/// (one at a time). `None` until the first refresh finished.
+pub fn database_stats_now(state: &AppState) -> Option<(Duration, DatabaseStats)> {
+    let last = state.metrics.last_database_stats();
+    let fresh = last.as_ref().is_some_and(|(age, _)| *age < crate::metrics::DATABASE_STATS_TTL);
+    if !fresh && state.metrics.claim_database_refresh() {
+        let state = state.clone();
+        tokio::spawn(async move {
+            query_database_stats(&state).await;
+            state.metrics.database_refreshed();
+        });
+    }
+    last
+}
+
+/// Reads rows per table and the size (under [`DATABASE_TIMEOUT`]), then bytes per table (under the same timeout:
+/// left out if slower), and caches them.
+async fn query_database_stats(state: &AppState) -> Option<DatabaseStats> {
     let query = async {
         let rows = state.storage.table_rows().await?;
         let size_bytes = state.storage.database_size_bytes().await?;
-        Ok::<_, crate::storage::StorageError>(DatabaseStats { rows, size_bytes: Some(size_bytes) })
+        Ok::<_, crate::storage::StorageError>(DatabaseStats { rows, size_bytes: Some(size_bytes), table_bytes: vec![] })
     };
-    match tokio::time::timeout(DATABASE_TIMEOUT, query).await {
+    let stats = tokio::time::timeout(DATABASE_TIMEOUT, query).await;
+    let stats = match stats {
+        Ok(Ok(mut stats)) => {
+            match tokio::time::timeout(DATABASE_TIMEOUT, state.storage.table_bytes()).await {
+                Ok(Ok(bytes)) => stats.table_bytes = bytes,
+                Ok(Err(e)) => tracing::debug!("bytes per table not read: {e}"),
+                Err(_) => tracing::debug!("bytes per table took longer than {DATABASE_TIMEOUT:?}; left out"),
+            }
+            Ok(Ok(stats))
+        }
+        other => other,
+    };
+    match stats {
         Ok(Ok(stats)) => {
             state.metrics.cache_database_stats(stats.clone());
             Some(stats)
