@@ -12,6 +12,7 @@ pub mod auth;
 pub mod commands;
 pub mod control;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod headers;
 pub mod health;
@@ -87,6 +88,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(status::router())
         .merge(weather::router())
         .merge(history::router())
+        .merge(export::router())
         .merge(model::router())
         .merge(plan::router())
         .merge(auth::router())

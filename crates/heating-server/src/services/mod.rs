@@ -25,6 +25,7 @@
 pub mod audit;
 pub mod auth;
 pub mod control;
+pub mod export;
 pub mod health;
 pub mod history;
 pub mod hosts;
