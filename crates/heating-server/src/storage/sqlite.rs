@@ -85,20 +85,26 @@ impl Backend for Sqlite {
         pause: Duration,
     ) -> Result<Option<Reclaimed>, StorageError> {
         let mut conn = pool.acquire().await?;
-        let (mode,): (i64,) = sqlx::query_as("PRAGMA auto_vacuum").fetch_one(&mut *conn).await?;
+        // SQLite computes `auto_vacuum`'s value when it prepares the pragma, from what the connection read of the file
+        // header at its last transaction: read something first (the header with it), and never keep the pragma
+        // prepared, else a connection opened before the switch goes on answering "none".
+        sqlx::query("SELECT COUNT(*) FROM sqlite_schema").execute(&mut *conn).await?;
+        let (mode,): (i64,) = sqlx::query_as("PRAGMA auto_vacuum").persistent(false).fetch_one(&mut *conn).await?;
         let mut done = Reclaimed::default();
         if mode != 2 {
-            let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count").fetch_one(&mut *conn).await?;
+            let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count").persistent(false).fetch_one(&mut *conn).await?;
             tracing::warn!(pages, "switching the SQLite file to incremental auto-vacuum: a one-time VACUUM");
             let started = std::time::Instant::now();
             sqlx::query("PRAGMA auto_vacuum = INCREMENTAL").execute(&mut *conn).await?;
             sqlx::query("VACUUM").execute(&mut *conn).await?;
+
             tracing::warn!(seconds = started.elapsed().as_secs_f64(), "SQLite file vacuumed, incremental from now on");
             done.converted = true;
         }
         let step = step_pages.max(1);
         loop {
-            let (free,): (i64,) = sqlx::query_as("PRAGMA freelist_count").fetch_one(&mut *conn).await?;
+            let (free,): (i64,) =
+                sqlx::query_as("PRAGMA freelist_count").persistent(false).fetch_one(&mut *conn).await?;
             done.free_pages_left = free;
             if free == 0 || done.pages >= max_pages {
                 break;
