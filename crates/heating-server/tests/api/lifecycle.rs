@@ -1,0 +1,297 @@
+//! The data lifecycle end to end: a simulated 60 days under raw retention of 7 days (acceptance 3), the CSV export
+//! over HTTP (content, headers, errors, streaming), and `/status`'s maintenance and database parts.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Duration as Span, Utc};
+use heating_core::clock::{Clock, ManualClock};
+use heating_core::preferences::Preferences;
+use heating_server::config::{MaintenanceJob, parse_keep};
+use heating_server::domain::{ModbusHost, ZoneName};
+use heating_server::jobs::maintenance::run_job;
+use heating_server::storage::{History, HistoryQuery, NewReading, ReadingFilter, ZoneFields};
+use reqwest::StatusCode;
+
+use crate::helpers::{assert_error, spawn_app};
+use crate::maintenance::app_on;
+
+pub fn zone_fields(name: &str) -> ZoneFields {
+    ZoneFields {
+        name: ZoneName::parse(name).unwrap(),
+        preferences: Preferences::default(),
+        modbus_host: ModbusHost::parse("localhost").unwrap(),
+        modbus_port: None,
+        modbus_unit_id: 1,
+    }
+}
+
+/// A reading at `ts` whose values follow from `i`; `energy_wh` is the counter.
+pub fn reading(zone_id: i64, ts: DateTime<Utc>, i: u32) -> NewReading {
+    NewReading {
+        zone_id,
+        ts,
+        temperature: 19.0 + f64::from(i % 40) / 10.0,
+        target_temp: (i % 5 != 0).then_some(21.0),
+        occupancy: i % 7 < 3,
+        heater_on: (i % 11 != 0).then_some(i % 3 == 0),
+        energy_wh: Some(1000 + i * 2),
+        outdoor_temp: (i % 13 != 0).then(|| -2.5 + f64::from(i % 20) * 0.25),
+    }
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+}
+
+/// 60 days at a 60 s poll interval for 3 zones, raw retention 7 days, the retention job run at the end of every
+/// day (server clock). Checks raw rows and the file's size; with `rollups`, also what only the rollups can answer
+/// (the history of day 1 on day 60 as on day 2, the 60 days' energy).
+async fn sixty_days(rollups: bool) {
+    const ZONES: usize = 3;
+    const PER_DAY: usize = 1440;
+    let dir = tempfile::tempdir().unwrap();
+    let start = at("2026-01-01T00:00:00Z");
+    let clock = Arc::new(ManualClock::new(start));
+    let state = app_on(&dir, clock.clone(), |c| c.retention.retention_raw = parse_keep("7d").unwrap()).await;
+    let mut zones = Vec::new();
+    for z in 0..ZONES {
+        zones.push(state.storage.create_zone(&zone_fields(&format!("Sim {z}")), start).await.unwrap().id);
+    }
+    let day = |d: i64| start + Span::days(d);
+    let day1 = HistoryQuery::new(day(0), day(1), 96).unwrap();
+    let whole = HistoryQuery::new(day(0), day(60), 60).unwrap();
+    let mut counter = 0u32;
+    let mut day1_on_day2: Vec<History> = Vec::new();
+    let (mut raw_rows, mut sizes) = (Vec::new(), Vec::new());
+    for d in 0..60 {
+        let mut batch = Vec::with_capacity(ZONES * PER_DAY);
+        for m in 0..PER_DAY {
+            counter += 1;
+            for &z in &zones {
+                batch.push(reading(z, day(d) + Span::minutes(m as i64), counter));
+            }
+        }
+        state.storage.insert_readings(&batch).await.unwrap();
+        clock.set(day(d + 1));
+        run_job(&state, MaintenanceJob::Retention).await;
+        let run = state.reports.maintenance(MaintenanceJob::Retention).last_run.unwrap();
+        assert!(run.ok, "{run:?}");
+        let rows = state.storage.table_rows().await.unwrap();
+        raw_rows.push(rows.iter().find(|(t, _)| *t == "sensor_readings").unwrap().1);
+        sizes.push(state.storage.database_size_bytes().await.unwrap());
+        if d == 1 {
+            for &z in &zones {
+                day1_on_day2.push(state.storage.zone_history(z, day1).await.unwrap());
+            }
+        }
+    }
+    // Raw rows: every day's until day 7, then exactly the last 7 days' (nothing newer than the cutoff lost).
+    for (d, rows) in raw_rows.iter().enumerate() {
+        let days = (d + 1).min(7);
+        assert_eq!(*rows, (days * ZONES * PER_DAY) as i64, "raw rows after day {}", d + 1);
+    }
+    let last30 = &sizes[30..];
+    let (min, max) = (*last30.iter().min().unwrap(), *last30.iter().max().unwrap());
+    println!("database size over the last 30 days: {min}..{max} bytes");
+    assert!(max as f64 <= min as f64 * 1.10, "the file grows: {min}..{max} bytes over the last 30 days");
+
+    if rollups {
+        for (i, &z) in zones.iter().enumerate() {
+            let now = state.storage.zone_history(z, day1).await.unwrap();
+            assert_eq!(now, day1_on_day2[i], "zone {z}: day 1 on day 60 as on day 2");
+            let total = state.storage.zone_history(z, whole).await.unwrap();
+            let expected = i64::from(counter - 1) * 2;
+            assert_eq!(total.energy_wh, Some(expected), "zone {z}: energy over the 60 days");
+        }
+    }
+}
+
+#[tokio::test]
+async fn sixty_days_of_raw_retention_keep_seven_days_and_a_flat_file() {
+    sixty_days(false).await;
+}
+
+#[tokio::test]
+#[ignore = "needs rollups (wt-rollups)"]
+async fn sixty_days_at_60_s_with_7_days_raw_history_from_rollups() {
+    sixty_days(true).await;
+}
+
+/// The CSV line of a reading, written here apart from the server's code.
+fn csv_line(r: &heating_server::storage::Reading) -> String {
+    let f = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
+    format!(
+        "{},{},{},{},{},{},{},{}",
+        r.zone_id,
+        r.ts.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+        r.temperature,
+        f(r.target_temp),
+        f(r.outdoor_temp),
+        if r.occupancy { "1" } else { "0" },
+        r.heater_on.map_or("", |h| if h { "1" } else { "0" }),
+        r.energy_wh.map_or(String::new(), |e| e.to_string()),
+    )
+}
+
+const HEADER: &str = "zone_id,ts,temperature_c,target_c,outdoor_c,occupied,heater_on,energy_wh";
+
+#[tokio::test]
+async fn csv_exports_hold_the_stored_readings_with_headers_for_a_download() {
+    let app = spawn_app().await;
+    let a = app.zone_named("Export A").await;
+    let b = app.zone_named("Export B").await;
+    let t = at("2026-11-20T08:00:00Z");
+    let mut rows = Vec::new();
+    for i in 0..30u32 {
+        rows.push(reading(a, t + Span::seconds(i64::from(i) * 30), i));
+        rows.push(reading(b, t + Span::seconds(i64::from(i) * 30), i + 100));
+    }
+    app.state.storage.insert_readings(&rows).await.unwrap();
+    let storage = app.state.storage.clone();
+    let stored = |zone| {
+        let storage = storage.clone();
+        async move {
+            let mut r = storage.list_zone_readings(zone, ReadingFilter::default()).await.unwrap();
+            r.reverse();
+            r
+        }
+    };
+    let (sa, sb) = (stored(a).await, stored(b).await);
+
+    let resp = app.get(&format!("/zones/{a}/history.csv?from=2026-11-20T08:00:00Z&to=2026-11-20T09:00:00Z")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        resp.headers()["content-disposition"],
+        format!("attachment; filename=\"history-zone-{a}-20261120T080000Z-20261120T090000Z.csv\"")
+    );
+    let text = resp.text().await.unwrap();
+    let expected: Vec<String> = std::iter::once(HEADER.to_string()).chain(sa.iter().map(csv_line)).collect();
+    assert_eq!(text, expected.join("\n") + "\n");
+    assert!(text.contains(",,"), "missing values are empty fields");
+
+    // All zones, a sub-range: oldest first, ties by id.
+    let text = app.get("/history.csv?from=2026-11-20T08:05:00Z&to=2026-11-20T08:10:00Z").await.text().await.unwrap();
+    let mut both: Vec<_> =
+        sa.iter().chain(&sb).filter(|r| r.ts >= t + Span::minutes(5) && r.ts < t + Span::minutes(10)).collect();
+    both.sort_by_key(|r| (r.ts, r.id));
+    let expected: Vec<String> = std::iter::once(HEADER.to_string()).chain(both.iter().map(|r| csv_line(r))).collect();
+    assert_eq!(text, expected.join("\n") + "\n");
+    assert_eq!(text.lines().count(), 21);
+
+    // Default range: the last 24 hours before now (the server clock is days after these readings): header only.
+    assert_eq!(app.get(&format!("/zones/{a}/history.csv")).await.text().await.unwrap(), format!("{HEADER}\n"));
+
+    let q = "from=2026-11-20T08:00:00Z&to=2026-11-20T09:00:00Z";
+    assert_error(
+        app.get(&format!("/zones/{a}/history.csv?{q}&level=1m")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "level: 1m is not available yet",
+    )
+    .await;
+    assert_error(app.get(&format!("/history.csv?{q}&level=weekly")).await, StatusCode::UNPROCESSABLE_ENTITY, "level:")
+        .await;
+    assert_error(
+        app.get(&format!("/zones/{a}/history.csv?from=2026-11-20T09:00:00Z&to=2026-11-20T08:00:00Z")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "from must be before to",
+    )
+    .await;
+    assert_error(
+        app.get("/history.csv?from=2024-01-01T00:00:00Z&to=2026-01-01T00:00:00Z").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "to: the range is longer than 366 days",
+    )
+    .await;
+    assert_error(app.get(&format!("/history.csv?from=yesterday")).await, StatusCode::UNPROCESSABLE_ENTITY, "from")
+        .await;
+    assert_error(app.get(&format!("/zones/999999/history.csv?{q}")).await, StatusCode::NOT_FOUND, "not found").await;
+    app.stop().await;
+}
+
+/// A large export is streamed: its first bytes arrive while the server has not read the end of the range yet —
+/// readings stored at the end of the range after the first bytes arrived are in the answer (keyset pages read
+/// one by one as the client reads), and the whole answer equals the stored readings.
+#[tokio::test]
+async fn a_large_export_streams_page_by_page() {
+    let app = spawn_app().await;
+    let z = app.zone_named("Large").await;
+    let t = at("2026-11-01T00:00:00Z");
+    const N: u32 = 150_000; // about 11 MB of CSV, far more than the socket buffers hold
+    let rows: Vec<_> = (0..N).map(|i| reading(z, t + Span::seconds(i64::from(i)), i)).collect();
+    app.state.storage.insert_readings(&rows).await.unwrap();
+    let to = t + Span::seconds(i64::from(N) + 100);
+    let url = format!("/zones/{z}/history.csv?from=2026-11-01T00:00:00Z&to={}", to.format("%Y-%m-%dT%H:%M:%SZ"));
+    let started = Instant::now();
+    let resp = app.get(&url).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut resp = resp;
+    let first = resp.chunk().await.unwrap().unwrap();
+    let first_after = started.elapsed();
+    assert!(first.starts_with(HEADER.as_bytes()));
+    // Stored now, at the very end of the range: only a lazily read export can hold them.
+    let late: Vec<_> = (0..10).map(|i| reading(z, t + Span::seconds(i64::from(N) + 50 + i), 7)).collect();
+    app.state.storage.insert_readings(&late).await.unwrap();
+    let mut all = first.to_vec();
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        all.extend_from_slice(&chunk);
+    }
+    println!("first bytes after {first_after:?}, all {} bytes after {:?}", all.len(), started.elapsed());
+    let text = String::from_utf8(all).unwrap();
+    let mut stored = app.state.storage.readings_between(z, t, to, 1_000_000).await.unwrap();
+    stored.sort_by_key(|r| (r.ts, r.id));
+    assert_eq!(stored.len(), N as usize + 10);
+    let expected: Vec<String> = std::iter::once(HEADER.to_string()).chain(stored.iter().map(csv_line)).collect();
+    assert!(text == expected.join("\n") + "\n", "the export differs from the stored readings");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn status_shows_the_maintenance_jobs_and_rows_and_bytes_per_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(at("2026-12-01T03:00:00Z")));
+    let mut state = app_on(&dir, clock.clone(), |_| {}).await;
+    // As a running server (whose jobs are on) would show them.
+    let mut config = (*state.config).clone();
+    config.background_jobs_disabled = false;
+    state.config = Arc::new(config);
+    run_job(&state, MaintenanceJob::DbCheck).await;
+    let status = heating_server::services::status::status(&state).await.unwrap();
+    let jobs: Vec<_> = status.maintenance.iter().map(|j| (j.job.name(), j.schedule.clone(), j.next_run)).collect();
+    assert_eq!(
+        jobs,
+        [
+            ("retention", Some("0 */10 * * * *".into()), Some(at("2026-12-01T03:10:00Z"))),
+            ("occupancy_relearn", Some("0 0 0 * * *".into()), Some(at("2026-12-02T00:00:00Z"))),
+            ("db_check", Some("0 30 3 * * *".into()), Some(at("2026-12-01T03:30:00Z"))),
+        ]
+    );
+    let check = status.maintenance[2].record.last_run.clone().unwrap();
+    assert_eq!((check.started_at, check.ok), (clock.now(), true));
+
+    // Over HTTP: the JSON form, and the database's figures once read (the first `/status` starts reading them).
+    let app = spawn_app().await;
+    let z = app.zone_named("Counted").await;
+    app.state.storage.insert_readings(&[reading(z, at("2026-11-27T10:00:00Z"), 1)]).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let (status, body) = crate::helpers::json_of(app.get("/status").await).await;
+        assert_eq!(status, StatusCode::OK);
+        if !body["database"].is_null() {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "no database figures: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let names: Vec<_> = body["maintenance"]["jobs"].as_array().unwrap().iter().map(|j| j["name"].clone()).collect();
+    assert_eq!(names, ["retention", "occupancy_relearn", "db_check"]);
+    assert_eq!(body["maintenance"]["jobs"][0]["setting"], "MAINTENANCE_RETENTION_CRON");
+    assert!(body["maintenance"]["jobs"][0]["schedule"].is_null(), "this test server runs no jobs: {body}");
+    let tables = body["database"]["tables"].as_array().unwrap();
+    let readings = tables.iter().find(|t| t["name"] == "sensor_readings").unwrap();
+    assert_eq!(readings["rows"], 1);
+    assert!(readings["bytes"].as_i64().unwrap() > 0, "{readings}");
+    assert!(body["database"]["size_bytes"].as_i64().unwrap() > 0);
+    app.stop().await;
+}
