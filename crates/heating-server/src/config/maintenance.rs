@@ -212,7 +212,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::Config;
+    use crate::config::Config;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()

@@ -131,7 +131,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::Config;
+    use crate::config::Config;
 
     #[test]
     fn durations_parse_with_their_unit_or_forever() {

@@ -32,11 +32,11 @@ pub fn reading(zone_id: i64, ts: DateTime<Utc>, i: u32) -> NewReading {
         zone_id,
         ts,
         temperature: 19.0 + f64::from(i % 40) / 10.0,
-        target_temp: (i % 5 != 0).then_some(21.0),
+        target_temp: (!i.is_multiple_of(5)).then_some(21.0),
         occupancy: i % 7 < 3,
-        heater_on: (i % 11 != 0).then_some(i % 3 == 0),
+        heater_on: (!i.is_multiple_of(11)).then_some(i.is_multiple_of(3)),
         energy_wh: Some(1000 + i * 2),
-        outdoor_temp: (i % 13 != 0).then(|| -2.5 + f64::from(i % 20) * 0.25),
+        outdoor_temp: (!i.is_multiple_of(13)).then(|| -2.5 + f64::from(i % 20) * 0.25),
     }
 }
 
@@ -228,8 +228,7 @@ async fn csv_exports_hold_the_stored_readings_with_headers_for_a_download() {
         "to: the range is longer than 366 days",
     )
     .await;
-    assert_error(app.get(&format!("/history.csv?from=yesterday")).await, StatusCode::UNPROCESSABLE_ENTITY, "from")
-        .await;
+    assert_error(app.get("/history.csv?from=yesterday").await, StatusCode::UNPROCESSABLE_ENTITY, "from").await;
     assert_error(app.get(&format!("/zones/999999/history.csv?{q}")).await, StatusCode::NOT_FOUND, "not found").await;
     app.stop().await;
 }
