@@ -233,6 +233,7 @@ pub async fn purge(
     let (mut deleted, mut batches) = (0, 0);
     loop {
         let n = state.storage.purge_batch(table, cutoff, batch_rows).await?;
+        state.metrics.retention_deleted(table.table(), n);
         deleted += n;
         batches += 1;
         if n < u64::from(batch_rows) {

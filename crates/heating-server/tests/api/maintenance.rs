@@ -162,6 +162,9 @@ async fn a_run_due_while_the_previous_one_runs_is_skipped_and_logged() {
         summary.contains("sensor_readings: 40 rows before 2026-11-30T00:00:00.000Z deleted (41 batches"),
         "{summary}"
     );
+    let metrics = state.metrics.render(&[], None).unwrap();
+    assert!(metrics.contains(r#"heating_retention_deleted_rows_total{table="sensor_readings"} 40"#), "{metrics}");
+    assert!(metrics.contains(r#"heating_job_duration_seconds_count{job="maintenance_retention"} 1"#), "{metrics}");
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("maintenance run skipped: the previous run is still running"), "{text}");
     assert!(text.contains("job=\"retention\"") || text.contains("job=retention"), "{text}");
