@@ -117,9 +117,17 @@ pub struct Metrics {
     http_duration: HistogramVec,
     retention_deleted: IntCounterVec,
     database: Mutex<Option<(Instant, DatabaseStats)>>,
-    /// A refresh of `database` runs in the background (for `/status`, which never waits for it).
+    /// `/status`'s own copy of the statistics (it never waits for them: they are read in the background), apart
+    /// from the scrapes' so a status request never makes a scrape's figures older.
+    status_database: Mutex<Option<(Instant, DatabaseStats)>>,
+    /// A refresh of `status_database` runs in the background.
     database_refreshing: std::sync::atomic::AtomicBool,
+    /// Bytes per table, read at most every [`TABLE_BYTES_TTL`] (SQLite reads every page to count them).
+    table_bytes: Mutex<Option<(Instant, Vec<(&'static str, i64)>)>>,
 }
+
+/// How long bytes per table are reused before they are read again.
+pub const TABLE_BYTES_TTL: Duration = Duration::from_secs(600);
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -218,6 +226,8 @@ impl Metrics {
                 &["table"],
             ),
             database: Mutex::new(None),
+            status_database: Mutex::new(None),
+            table_bytes: Mutex::new(None),
             database_refreshing: std::sync::atomic::AtomicBool::new(false),
             registry: r,
         }
@@ -269,10 +279,25 @@ impl Metrics {
         cache.as_ref().filter(|(at, _)| at.elapsed() < DATABASE_STATS_TTL).map(|(_, stats)| stats.clone())
     }
 
-    /// The statistics last read, however old, with their age.
-    pub fn last_database_stats(&self) -> Option<(Duration, DatabaseStats)> {
-        let cache = self.database.lock().unwrap_or_else(PoisonError::into_inner);
+    /// The statistics `/status` last had read, however old, with their age.
+    pub fn status_database_stats(&self) -> Option<(Duration, DatabaseStats)> {
+        let cache = self.status_database.lock().unwrap_or_else(PoisonError::into_inner);
         cache.as_ref().map(|(at, stats)| (at.elapsed(), stats.clone()))
+    }
+
+    /// Bytes per table if read less than [`TABLE_BYTES_TTL`] ago.
+    pub fn cached_table_bytes(&self) -> Option<Vec<(&'static str, i64)>> {
+        let cache = self.table_bytes.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.as_ref().filter(|(at, _)| at.elapsed() < TABLE_BYTES_TTL).map(|(_, b)| b.clone())
+    }
+
+    pub fn cache_table_bytes(&self, bytes: Vec<(&'static str, i64)>) {
+        *self.table_bytes.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), bytes));
+    }
+
+    /// Keeps `stats` for the next `/status` requests.
+    pub fn cache_status_database_stats(&self, stats: DatabaseStats) {
+        *self.status_database.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), stats));
     }
 
     /// Claims the background refresh of the statistics: `false` if one already runs. Released by
