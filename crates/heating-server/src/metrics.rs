@@ -101,7 +101,7 @@ pub struct DatabaseStats {
     /// Bytes on disk: the SQLite file (page count × page size), or PostgreSQL's total size of the server's tables.
     pub size_bytes: Option<i64>,
     /// Bytes per table with its indexes; empty when unknown.
-    pub table_bytes: Vec<(&'static str, i64)>,
+    pub table_bytes: TableBytes,
 }
 
 /// The application's metrics.
@@ -123,8 +123,11 @@ pub struct Metrics {
     /// A refresh of `status_database` runs in the background.
     database_refreshing: std::sync::atomic::AtomicBool,
     /// Bytes per table, read at most every [`TABLE_BYTES_TTL`] (SQLite reads every page to count them).
-    table_bytes: Mutex<Option<(Instant, Vec<(&'static str, i64)>)>>,
+    table_bytes: Mutex<Option<(Instant, TableBytes)>>,
 }
+
+/// Bytes per table (with its indexes).
+pub type TableBytes = Vec<(&'static str, i64)>;
 
 /// How long bytes per table are reused before they are read again.
 pub const TABLE_BYTES_TTL: Duration = Duration::from_secs(600);
@@ -286,12 +289,12 @@ impl Metrics {
     }
 
     /// Bytes per table if read less than [`TABLE_BYTES_TTL`] ago.
-    pub fn cached_table_bytes(&self) -> Option<Vec<(&'static str, i64)>> {
+    pub fn cached_table_bytes(&self) -> Option<TableBytes> {
         let cache = self.table_bytes.lock().unwrap_or_else(PoisonError::into_inner);
         cache.as_ref().filter(|(at, _)| at.elapsed() < TABLE_BYTES_TTL).map(|(_, b)| b.clone())
     }
 
-    pub fn cache_table_bytes(&self, bytes: Vec<(&'static str, i64)>) {
+    pub fn cache_table_bytes(&self, bytes: TableBytes) {
         *self.table_bytes.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), bytes));
     }
 
