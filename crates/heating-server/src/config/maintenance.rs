@@ -244,6 +244,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("expected six, seconds first"), "{err}");
+        // The error names the variable too (clap shows it as the value's name).
+        let err = Config::try_parse_from(["heating-server", "--maintenance-db-check-cron", "0 30 25 * * *"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("MAINTENANCE_DB_CHECK_CRON") && err.contains("not a valid cron expression"), "{err}");
     }
 
     #[test]
