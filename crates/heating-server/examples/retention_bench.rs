@@ -138,7 +138,8 @@ async fn main() -> anyhow::Result<()> {
                 let readings: Vec<NewReading> = (0..POLL_BATCH)
                     .map(|i| NewReading {
                         zone_id: zone_ids[i % zone_ids.len()],
-                        ts: now - chrono::Duration::minutes(1)
+                        ts: cutoff
+                            + chrono::Duration::days(1)
                             + chrono::Duration::milliseconds(cycle * 1000 + i as i64),
                         temperature: 20.0,
                         target_temp: Some(21.0),
