@@ -71,9 +71,9 @@ impl Storage {
     /// migrations (idempotent). Any other scheme is `UnsupportedUrl`, naming only the scheme (never the password).
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
         let storage = if url.starts_with("sqlite:") {
-            Self::Sqlite(SqliteStorage::new(Sqlite::connect(url).await?))
+            Self::Sqlite(SqliteStorage { pool: Sqlite::connect(url).await? })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Self::Postgres(PostgresStorage::new(Postgres::connect(url).await?))
+            Self::Postgres(PostgresStorage { pool: Postgres::connect(url).await? })
         } else {
             let scheme = url.split(':').next().unwrap_or_default();
             return Err(StorageError::UnsupportedUrl(format!("scheme {scheme:?}")));

@@ -40,7 +40,6 @@ impl Backend for Postgres {
     const SIZE_BYTES: &'static str = "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = current_schema()";
 
-    const CHECKPOINT: Option<&'static str> = None;
     const TABLE_BYTES: &'static str = "SELECT c.relname::text, pg_total_relation_size(c.oid)::bigint FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = current_schema()";
 

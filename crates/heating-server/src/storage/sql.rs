@@ -48,8 +48,6 @@ pub trait Backend: Database {
     const SIZE_BYTES: &'static str;
     /// Rows (table name, bytes with its indexes) of the server's tables (`Storage::table_bytes`).
     const TABLE_BYTES: &'static str;
-    /// What a retention batch runs after its delete, if anything (SQLite: a WAL checkpoint).
-    const CHECKPOINT: Option<&'static str>;
 
     /// Opens a pool on `url`; fails at once if the database cannot be reached. Does not migrate.
     fn connect(url: &str) -> impl Future<Output = Result<Pool<Self>, StorageError>> + Send;
@@ -68,23 +66,15 @@ pub trait Backend: Database {
     fn check(pool: &Pool<Self>) -> impl Future<Output = Result<lifecycle::DbCheck, StorageError>> + Send;
 }
 
-/// One backend's storage: its connection pool, and the gate the poller's batches and the retention's batches pass
-/// one at a time (see [`Storage::bulk_write_gate`]).
+/// One backend's storage: its connection pool.
 #[derive(Debug)]
 pub struct SqlStorage<DB: Database> {
     pub(super) pool: Pool<DB>,
-    pub(super) bulk_writes: std::sync::Arc<tokio::sync::Mutex<()>>,
-}
-
-impl<DB: Database> SqlStorage<DB> {
-    pub(super) fn new(pool: Pool<DB>) -> Self {
-        Self { pool, bulk_writes: std::sync::Arc::default() }
-    }
 }
 
 impl<DB: Database> Clone for SqlStorage<DB> {
     fn clone(&self) -> Self {
-        Self { pool: self.pool.clone(), bulk_writes: self.bulk_writes.clone() }
+        Self { pool: self.pool.clone() }
     }
 }
 
@@ -133,17 +123,6 @@ macro_rules! columns {
 mod export;
 
 impl Storage {
-    /// SQLite has one writer at a time, and a writer that finds the lock taken sleeps in growing steps (SQLite's
-    /// busy handler: 1, 2, 5, 10, 15, 20, 25 ms …), so a batch insert that meets a retention batch could wait several
-    /// steps longer than the batch holds the lock. The two queue in this process instead (a FIFO lock), each
-    /// starting the moment the other ends. PostgreSQL locks rows: no gate.
-    pub(super) async fn bulk_write_gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match self {
-            Storage::Sqlite(s) => Some(s.bulk_writes.lock().await),
-            Storage::Postgres(_) => None,
-        }
-    }
-
     /// Applies pending migrations. [`Storage::connect`] already does; running it again changes nothing.
     pub async fn migrate(&self) -> Result<(), StorageError> {
         on_backend!(self, |pool, B| { Ok(B::migrator().run(pool).await?) })
@@ -333,7 +312,6 @@ impl Storage {
         if readings.is_empty() {
             return Ok(0);
         }
-        let _gate = self.bulk_write_gate().await;
         on_backend!(self, |pool, B| {
             let mut tx = pool.begin_with(B::BEGIN_WRITE).await?;
             let mut inserted = 0;

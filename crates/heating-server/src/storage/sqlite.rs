@@ -37,9 +37,6 @@ impl Backend for Sqlite {
         "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i + 1 < $5) ";
     const BUCKETS_FROM: &'static str = "b";
     const SIZE_BYTES: &'static str = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
-    /// None: a checkpoint per batch (tried) fsyncs the file each time, which costs the waiting poller more than
-    /// the automatic checkpoint every 1000 WAL pages.
-    const CHECKPOINT: Option<&'static str> = None;
     /// `dbstat` (compiled into the bundled SQLite): the pages of every b-tree, indexes counted with their table.
     const TABLE_BYTES: &'static str = "SELECT m.tbl_name, CAST(SUM(s.pgsize) AS INTEGER) FROM dbstat s \
          JOIN sqlite_schema m ON m.name = s.name GROUP BY m.tbl_name";

@@ -102,14 +102,8 @@ impl Storage {
     /// Deletes at most `limit` rows of `table` older than `cutoff` (never one at or after it; never a pending
     /// command), in one statement; how many it deleted. Fewer than `limit` means none is left.
     pub async fn purge_batch(&self, table: Retained, cutoff: DateTime<Utc>, limit: u32) -> Result<u64, StorageError> {
-        let _gate = self.bulk_write_gate().await;
-        on_backend!(self, |pool, B| {
+        on_backend!(self, |pool| {
             let done = sqlx::query(table.spec().purge).bind(to_ms(cutoff)).bind(i64::from(limit)).execute(pool).await?;
-            // The batch's WAL pages are copied back now, by the retention, while it still holds the gate: else the
-            // commit of some later poll batch would run the automatic checkpoint of all of them.
-            if let Some(checkpoint) = B::CHECKPOINT {
-                sqlx::query(checkpoint).execute(pool).await?;
-            }
             Ok(done.rows_affected())
         })
     }
