@@ -30,11 +30,15 @@ use crate::storage::Storage;
 #[derive(Debug)]
 pub struct App {
     state: AppState,
+    /// What fires the maintenance jobs: tokio-cron-scheduler on the wall clock, else the server clock.
+    maintenance: jobs::Trigger,
 }
 
 /// Builds the application on the wall clock.
 pub async fn build(config: Config) -> anyhow::Result<App> {
-    build_with_clock(config, Arc::new(WallClock)).await
+    let mut app = build_with_clock(config, Arc::new(WallClock)).await?;
+    app.maintenance = jobs::Trigger::WallClock;
+    Ok(app)
 }
 
 /// Builds the application on the given clock: opens the database (creating an SQLite file if missing) and
@@ -77,6 +81,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
         profiles.clone(),
     ));
     Ok(App {
+        maintenance: jobs::Trigger::ServerClock,
         state: AppState {
             storage,
             clock,
@@ -141,11 +146,15 @@ impl App {
             tasks.spawn(supervise("poller", self.state.clone(), stop.clone(), jobs::run_poller));
             tasks.spawn(supervise("control", self.state.clone(), stop.clone(), jobs::run_control));
             tasks.spawn(supervise("learning", self.state.clone(), stop.clone(), jobs::run_learner));
+            let trigger = self.maintenance;
+            tasks.spawn(supervise("maintenance", self.state.clone(), stop.clone(), move |state, stop| {
+                jobs::run_maintenance(state, stop, trigger)
+            }));
             tracing::info!(
                 poll_interval = ?self.state.config.poll_interval(),
                 control_interval = ?self.state.config.control_interval(),
                 weather = %self.state.weather.provider_kind(),
-                "poller, control and learning jobs started"
+                "poller, control, learning and maintenance jobs started"
             );
         }
         if self.state.config.mqtt.enabled() {

@@ -8,6 +8,7 @@
 pub mod control;
 pub mod guard;
 pub mod learn;
+pub mod maintenance;
 pub mod poll;
 
 use std::time::Duration;
@@ -18,6 +19,7 @@ use crate::state::AppState;
 pub use crate::state::{ControlReport, LearnReport, PollReport};
 pub use control::control_once;
 pub use learn::learn_once;
+pub use maintenance::{Trigger, run_maintenance};
 pub use poll::poll_once;
 
 async fn every(period: Duration, stop: &CancellationToken) -> bool {

@@ -35,8 +35,6 @@ pub const MAX_READINGS: i64 = 400_000;
 pub const REFIT_EVERY: Duration = Duration::hours(6);
 /// How often a zone without a good model yet is refitted (server clock).
 pub const FIRST_FIT_EVERY: Duration = Duration::hours(1);
-/// How often a zone's expected occupancy is rebuilt from the database (server clock).
-pub const RELEARN_OCCUPANCY_EVERY: Duration = Duration::hours(24);
 /// Days of logged occupancy the expected occupancy is learned from.
 pub const OCCUPANCY_DAYS: i64 = 14;
 

@@ -101,6 +101,8 @@ pub struct DatabaseStats {
     pub rows: Vec<(&'static str, i64)>,
     /// Bytes on disk: the SQLite file (page count × page size), or PostgreSQL's total size of the server's tables.
     pub size_bytes: Option<i64>,
+    /// Bytes per table with its indexes; empty when unknown.
+    pub table_bytes: TableBytes,
 }
 
 /// The application's metrics.
@@ -114,8 +116,22 @@ pub struct Metrics {
     job_duration: HistogramVec,
     job_last_run: GaugeVec,
     http_duration: HistogramVec,
+    retention_deleted: IntCounterVec,
     database: Mutex<Option<(Instant, DatabaseStats)>>,
+    /// `/status`'s own copy of the statistics (it never waits for them: they are read in the background), apart
+    /// from the scrapes' so a status request never makes a scrape's figures older.
+    status_database: Mutex<Option<(Instant, DatabaseStats)>>,
+    /// A refresh of `status_database` runs in the background.
+    database_refreshing: std::sync::atomic::AtomicBool,
+    /// Bytes per table, read at most every [`TABLE_BYTES_TTL`] (SQLite reads every page to count them).
+    table_bytes: Mutex<Option<(Instant, TableBytes)>>,
 }
+
+/// Bytes per table (with its indexes).
+pub type TableBytes = Vec<(&'static str, i64)>;
+
+/// How long bytes per table are reused before they are read again.
+pub const TABLE_BYTES_TTL: Duration = Duration::from_secs(600);
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -208,7 +224,16 @@ impl Metrics {
                 &["method", "route", "status"],
                 HTTP_BUCKETS,
             ),
+            retention_deleted: counter(
+                &r,
+                "heating_retention_deleted_rows_total",
+                "Rows the retention job deleted, by table.",
+                &["table"],
+            ),
             database: Mutex::new(None),
+            status_database: Mutex::new(None),
+            table_bytes: Mutex::new(None),
+            database_refreshing: std::sync::atomic::AtomicBool::new(false),
             registry: r,
         }
     }
@@ -257,6 +282,42 @@ impl Metrics {
     pub fn cached_database_stats(&self) -> Option<DatabaseStats> {
         let cache = self.database.lock().unwrap_or_else(PoisonError::into_inner);
         cache.as_ref().filter(|(at, _)| at.elapsed() < DATABASE_STATS_TTL).map(|(_, stats)| stats.clone())
+    }
+
+    /// The statistics `/status` last had read, however old, with their age.
+    pub fn status_database_stats(&self) -> Option<(Duration, DatabaseStats)> {
+        let cache = self.status_database.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.as_ref().map(|(at, stats)| (at.elapsed(), stats.clone()))
+    }
+
+    /// Bytes per table if read less than [`TABLE_BYTES_TTL`] ago.
+    pub fn cached_table_bytes(&self) -> Option<TableBytes> {
+        let cache = self.table_bytes.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.as_ref().filter(|(at, _)| at.elapsed() < TABLE_BYTES_TTL).map(|(_, b)| b.clone())
+    }
+
+    pub fn cache_table_bytes(&self, bytes: TableBytes) {
+        *self.table_bytes.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), bytes));
+    }
+
+    /// Keeps `stats` for the next `/status` requests.
+    pub fn cache_status_database_stats(&self, stats: DatabaseStats) {
+        *self.status_database.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), stats));
+    }
+
+    /// Claims the background refresh of the statistics: `false` if one already runs. Released by
+    /// [`Self::database_refreshed`].
+    pub fn claim_database_refresh(&self) -> bool {
+        !self.database_refreshing.swap(true, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    pub fn database_refreshed(&self) {
+        self.database_refreshing.store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The retention job deleted `rows` rows of `table`.
+    pub fn retention_deleted(&self, table: &str, rows: u64) {
+        self.retention_deleted.with_label_values(&[table]).inc_by(rows);
     }
 
     /// Keeps `stats` for the next scrapes.
@@ -353,6 +414,16 @@ fn register_database(r: &Registry, db: &DatabaseStats) -> Result<(), prometheus:
         size.set(bytes as f64);
         r.register(Box::new(size))?;
     }
+    if !db.table_bytes.is_empty() {
+        let bytes = IntGaugeVec::new(
+            Opts::new("heating_database_table_bytes", "Bytes per table of the database, its indexes included."),
+            &["table"],
+        )?;
+        r.register(Box::new(bytes.clone()))?;
+        for (table, n) in &db.table_bytes {
+            bytes.with_label_values(&[*table]).set(*n);
+        }
+    }
     Ok(())
 }
 
@@ -402,7 +473,7 @@ mod tests {
         m.control_write(CommandSource::Manual, CommandStatus::Confirmed);
         m.job_run("poll", 12.0);
         m.http_request("GET", "/zones/{id}", 200, Duration::from_millis(3));
-        let db = DatabaseStats { rows: vec![("zones", 3)], size_bytes: Some(4096) };
+        let db = DatabaseStats { rows: vec![("zones", 3)], size_bytes: Some(4096), table_bytes: vec![("zones", 8192)] };
         let text = m.render(&[], Some(&db)).unwrap();
         for line in [
             r#"heating_modbus_requests_total{operation="read",outcome="ok"} 1"#,
@@ -413,6 +484,7 @@ mod tests {
             r#"heating_http_request_duration_seconds_count{method="GET",route="/zones/{id}",status="200"} 1"#,
             r#"heating_database_rows{table="zones"} 3"#,
             "heating_database_size_bytes 4096",
+            r#"heating_database_table_bytes{table="zones"} 8192"#,
         ] {
             assert!(text.contains(line), "{line} missing in:\n{text}");
         }
@@ -426,7 +498,7 @@ mod tests {
         m.controller_step("predictive", Duration::from_millis(20));
         m.job_run("poll", 5.0);
         m.http_request("GET", "/status", 200, Duration::from_millis(1));
-        let db = DatabaseStats { rows: vec![("zones", 1)], size_bytes: Some(1) };
+        let db = DatabaseStats { rows: vec![("zones", 1)], size_bytes: Some(1), table_bytes: vec![] };
         let text = m.render(&[zone(1, "Office", "online")], Some(&db)).unwrap();
         text.lines()
             .filter_map(|l| l.strip_prefix("# TYPE "))

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use heating_core::clock::SharedClock;
 use heating_weather::WeatherService;
 
-use crate::config::Config;
+use crate::config::{Config, MaintenanceJob};
 use crate::demand::DemandState;
 use crate::fleet::Fleet;
 use crate::metrics::Metrics;
@@ -96,12 +96,36 @@ pub struct LearnReport {
     pub failed: usize,
 }
 
+/// One finished run of a maintenance job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaintenanceRun {
+    /// Server clock.
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// Real time it took.
+    pub duration_ms: f64,
+    pub ok: bool,
+    /// What it did (rows deleted per table, pages given back, the check's result), or why it failed.
+    pub summary: String,
+}
+
+/// A maintenance job's record: whether it runs now, its last run, how often it ran or was skipped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MaintenanceRecord {
+    pub running_since: Option<DateTime<Utc>>,
+    pub last_run: Option<MaintenanceRun>,
+    pub runs: u64,
+    /// Times it was due while its previous run was still running.
+    pub skipped: u64,
+}
+
 /// The latest report of each job.
 #[derive(Debug, Default)]
 pub struct JobReports {
     poll: Mutex<Option<PollReport>>,
     control: Mutex<Option<ControlReport>>,
     learn: Mutex<Option<LearnReport>>,
+    maintenance: Mutex<HashMap<MaintenanceJob, MaintenanceRecord>>,
 }
 
 fn latest<T: Clone>(slot: &Mutex<Option<T>>) -> Option<T> {
@@ -138,6 +162,33 @@ impl JobReports {
 
     pub fn set_learn(&self, r: LearnReport) {
         set(&self.learn, r);
+    }
+
+    /// A maintenance job's record (empty if it never ran).
+    #[must_use]
+    pub fn maintenance(&self, job: MaintenanceJob) -> MaintenanceRecord {
+        self.maintenance.lock().unwrap_or_else(PoisonError::into_inner).get(&job).cloned().unwrap_or_default()
+    }
+
+    /// Marks `job` running since `at`, unless it already runs: then counts a skipped run and returns `false`.
+    pub fn start_maintenance(&self, job: MaintenanceJob, at: DateTime<Utc>) -> bool {
+        let mut all = self.maintenance.lock().unwrap_or_else(PoisonError::into_inner);
+        let record = all.entry(job).or_default();
+        if record.running_since.is_some() {
+            record.skipped += 1;
+            return false;
+        }
+        record.running_since = Some(at);
+        true
+    }
+
+    /// Records the end of `job`'s run.
+    pub fn finish_maintenance(&self, job: MaintenanceJob, run: MaintenanceRun) {
+        let mut all = self.maintenance.lock().unwrap_or_else(PoisonError::into_inner);
+        let record = all.entry(job).or_default();
+        record.running_since = None;
+        record.last_run = Some(run);
+        record.runs += 1;
     }
 }
 

@@ -16,6 +16,8 @@
 //! | weather flags | `WEATHER_*`, `WEATHERAPI_*`, `OPEN_METEO_BASE_URL` | see `heating-weather` |
 //! | price flags | `PRICE_SOURCE`, `PRICE_REFRESH_MINUTES`, `PRICE_TIMEOUT_MS` | see [`PriceSettings`] (default: the time-of-use table) |
 //! | demand cap flags | `DEMAND_CAP_KW`, `DEMAND_CAP_WINDOWS` | see [`DemandSettings`] (default: no cap) |
+//! | retention flags | `RETENTION_RAW`, `RETENTION_MINUTE`, `RETENTION_QUARTER`, `RETENTION_HOUR`, `RETENTION_COMMANDS`, `RETENTION_AUDIT`, `RETENTION_BATCH_ROWS` | see `RetentionSettings` (raw 30 days, 1-minute rollups 1 year, the rest forever) |
+//! | maintenance flags | `MAINTENANCE_RETENTION_CRON`, `MAINTENANCE_OCCUPANCY_CRON`, `MAINTENANCE_DB_CHECK_CRON`, `MAINTENANCE_ROLLUP_REBUILD_CRON`, `MAINTENANCE_ROLLUP_REBUILD_DAYS` | see `MaintenanceSettings` (cron, six fields, seconds first, UTC) |
 //! | MQTT flags | `MQTT_URL`, `MQTT_USERNAME`, `MQTT_PASSWORD`, `MQTT_CA_FILE`, `MQTT_CLIENT_ID`, `MQTT_TOPIC_PREFIX`, `MQTT_DISCOVERY_PREFIX`, `MQTT_HOLD_MINUTES` | see `MqttSettings` (off unless `MQTT_URL` is set) |
 //!
 //! The `demo` subcommand (in the binary) fills the intervals and the strategy left unset with its own defaults.
@@ -27,9 +29,11 @@ mod auth;
 mod demand;
 mod hosts;
 mod limits;
+mod maintenance;
 mod mqtt;
 mod prices;
 mod profiles;
+mod retention;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -40,9 +44,11 @@ pub use self::auth::{AuthSettings, DEFAULT_SIGN_IN_FAILURES_PER_MINUTE, DeviceNe
 pub use self::demand::DemandSettings;
 pub use self::hosts::{AllowedHosts, HostSettings};
 pub use self::limits::LimitSettings;
+pub use self::maintenance::{CronSchedule, JobSchedule, MaintenanceJob, MaintenanceSettings, parse_cron_or_off};
 pub use self::mqtt::{MqttSettings, MqttUrl};
 pub use self::prices::{PriceSettings, PriceSource};
 pub use self::profiles::ProfileSettings;
+pub use self::retention::{Keep, RetentionSettings, parse_keep};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://heating.db?mode=rwc";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
@@ -133,6 +139,10 @@ pub struct Config {
     pub prices: PriceSettings,
     #[command(flatten)]
     pub demand: DemandSettings,
+    #[command(flatten)]
+    pub retention: RetentionSettings,
+    #[command(flatten)]
+    pub maintenance: MaintenanceSettings,
     /// Run without the poller and the control job (API only). Not a flag: for tests and tools.
     #[arg(skip)]
     pub background_jobs_disabled: bool,
@@ -238,6 +248,8 @@ impl Default for Config {
             profiles: ProfileSettings::default(),
             prices: PriceSettings::default(),
             demand: DemandSettings::default(),
+            retention: RetentionSettings::default(),
+            maintenance: MaintenanceSettings::default(),
             background_jobs_disabled: false,
         }
     }
@@ -266,6 +278,8 @@ impl fmt::Debug for Config {
             .field("price_source", &self.prices.price_source.to_string())
             .field("price_refresh_minutes", &self.prices.price_refresh_minutes)
             .field("demand", &self.demand)
+            .field("retention", &self.retention)
+            .field("maintenance", &self.maintenance)
             .finish()
     }
 }

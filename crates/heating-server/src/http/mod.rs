@@ -13,6 +13,7 @@ pub mod commands;
 pub mod control;
 pub mod device_profiles;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod headers;
 pub mod health;
@@ -25,6 +26,7 @@ pub mod rollups;
 pub mod sensordata;
 pub mod status;
 pub mod status_grid;
+pub mod status_lifecycle;
 pub mod tokens;
 pub mod weather;
 pub mod zones;
@@ -94,6 +96,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(weather::router())
         .merge(history::router())
         .merge(rollups::router())
+        .merge(export::router())
         .merge(model::router())
         .merge(plan::router())
         .merge(auth::router())

@@ -17,6 +17,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::model::ZoneModelOut;
 use super::status_grid::{DemandStatus, PricesStatus};
+use super::status_lifecycle::{DatabaseOut, MaintenanceOut};
 use crate::fleet::Live;
 use crate::services::status::{self, Status, WeatherNow, ZoneStatus as ZoneNow};
 use crate::state::{AppState, ControlReport, LearnReport, PollReport};
@@ -53,6 +54,10 @@ pub struct StatusOut {
     pub prices: PricesStatus,
     /// The building demand cap: the cap now, the current 15-minute window's mean, the joint plan; null without one.
     pub demand: Option<DemandStatus>,
+    /// The maintenance jobs: schedules, next and last runs.
+    pub maintenance: MaintenanceOut,
+    /// Rows and bytes per table, as last read; null until the first reading (started by this request).
+    pub database: Option<DatabaseOut>,
 }
 
 /// What the poller's latest cycle did.
@@ -354,5 +359,7 @@ async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, Ap
         zones: s.zones.into_iter().map(Into::into).collect(),
         prices: s.prices.into(),
         demand: s.demand.map(Into::into),
+        maintenance: s.maintenance.into(),
+        database: s.database.map(Into::into),
     }))
 }

@@ -2,8 +2,8 @@
 //! through [`crate::learning`].
 //!
 //! A zone is refitted every hour until a fit is good, then every [`REFIT_EVERY`]; when the default span gives no
-//! good fit and none is known yet, [`MAX_DAYS`] are tried. Its expected occupancy is rebuilt every
-//! [`RELEARN_OCCUPANCY_EVERY`]. Zones are learned one at a time (fits run on the blocking pool), so a large site
+//! good fit and none is known yet, [`MAX_DAYS`] are tried. Its expected occupancy is learned at its first run, and
+//! relearned by the maintenance job [`relearn_occupancy`] on `MAINTENANCE_OCCUPANCY_CRON` (daily by default). Zones are learned one at a time (fits run on the blocking pool), so a large site
 //! costs time, never more than one core.
 
 use std::sync::Arc;
@@ -13,8 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::fleet::ZoneRuntime;
 use crate::learning::{
-    DEFAULT_DAYS, FIRST_FIT_EVERY, LearnError, MAX_DAYS, REFIT_EVERY, RELEARN_OCCUPANCY_EVERY, fit_zone,
-    occupancy_from_storage,
+    DEFAULT_DAYS, FIRST_FIT_EVERY, LearnError, MAX_DAYS, REFIT_EVERY, fit_zone, occupancy_from_storage,
 };
 use crate::state::{AppState, LearnReport};
 
@@ -42,11 +41,8 @@ async fn learn_zone(
     report: &mut LearnReport,
 ) -> Result<(), LearnError> {
     let due = |at: Option<DateTime<Utc>>, every| at.is_none_or(|at| now < at || now - at >= every);
-    if due(rt.learned().occupancy_rebuilt_at, RELEARN_OCCUPANCY_EVERY) {
-        let occupancy = occupancy_from_storage(state, rt.id, now).await?;
-        let mut learned = rt.learned();
-        learned.occupancy = occupancy;
-        learned.occupancy_rebuilt_at = Some(now);
+    if rt.learned().occupancy_rebuilt_at.is_none() {
+        relearn_zone_occupancy(state, rt, now).await?;
         report.occupancy_rebuilt += 1;
     }
     let power = rt.live().reading.map(|r| f64::from(r.snapshot.heater_power_w)).filter(|p| *p > 0.0);
@@ -70,4 +66,30 @@ async fn learn_zone(
         tracing::debug!(zone_id = rt.id, problem = fit.problem.as_deref().unwrap_or(""), "model fit not good");
     }
     Ok(())
+}
+
+async fn relearn_zone_occupancy(state: &AppState, rt: &ZoneRuntime, now: DateTime<Utc>) -> Result<(), LearnError> {
+    let occupancy = occupancy_from_storage(state, rt.id, now).await?;
+    let mut learned = rt.learned();
+    learned.occupancy = occupancy;
+    learned.occupancy_rebuilt_at = Some(now);
+    Ok(())
+}
+
+/// The maintenance job `occupancy_relearn`: every zone's expected occupancy rebuilt from the database, one zone at
+/// a time; a summary of what it did.
+pub async fn relearn_occupancy(state: &AppState) -> anyhow::Result<String> {
+    let now = state.clock.now();
+    let zones = state.fleet.all();
+    let mut failed = 0;
+    for rt in &zones {
+        if let Err(e) = relearn_zone_occupancy(state, rt, now).await {
+            failed += 1;
+            tracing::warn!(zone_id = rt.id, "occupancy not relearned: {e}");
+        }
+    }
+    if failed > 0 && failed == zones.len() {
+        anyhow::bail!("occupancy relearned for no zone ({failed} failed)");
+    }
+    Ok(format!("occupancy relearned for {} zones, {failed} failed", zones.len() - failed))
 }

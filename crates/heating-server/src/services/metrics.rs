@@ -56,16 +56,68 @@ async fn database_stats(state: &AppState) -> Option<DatabaseStats> {
     if let Some(stats) = state.metrics.cached_database_stats() {
         return Some(stats);
     }
+    let stats = query_database_stats(state).await;
+    if let Some(stats) = &stats {
+        state.metrics.cache_database_stats(stats.clone());
+    }
+    stats
+}
+
+/// The database statistics for `/status`, which never waits for them: the last ones read (however old, with their
+/// age), and when they are older than [`crate::metrics::DATABASE_STATS_TTL`] a refresh started in the background
+/// (one at a time). `None` until the first refresh finished.
+pub fn database_stats_now(state: &AppState) -> Option<(Duration, DatabaseStats)> {
+    let last = state.metrics.status_database_stats();
+    let fresh = last.as_ref().is_some_and(|(age, _)| *age < crate::metrics::DATABASE_STATS_TTL);
+    if !fresh && state.metrics.claim_database_refresh() {
+        let state = state.clone();
+        // Ends by itself: two queries under a timeout each.
+        tokio::spawn(async move {
+            if let Some(stats) = query_database_stats(&state).await {
+                state.metrics.cache_status_database_stats(stats);
+            }
+            state.metrics.database_refreshed();
+        });
+    }
+    last
+}
+
+/// Reads rows per table and the size (under [`DATABASE_TIMEOUT`]), then bytes per table (at most every
+/// [`crate::metrics::TABLE_BYTES_TTL`], under the same timeout: left out if slower).
+async fn query_database_stats(state: &AppState) -> Option<DatabaseStats> {
     let query = async {
         let rows = state.storage.table_rows().await?;
         let size_bytes = state.storage.database_size_bytes().await?;
-        Ok::<_, crate::storage::StorageError>(DatabaseStats { rows, size_bytes: Some(size_bytes) })
+        Ok::<_, crate::storage::StorageError>(DatabaseStats { rows, size_bytes: Some(size_bytes), table_bytes: vec![] })
     };
-    match tokio::time::timeout(DATABASE_TIMEOUT, query).await {
-        Ok(Ok(stats)) => {
-            state.metrics.cache_database_stats(stats.clone());
-            Some(stats)
+    let stats = tokio::time::timeout(DATABASE_TIMEOUT, query).await;
+    let stats = match stats {
+        Ok(Ok(mut stats)) => {
+            if let Some(bytes) = state.metrics.cached_table_bytes() {
+                stats.table_bytes = bytes;
+                return Some(stats);
+            }
+            match tokio::time::timeout(DATABASE_TIMEOUT, state.storage.table_bytes()).await {
+                Ok(Ok(bytes)) => {
+                    state.metrics.cache_table_bytes(bytes.clone());
+                    stats.table_bytes = bytes;
+                }
+                // Not tried again before the TTL either: a file too large to count in time stays so.
+                Ok(Err(e)) => {
+                    tracing::debug!("bytes per table not read: {e}");
+                    state.metrics.cache_table_bytes(Vec::new());
+                }
+                Err(_) => {
+                    tracing::debug!("bytes per table took longer than {DATABASE_TIMEOUT:?}; left out");
+                    state.metrics.cache_table_bytes(Vec::new());
+                }
+            }
+            Ok(Ok(stats))
         }
+        other => other,
+    };
+    match stats {
+        Ok(Ok(stats)) => Some(stats),
         Ok(Err(e)) => {
             tracing::warn!("metrics: database statistics not read: {e}");
             None

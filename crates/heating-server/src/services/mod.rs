@@ -26,6 +26,7 @@ pub mod audit;
 pub mod auth;
 pub mod control;
 pub mod device_profiles;
+pub mod export;
 pub mod health;
 pub mod history;
 pub mod hosts;

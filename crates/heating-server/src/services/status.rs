@@ -8,9 +8,11 @@ use heating_predict::model::ZoneModel;
 use zone_client::Endpoint;
 
 use super::{AppState, ServiceError, require_zone};
+use crate::config::MaintenanceJob;
 use crate::fleet::{Live, endpoint_of};
 use crate::learning::model_in_use;
-use crate::state::{ControlReport, LearnReport, PollReport};
+use crate::metrics::DatabaseStats;
+use crate::state::{ControlReport, LearnReport, MaintenanceRecord, PollReport};
 use crate::storage::{Zone, ZoneId};
 use crate::strategy::zone_strategy;
 
@@ -32,6 +34,39 @@ pub struct Status {
     pub zones: Vec<ZoneStatus>,
     pub prices: crate::prices::PricesNow,
     pub demand: Option<crate::demand::DemandNow>,
+    /// Every maintenance job, on or off.
+    pub maintenance: Vec<MaintenanceStatus>,
+    /// Rows and bytes per table as last read (`None` until the first reading, which `/status` starts but does not
+    /// wait for) and how old they are.
+    pub database: Option<(std::time::Duration, DatabaseStats)>,
+}
+
+/// A maintenance job: its schedule, next and last run.
+#[derive(Debug, Clone)]
+pub struct MaintenanceStatus {
+    pub job: MaintenanceJob,
+    /// The cron expression; `None`: off.
+    pub schedule: Option<String>,
+    /// When it runs next (server clock); `None` when off.
+    pub next_run: Option<DateTime<Utc>>,
+    pub record: MaintenanceRecord,
+}
+
+/// Every maintenance job at `now`.
+fn maintenance_now(state: &AppState, now: DateTime<Utc>) -> Vec<MaintenanceStatus> {
+    let enabled = !state.config.background_jobs_disabled;
+    MaintenanceJob::ALL
+        .iter()
+        .map(|&job| {
+            let schedule = job.schedule(&state.config.maintenance).filter(|_| enabled);
+            MaintenanceStatus {
+                job,
+                schedule: schedule.map(|s| s.expression().to_string()),
+                next_run: schedule.and_then(|s| s.next_after(now)),
+                record: state.reports.maintenance(job),
+            }
+        })
+        .collect()
 }
 
 /// Outdoor conditions from the weather service.
@@ -144,5 +179,7 @@ pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
         zones,
         prices: state.prices.now(now),
         demand: state.demand.now(now),
+        maintenance: maintenance_now(state, now),
+        database: super::metrics::database_stats_now(state),
     })
 }

@@ -22,8 +22,8 @@ use self::sql::Backend;
 pub use model::*;
 
 pub use self::postgres::PostgresStorage;
-pub use self::sql::TABLES;
 pub use self::sql::rollups::{RebuildReport, RollupBucket};
+pub use self::sql::{DbCheck, Reclaimed, Retained, TABLES};
 pub use self::sqlite::SqliteStorage;
 
 /// Why a storage call failed.

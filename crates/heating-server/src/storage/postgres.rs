@@ -15,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Postgres};
 
 use super::StorageError;
-use super::sql::{Backend, SqlStorage};
+use super::sql::{Backend, DbCheck, Reclaimed, SqlStorage};
 
 /// The PostgreSQL storage: a connection pool.
 pub type PostgresStorage = SqlStorage<Postgres>;
@@ -40,6 +40,9 @@ impl Backend for Postgres {
     const LOCK_ZONE: &'static str = "SELECT 1 FROM zones WHERE id = $1 FOR UPDATE";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
     const SIZE_BYTES: &'static str = "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = current_schema()";
+
+    const TABLE_BYTES: &'static str = "SELECT c.relname::text, pg_total_relation_size(c.oid)::bigint FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = current_schema()";
 
     /// Connects to the database at `url` (`postgres://user:password@host:5432/db`, or `postgresql://`). Fails at
@@ -72,5 +75,40 @@ impl Backend for Postgres {
     /// By the constraint's name in the migration.
     fn is_name_taken(error: &dyn DatabaseError) -> bool {
         error.constraint() == Some("zones_name_unique")
+    }
+
+    /// Nothing to do: PostgreSQL's autovacuum marks deleted rows' space reusable, so a table under steady inserts
+    /// and retention stays the same size; the space is not given back to the file system (that would need
+    /// `VACUUM FULL`, which locks the table).
+    async fn reclaim_space(
+        _pool: &PgPool,
+        _max_pages: i64,
+        _step_pages: i64,
+        _pause: Duration,
+    ) -> Result<Option<Reclaimed>, StorageError> {
+        Ok(None)
+    }
+
+    /// Indexes of the current schema not valid or not ready (a failed `CREATE INDEX CONCURRENTLY`), and the
+    /// database's deadlock and checksum-failure counters since the statistics were reset.
+    async fn check(pool: &PgPool) -> Result<DbCheck, StorageError> {
+        let (invalid,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND NOT (i.indisvalid AND i.indisready)",
+        )
+        .fetch_one(pool)
+        .await?;
+        let (deadlocks, checksum_failures): (i64, i64) = sqlx::query_as(
+            "SELECT deadlocks, COALESCE(checksum_failures, 0) FROM pg_stat_database WHERE datname = current_database()",
+        )
+        .fetch_one(pool)
+        .await?;
+        Ok(DbCheck {
+            ok: invalid == 0 && checksum_failures == 0,
+            detail: format!(
+                "invalid indexes: {invalid}, checksum failures: {checksum_failures}, deadlocks: {deadlocks}"
+            ),
+        })
     }
 }

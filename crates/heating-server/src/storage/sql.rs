@@ -44,6 +44,8 @@ pub trait Backend: Database {
     const LOCK_READINGS: Option<&'static str>;
     /// The database's size in bytes, one BIGINT (`Storage::database_size_bytes`).
     const SIZE_BYTES: &'static str;
+    /// Rows (table name, bytes with its indexes) of the server's tables (`Storage::table_bytes`).
+    const TABLE_BYTES: &'static str;
 
     /// Opens a pool on `url`; fails at once if the database cannot be reached. Does not migrate.
     fn connect(url: &str) -> impl Future<Output = Result<Pool<Self>, StorageError>> + Send;
@@ -51,6 +53,15 @@ pub trait Backend: Database {
     fn migrator() -> &'static Migrator;
     /// Whether a unique violation on `zones` is the one on its name (else it is on the Modbus endpoint).
     fn is_name_taken(error: &dyn DatabaseError) -> bool;
+    /// Gives free space back to the file system after deletions, if the backend needs to (`Storage::reclaim_space`).
+    fn reclaim_space(
+        pool: &Pool<Self>,
+        max_pages: i64,
+        step_pages: i64,
+        pause: std::time::Duration,
+    ) -> impl Future<Output = Result<Option<lifecycle::Reclaimed>, StorageError>> + Send;
+    /// A cheap consistency check (`Storage::check`).
+    fn check(pool: &Pool<Self>) -> impl Future<Output = Result<lifecycle::DbCheck, StorageError>> + Send;
 }
 
 /// One backend's storage: its connection pool.
@@ -95,11 +106,13 @@ macro_rules! on_backend {
 mod access;
 mod history;
 mod history_rollups;
+pub(super) mod lifecycle;
 mod profiles;
 pub(crate) mod rollups;
 mod rows;
 mod stats;
 
+pub use lifecycle::{DbCheck, Reclaimed, Retained};
 pub use stats::TABLES;
 
 /// The columns each row mapping reads, for `concat!`.
@@ -115,6 +128,8 @@ macro_rules! columns {
         "id, zone_id, ts_ms, target_temp, source, reason, status, error, actor"
     };
 }
+
+mod export;
 
 impl Storage {
     /// Applies pending migrations. [`Storage::connect`] already does; running it again changes nothing.

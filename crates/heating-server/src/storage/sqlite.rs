@@ -11,10 +11,12 @@ use std::time::Duration;
 use sqlx::Sqlite;
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::StorageError;
-use super::sql::{Backend, SqlStorage};
+use super::sql::{Backend, DbCheck, Reclaimed, SqlStorage};
 
 /// The SQLite storage: a connection pool.
 pub type SqliteStorage = SqlStorage<Sqlite>;
@@ -34,6 +36,9 @@ impl Backend for Sqlite {
     /// A deferred transaction: its first read fixes the snapshot (WAL).
     const BEGIN_SNAPSHOT: &'static str = "BEGIN";
     const SIZE_BYTES: &'static str = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+    /// `dbstat` (compiled into the bundled SQLite): the pages of every b-tree, indexes counted with their table.
+    const TABLE_BYTES: &'static str = "SELECT m.tbl_name, CAST(SUM(s.pgsize) AS INTEGER) FROM dbstat s \
+         JOIN sqlite_schema m ON m.name = s.name GROUP BY m.tbl_name";
 
     /// Opens (creating if missing) the database at `url`, e.g. `sqlite://heating.db?mode=rwc`. Fails at once if the
     /// file cannot be opened.
@@ -43,7 +48,10 @@ impl Backend for Sqlite {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Set before the first table exists (a new file), incremental auto-vacuum lets the retention job give
+            // freed pages back with `PRAGMA incremental_vacuum`; an older file needs one `VACUUM` (`reclaim_space`).
+            .auto_vacuum(SqliteAutoVacuum::Incremental);
         // Every connection to a private in-memory database is a database of its own: keep one.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         Ok(SqlitePoolOptions::new()
@@ -63,5 +71,60 @@ impl Backend for Sqlite {
     /// SQLite names no constraint, only the columns: "UNIQUE constraint failed: zones.name".
     fn is_name_taken(error: &dyn DatabaseError) -> bool {
         error.message().contains("zones.name")
+    }
+
+    /// Deleted rows leave free pages, which later inserts reuse but the file keeps. A file in incremental
+    /// auto-vacuum mode gives them back with `PRAGMA incremental_vacuum(n)`, a short write per step. A file created
+    /// before this mode was set is switched once by `VACUUM` (logged: it rewrites the file and holds the write lock
+    /// meanwhile, so other writers wait up to the busy timeout).
+    async fn reclaim_space(
+        pool: &SqlitePool,
+        max_pages: i64,
+        step_pages: i64,
+        pause: Duration,
+    ) -> Result<Option<Reclaimed>, StorageError> {
+        let mut conn = pool.acquire().await?;
+        // SQLite computes `auto_vacuum`'s value when it prepares the pragma, from what the connection read of the file
+        // header at its last transaction: read something first (the header with it), and never keep the pragma
+        // prepared, else a connection opened before the switch goes on answering "none".
+        sqlx::query("SELECT COUNT(*) FROM sqlite_schema").execute(&mut *conn).await?;
+        let (mode,): (i64,) = sqlx::query_as("PRAGMA auto_vacuum").persistent(false).fetch_one(&mut *conn).await?;
+        let mut done = Reclaimed::default();
+        if mode != 2 {
+            let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count").persistent(false).fetch_one(&mut *conn).await?;
+            tracing::warn!(pages, "switching the SQLite file to incremental auto-vacuum: a one-time VACUUM");
+            let started = std::time::Instant::now();
+            sqlx::query("PRAGMA auto_vacuum = INCREMENTAL").execute(&mut *conn).await?;
+            sqlx::query("VACUUM").execute(&mut *conn).await?;
+
+            tracing::warn!(seconds = started.elapsed().as_secs_f64(), "SQLite file vacuumed, incremental from now on");
+            done.converted = true;
+        }
+        let step = step_pages.max(1);
+        loop {
+            let (free,): (i64,) =
+                sqlx::query_as("PRAGMA freelist_count").persistent(false).fetch_one(&mut *conn).await?;
+            done.free_pages_left = free;
+            if free == 0 || done.pages >= max_pages {
+                break;
+            }
+            let n = step.min(free).min(max_pages - done.pages);
+            sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA incremental_vacuum({n})"))).execute(&mut *conn).await?;
+            done.pages += n;
+            tokio::time::sleep(pause).await;
+        }
+        Ok(Some(done))
+    }
+
+    async fn check(pool: &SqlitePool) -> Result<DbCheck, StorageError> {
+        let rows: Vec<(String,)> = sqlx::query_as("PRAGMA quick_check").fetch_all(pool).await?;
+        let ok = rows.len() == 1 && rows[0].0 == "ok";
+        let detail = if ok {
+            "quick_check: ok".to_string()
+        } else {
+            let shown: Vec<&str> = rows.iter().take(5).map(|r| r.0.as_str()).collect();
+            format!("quick_check found {} problem(s): {}", rows.len(), shown.join("; "))
+        };
+        Ok(DbCheck { ok, detail })
     }
 }

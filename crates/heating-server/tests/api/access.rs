@@ -44,6 +44,8 @@ const TABLE: &[(&str, &str, Option<&str>, Needs, u16)] = &[
     ("GET", "/zones/{z}", None, VIEWER, 200),
     ("GET", "/zones/{z}/details", None, VIEWER, 200),
     ("GET", "/zones/{z}/history", None, VIEWER, 200),
+    ("GET", "/zones/{z}/history.csv", None, VIEWER, 200),
+    ("GET", "/history.csv", None, VIEWER, 200),
     ("GET", "/zones/{z}/model", None, VIEWER, 409), // no device: no rated power yet
     ("GET", "/zones/{z}/plan", None, VIEWER, 200),
     ("GET", "/sensordata", None, VIEWER, 200),

@@ -10,6 +10,8 @@ mod docs;
 mod headers;
 mod helpers;
 mod history;
+mod lifecycle;
+mod maintenance;
 mod malformed;
 mod openapi;
 mod persistence;

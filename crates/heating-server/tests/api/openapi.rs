@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::helpers::{json_of, spawn_app};
 
 /// Every endpoint the issue asks for (method, path as documented).
-const ENDPOINTS: [(&str, &str); 31] = [
+const ENDPOINTS: [(&str, &str); 33] = [
     ("post", "/zones"),
     ("get", "/zones"),
     ("get", "/zones/{id}"),
@@ -42,7 +42,12 @@ const ENDPOINTS: [(&str, &str); 31] = [
     ("post", "/device-profiles"),
     ("get", "/device-profiles/{name}"),
     ("post", "/device-profiles/probe"),
+    ("get", "/zones/{id}/history.csv"),
+    ("get", "/history.csv"),
 ];
+
+/// The CSV exports' content type.
+const CSV_CONTENT_TYPE: &str = "text/csv; charset=utf-8";
 
 /// The one operation that answers in another format than JSON: Prometheus' text format 0.0.4.
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -96,6 +101,10 @@ async fn the_document_describes_every_route_with_schemas_and_errors() {
             let content = responses[ok[0]]["content"].as_object().unwrap();
             assert_eq!(content.keys().collect::<Vec<_>>(), [METRICS_CONTENT_TYPE], "{ctx}: the text format");
             assert_eq!(content[METRICS_CONTENT_TYPE]["schema"]["type"], "string", "{ctx}");
+        } else if path.ends_with(".csv") {
+            let content = responses[ok[0]]["content"].as_object().unwrap();
+            assert_eq!(content.keys().collect::<Vec<_>>(), [CSV_CONTENT_TYPE], "{ctx}: CSV");
+            assert_eq!(content[CSV_CONTENT_TYPE]["schema"]["type"], "string", "{ctx}");
         } else {
             check_schema(&spec, &responses[ok[0]]["content"]["application/json"]["schema"], &ctx);
         }
@@ -185,9 +194,11 @@ async fn every_documented_route_is_served_and_nothing_else_on_those_paths() {
         for method in METHODS {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let resp = app.client.request(m, app.url(&concrete)).json(&json!({})).send().await.unwrap();
-            let text = resp.headers()["content-type"].to_str().unwrap() == METRICS_CONTENT_TYPE;
+            let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
+            let text = content_type == METRICS_CONTENT_TYPE || content_type == CSV_CONTENT_TYPE;
             let (status, body) = if text { (resp.status(), Value::Null) } else { json_of(resp).await };
-            assert!(!text || (method, path.as_str()) == ("get", "/metrics"), "{method} {path}: text, not JSON");
+            let text_ok = (method, path.as_str()) == ("get", "/metrics") || (method == "get" && path.ends_with(".csv"));
+            assert!(!text || text_ok, "{method} {path}: text, not JSON");
             let detail = body["detail"].as_str().unwrap_or_default();
             if documented.contains(&(method.to_string(), path.clone())) {
                 assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is documented but not routed");

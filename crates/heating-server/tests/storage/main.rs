@@ -23,6 +23,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 mod access;
 mod history;
+mod lifecycle;
 mod rollups;
 mod stats;
 mod upgrades;
@@ -109,6 +110,7 @@ async fn conformance_suite(storage: &Storage) {
     holds_are_stored_replaced_and_go_with_their_zone(storage).await;
     access::tokens_and_audit(storage).await;
     stats::rows_per_table_and_size(storage).await;
+    lifecycle::retention_and_export(storage).await;
 }
 
 async fn holds_are_stored_replaced_and_go_with_their_zone(s: &Storage) {

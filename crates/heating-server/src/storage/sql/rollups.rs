@@ -9,9 +9,10 @@
 //! `rebuild_rollups` recomputes a range from raw readings, in chunks of one transaction each.
 
 use chrono::{DateTime, Utc};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::Backend;
+use super::rows::ReadRow;
 use crate::storage::{NewReading, Resolution, Storage, StorageError, ZoneId};
 use crate::time::to_ms;
 
@@ -484,35 +485,7 @@ impl Storage {
             .bind(zone_id)
             .fetch_all(pool)
             .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(RollupBucket {
-                        start: super::rows::time_of(row.try_get("bucket_ms")?, "bucket_ms")?,
-                        count: row.try_get("n")?,
-                        temperature: (row.try_get("temp_min")?, row.try_get("temp_sum")?, row.try_get("temp_max")?),
-                        target: (
-                            row.try_get("target_n")?,
-                            row.try_get("target_min")?,
-                            row.try_get("target_sum")?,
-                            row.try_get("target_max")?,
-                        ),
-                        outdoor: (
-                            row.try_get("outdoor_n")?,
-                            row.try_get("outdoor_min")?,
-                            row.try_get("outdoor_sum")?,
-                            row.try_get("outdoor_max")?,
-                        ),
-                        heater: (row.try_get("heater_n")?, row.try_get("heater_on_n")?),
-                        occupied: row.try_get("occupied_n")?,
-                        energy: (
-                            row.try_get("energy_n")?,
-                            row.try_get("energy_first")?,
-                            row.try_get("energy_last")?,
-                            row.try_get("energy_used")?,
-                        ),
-                    })
-                })
-                .collect()
+            rows.iter().map(|row| row.rollup_bucket().map(|(_, bucket)| bucket)).collect()
         })
     }
 }

@@ -5,8 +5,9 @@ use heating_core::preferences::Preferences;
 use heating_core::units::Setpoint;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use crate::storage::StorageError;
+use super::rollups::RollupBucket;
 use crate::storage::model::*;
+use crate::storage::{StorageError, ZoneId};
 use crate::time::from_ms;
 
 /// Storage values from a row of either driver; what a row needs of its driver is the `where` clause of the `impl`.
@@ -18,6 +19,8 @@ pub(super) trait ReadRow: Row {
     fn token(&self) -> Result<ApiToken, StorageError>;
     fn audit(&self) -> Result<AuditEntry, StorageError>;
     fn device_profile(&self) -> Result<StoredDeviceProfile, StorageError>;
+    /// A row of a rollup table (`rollups::COLUMNS`): its zone and the bucket.
+    fn rollup_bucket(&self) -> Result<(ZoneId, RollupBucket), StorageError>;
 }
 
 impl<R: Row> ReadRow for R
@@ -142,6 +145,35 @@ where
             created_at: time_of(self.try_get("created_ms")?, "created_ms")?,
             actor: self.try_get("actor")?,
         })
+    }
+
+    fn rollup_bucket(&self) -> Result<(ZoneId, RollupBucket), StorageError> {
+        let bucket = RollupBucket {
+            start: time_of(self.try_get("bucket_ms")?, "bucket_ms")?,
+            count: self.try_get("n")?,
+            temperature: (self.try_get("temp_min")?, self.try_get("temp_sum")?, self.try_get("temp_max")?),
+            target: (
+                self.try_get("target_n")?,
+                self.try_get("target_min")?,
+                self.try_get("target_sum")?,
+                self.try_get("target_max")?,
+            ),
+            outdoor: (
+                self.try_get("outdoor_n")?,
+                self.try_get("outdoor_min")?,
+                self.try_get("outdoor_sum")?,
+                self.try_get("outdoor_max")?,
+            ),
+            heater: (self.try_get("heater_n")?, self.try_get("heater_on_n")?),
+            occupied: self.try_get("occupied_n")?,
+            energy: (
+                self.try_get("energy_n")?,
+                self.try_get("energy_first")?,
+                self.try_get("energy_last")?,
+                self.try_get("energy_used")?,
+            ),
+        };
+        Ok((self.try_get("zone_id")?, bucket))
     }
 }
 

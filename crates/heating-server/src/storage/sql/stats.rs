@@ -5,8 +5,18 @@ use super::Backend;
 use crate::storage::{Storage, StorageError};
 
 /// The server's tables, as the metrics name them.
-pub const TABLES: &[&str] =
-    &["zones", "sensor_readings", "commands", "zone_holds", "api_tokens", "audit_log", "device_profiles"];
+pub const TABLES: &[&str] = &[
+    "zones",
+    "sensor_readings",
+    "readings_1m",
+    "readings_15m",
+    "readings_1h",
+    "commands",
+    "zone_holds",
+    "api_tokens",
+    "audit_log",
+    "device_profiles",
+];
 
 impl Storage {
     /// Rows per table of [`TABLES`], in that order.
