@@ -443,3 +443,60 @@ async fn postgres_backfills_rollups_of_readings_stored_before() {
     })
     .await;
 }
+
+/// Raw readings and 1-minute rollups expired (deleted directly, as retention would): 5-minute buckets over that
+/// period are answered from the 15-minute level instead of coming back empty, equal to the raw readings' aggregation
+/// with each quarter counted where it starts.
+async fn expired_minutes_fall_back(s: &Storage, expire: impl AsyncFnOnce()) {
+    let zone = s.create_zone(&fields("Expired minutes", Some(9110)), at(0)).await.unwrap().id;
+    let mut rng = Rng(21);
+    let readings = random_readings(&mut rng, zone, 2);
+    let raw = store_shuffled(s, &mut rng, readings).await;
+    let q = HistoryQuery::new(at(0), at(2 * 3_600_000), 24).unwrap();
+    assert_eq!(q.bucket_ms(), 300_000);
+    let fresh = s.zone_history(zone, q).await.unwrap();
+    assert_eq!(fresh.resolution, Resolution::Minute);
+    let f = q.from().timestamp_millis();
+    assert_history_equal(&fresh, &expected_history(&raw, zone, q, |ms| (ms - f) / 300_000), "before expiry");
+    expire().await;
+    assert!(s.rollup_buckets(zone, Resolution::Minute).await.unwrap().is_empty());
+    let old = s.zone_history(zone, q).await.unwrap();
+    assert_eq!(old.resolution, Resolution::Quarter);
+    let quarter = |ms: i64| (ms - ms.rem_euclid(900_000) - f) / 300_000;
+    assert_history_equal(&old, &expected_history(&raw, zone, q, quarter), "1-minute level expired");
+    assert!(old.buckets.len() < fresh.buckets.len(), "one bucket per quarter");
+    s.delete_zone(zone, true).await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_history_falls_back_to_a_coarser_level_where_a_finer_one_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("expired.db").display());
+    let storage = Storage::connect(&url).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let expire = async || {
+        for table in ["sensor_readings", "readings_1m"] {
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&pool).await.unwrap();
+        }
+    };
+    expired_minutes_fall_back(&storage, expire).await;
+    pool.close().await;
+    storage.close().await;
+}
+
+#[tokio::test]
+async fn postgres_history_falls_back_to_a_coarser_level_where_a_finer_one_expired() {
+    PgTestDatabase::run(|url| async move {
+        let storage = Storage::connect(&url).await.unwrap();
+        let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        let expire = async || {
+            for table in ["sensor_readings", "readings_1m"] {
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&pool).await.unwrap();
+            }
+        };
+        expired_minutes_fall_back(&storage, expire).await;
+        pool.close().await;
+        storage.close().await;
+    })
+    .await;
+}

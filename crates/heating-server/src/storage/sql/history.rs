@@ -61,6 +61,33 @@ impl Storage {
         let counted = rolled.or_else(|| inside(LEVELS[0], from_ms, to_ms_).map(|span| (LEVELS[0], span)));
         on_backend!(self, |pool, B| {
             let mut tx = pool.begin_with(B::BEGIN_SNAPSHOT).await?;
+            // A level holding no rows over its span (expired by retention) gives way to the next coarser one that
+            // holds some, so history continues past a level's retention.
+            let mut rolled = rolled;
+            let mut counted = counted;
+            if let Some((chosen, _)) = rolled {
+                let mut pick = None;
+                for level in LEVELS.iter().filter(|l| l.width_ms >= chosen.width_ms) {
+                    let Some((lo, hi)) = inside(*level, from_ms, to_ms_) else { break };
+                    let found: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+                        "SELECT bucket_ms FROM {} WHERE zone_id = $1 AND bucket_ms >= $2 AND bucket_ms < $3 LIMIT 1",
+                        level.table
+                    )))
+                    .bind(zone_id)
+                    .bind(lo)
+                    .bind(hi)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if found.is_some() {
+                        pick = Some((*level, (lo, hi)));
+                        break;
+                    }
+                }
+                if let Some(p) = pick.filter(|p| p.0 != chosen) {
+                    rolled = Some(p);
+                    counted = Some(p);
+                }
+            }
             let mut acc: BTreeMap<i64, Acc> = BTreeMap::new();
             // Raw parts: the whole range, or the two edges around the level's whole buckets.
             let raw_parts = match rolled {
