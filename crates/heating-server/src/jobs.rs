@@ -22,6 +22,35 @@ pub use learn::learn_once;
 pub use maintenance::{Trigger, run_maintenance};
 pub use poll::poll_once;
 
+/// Most control writes in flight at once (control job and demand-cap guard).
+const WRITE_CONCURRENCY: usize = 64;
+
+/// A target the control side writes to a zone's device, with the reason in words.
+type ControlWrite = (std::sync::Arc<crate::fleet::ZoneRuntime>, heating_core::units::Setpoint, String);
+
+/// Sends the writes through `fleet::dispatch` as the control job (a command row each), with bounded concurrency;
+/// how many failed.
+async fn send_control_writes(state: &AppState, writes: Vec<ControlWrite>) -> usize {
+    use futures::StreamExt;
+    futures::stream::iter(writes)
+        .map(|(rt, target, reason)| async move {
+            let sent = crate::fleet::dispatch::send_target(
+                &state.storage,
+                &*state.clock,
+                &rt,
+                target,
+                crate::storage::CommandSource::Control,
+                Some(reason),
+                crate::domain::Caller::CONTROL,
+            );
+            sent.await.is_err()
+        })
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .filter(|failed| std::future::ready(*failed))
+        .count()
+        .await
+}
+
 async fn every(period: Duration, stop: &CancellationToken) -> bool {
     tokio::select! {
         () = stop.cancelled() => false,

@@ -9,16 +9,8 @@
 
 use std::time::Instant;
 
-use futures::StreamExt;
-
-use crate::domain::Caller;
-use crate::fleet::dispatch::send_target;
 use crate::state::{AppState, ControlReport};
-use crate::storage::CommandSource;
 use crate::strategy::{Decided, RunInputs, decide_building, decide_zone};
-
-/// Most writes in flight at once.
-const WRITE_CONCURRENCY: usize = 64;
 
 /// Decides every zone's target and writes those that changed.
 pub async fn control_once(state: &AppState) -> ControlReport {
@@ -60,23 +52,7 @@ pub async fn control_once(state: &AppState) -> ControlReport {
         }
     }
     report.writes = due.len();
-    report.failed = futures::stream::iter(due)
-        .map(|(rt, target, reason)| async move {
-            let sent = send_target(
-                &state.storage,
-                &*state.clock,
-                &rt,
-                target,
-                CommandSource::Control,
-                Some(reason),
-                Caller::CONTROL,
-            );
-            sent.await.is_err()
-        })
-        .buffer_unordered(WRITE_CONCURRENCY)
-        .filter(|failed| std::future::ready(*failed))
-        .count()
-        .await;
+    report.failed = super::send_control_writes(state, due).await;
     report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     report
 }

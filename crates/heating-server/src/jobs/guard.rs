@@ -11,18 +11,11 @@
 //! overrun the budget by at most one poll interval's energy; the pacing takes it out of the rest of the window.
 
 use chrono::Duration;
-use futures::StreamExt;
 use heating_core::units::Setpoint;
 use heating_predict::cap::{HeaterRequest, allocate};
 
-use crate::domain::Caller;
-use crate::fleet::dispatch::send_target;
 use crate::state::AppState;
-use crate::storage::CommandSource;
 use crate::strategy::HYSTERESIS_K;
-
-/// Most guard writes in flight at once.
-const WRITE_CONCURRENCY: usize = 64;
 
 /// Sheds and releases heaters to keep the building within the cap (see the module documentation). Returns the
 /// writes it made and how many failed.
@@ -43,7 +36,7 @@ pub async fn guard_once(state: &AppState) -> (usize, usize) {
             Some((rt.clone(), r.at, r.snapshot, target))
         })
         .collect();
-    let mut writes: Vec<(std::sync::Arc<crate::fleet::ZoneRuntime>, Setpoint, String)> = Vec::new();
+    let mut writes: Vec<super::ControlWrite> = Vec::new();
     {
         let mut guard = state.demand.guard();
         for (rt, at, s, _) in &seen {
@@ -122,22 +115,6 @@ pub async fn guard_once(state: &AppState) -> (usize, usize) {
         }
     }
     let count = writes.len();
-    let failed = futures::stream::iter(writes)
-        .map(|(rt, target, reason)| async move {
-            let sent = send_target(
-                &state.storage,
-                &*state.clock,
-                &rt,
-                target,
-                CommandSource::Control,
-                Some(reason),
-                Caller::CONTROL,
-            );
-            sent.await.is_err()
-        })
-        .buffer_unordered(WRITE_CONCURRENCY)
-        .filter(|failed| std::future::ready(*failed))
-        .count()
-        .await;
+    let failed = super::send_control_writes(state, writes).await;
     (count, failed)
 }
