@@ -148,14 +148,12 @@ pub fn timing(args: &TimingArgs) -> anyhow::Result<()> {
             let ctx = ControlContext {
                 now,
                 utc_offset_minutes: 0,
-                reading: Some(ZoneReading {
-                    at: now,
-                    t_air: 17.0 + f64::from(k % 40) / 10.0,
-                    t_out: Some(weather.temperature_at(now)),
-                    occupied: profile.schedule.is_active(now.naive_utc()),
-                    heater_on: false,
-                    device_target: Setpoint::from_celsius(20.0)?,
-                }),
+                reading: Some(timing_reading(
+                    now,
+                    k,
+                    weather.temperature_at(now),
+                    profile.schedule.is_active(now.naive_utc()),
+                )),
                 stale_after: Duration::minutes(45),
                 preferences: &prefs,
                 hold: None,
@@ -206,7 +204,6 @@ fn joint_timing(
     let cap = DemandCap::constant(4.0);
     let mut times = Vec::new();
     let mut capped = 0;
-    let target20 = Setpoint::from_celsius(20.0)?;
     for k in 0..args.iterations {
         let now = start + Duration::minutes(15 * i64::from(k));
         let forecast = forecasts.issue(weather, now);
@@ -217,14 +214,12 @@ fn joint_timing(
                 let ctx = ControlContext {
                     now,
                     utc_offset_minutes: 0,
-                    reading: Some(ZoneReading {
-                        at: now,
-                        t_air: 17.0 + f64::from(k % 40) / 10.0,
-                        t_out: Some(weather.temperature_at(now)),
-                        occupied: profile.schedule.is_active(now.naive_utc()),
-                        heater_on: false,
-                        device_target: target20,
-                    }),
+                    reading: Some(timing_reading(
+                        now,
+                        k,
+                        weather.temperature_at(now),
+                        profile.schedule.is_active(now.naive_utc()),
+                    )),
                     stale_after: Duration::minutes(45),
                     preferences: prefs,
                     hold: None,
@@ -257,4 +252,16 @@ fn joint_timing(
         times.last().copied().unwrap_or(0.0)
     );
     Ok(())
+}
+
+/// The reading a timing iteration plans from: the room somewhere between 17 and 21 °C, the device's target 20 °C.
+fn timing_reading(now: DateTime<Utc>, k: u32, t_out: f64, occupied: bool) -> ZoneReading {
+    ZoneReading {
+        at: now,
+        t_air: 17.0 + f64::from(k % 40) / 10.0,
+        t_out: Some(t_out),
+        occupied,
+        heater_on: false,
+        device_target: Setpoint::from_celsius(20.0).expect("20 °C is a valid setpoint"),
+    }
 }
