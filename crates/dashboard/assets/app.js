@@ -7,7 +7,7 @@ import { forgetToken, onUnauthorized } from "./api.js";
 import { can, refusedWith, session, showWho, signinView, whoami } from "./auth.js";
 import { fmtDay, fmtTimeS, h, siteZoneLabel } from "./dom.js";
 import { zoneFormView } from "./forms.js";
-import { app, banner, serverNow, startPolling } from "./live.js";
+import { app, banner, refreshNow, serverNow, startPolling } from "./live.js";
 import { overviewView } from "./overview.js";
 import { zoneView } from "./zone.js";
 
@@ -44,6 +44,7 @@ function render() {
   const main = document.getElementById("main");
   main.textContent = "";
   document.title = "Heating dashboard";
+  app.statusQuery = "status"; // the overview asks for the compact form itself when it shows it
   const [view, nav] = mount(main, hash);
   app.view = view;
   for (const a of document.querySelectorAll("[data-nav]")) {
@@ -55,7 +56,10 @@ function render() {
     main.prepend(h("p", { class: "msg ok m-0 mb-16", role: "status" }, app.flash));
     app.flash = null;
   }
-  if (app.status && app.view && app.view.update) app.view.update(app.status);
+  // A compact status (kept from the overview) lacks what other views read: they wait for the next full one.
+  const fits = app.status && (app.status.view !== "compact" || nav === "overview");
+  if (fits && app.view && app.view.update) app.view.update(app.status);
+  else if (app.status && app.view && app.view.update) refreshNow();
   window.scrollTo(0, 0);
 }
 
@@ -68,6 +72,7 @@ function needSignIn() {
 
 function onStatus(s) {
   updateClock();
+  if (s.view === "compact" && !(app.view && app.view.compact)) return; // asked for before the view changed
   if (app.view && app.view.update) app.view.update(s);
 }
 

@@ -10,6 +10,7 @@ export const app = {
   view: null, // the mounted view: { update(status) }, the update optional
   timer: null,
   flash: null, // message to show on the next view
+  statusQuery: "status", // what the poller asks for: the overview asks for `status?view=compact` at scale
 };
 
 let onStatus = () => {};
@@ -34,7 +35,7 @@ export function banner(message) {
 async function tick() {
   clearTimeout(app.timer);
   try {
-    const s = await api("GET", "status");
+    const s = await api("GET", app.statusQuery);
     app.status = s;
     app.fetchedAt = Date.now();
     banner(null);

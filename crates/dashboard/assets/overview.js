@@ -1,7 +1,10 @@
-// The overview (#/): the building's summary and outdoor conditions, and a card per zone, updated in place.
+// The overview (#/): the building's summary and outdoor conditions, then a card per zone (small sites) or the
+// compact view of compact.js (above COMPACT_ABOVE zones, or when chosen with the layout toggle), updated in place.
 import { can } from "./auth.js";
 import { activeTarget, healthPill, planText } from "./describe.js";
+import { compactView } from "./compact.js";
 import { deg, f1, fmtShort, h, setText, statPanel } from "./dom.js";
+import { app, refreshNow } from "./live.js";
 
 function card(z) {
   return h("article", { class: "zone-card", "data-zone-id": z.id, "aria-labelledby": `zone-${z.id}-name` },
@@ -67,22 +70,41 @@ function fillGrid(grid, zones) {
   }
 }
 
-/// The summary panels: zones online, heating, occupied, and the weather.
+/// Zones by state, from a compact status's counts or the zones of a full one (the same rules as the server's).
+function countsOf(s) {
+  if (s.counts) return s.counts;
+  const c = { zones: s.zones.length, with_device: 0, online: 0, offline: 0, degraded: 0, below_comfort: 0, heating: 0, occupied: 0, on_hold: 0, heater_power_w: 0 };
+  for (const z of s.zones) {
+    const r = z.reading;
+    const st = z.health.state;
+    c.with_device += st !== "no_device" ? 1 : 0;
+    c.online += st === "online" ? 1 : 0;
+    c.offline += st === "offline" ? 1 : 0;
+    c.degraded += st === "degraded" ? 1 : 0;
+    c.on_hold += z.hold ? 1 : 0;
+    if (!r) continue;
+    const target = z.active && z.active.target_temp !== null && z.active.target_temp !== undefined ? z.active.target_temp : r.target_temp;
+    c.below_comfort += r.temperature < target - 0.5 ? 1 : 0;
+    c.occupied += r.occupancy ? 1 : 0;
+    if (r.heater_on) { c.heating += 1; c.heater_power_w += r.heater_power_w; }
+  }
+  return c;
+}
+
+/// The summary panels: zones online, heating, occupied, below comfort, and the weather. Counts only, one line
+/// each, whatever the number of zones.
 function fillSummary(main, s) {
-  const zones = s.zones;
-  const withDevice = zones.filter((z) => z.health.state !== "no_device");
-  const online = withDevice.filter((z) => z.health.state === "online").length;
-  const heating = zones.filter((z) => z.reading && z.reading.heater_on);
-  const occupied = zones.filter((z) => z.reading && z.reading.occupancy);
-  setText(main, "online", `${online} / ${withDevice.length}`);
-  const down = withDevice.filter((z) => z.health.state === "offline" || z.health.state === "degraded");
-  setText(main, "online-note", down.length ? `Check ${down.map((z) => z.name).join(", ")}` : "All devices answering");
-  setText(main, "heating", String(heating.length));
-  const kw = heating.reduce((sum, z) => sum + z.reading.heater_power_w, 0) / 1000;
-  setText(main, "heating-note", heating.length ? `${kw.toFixed(1)} kW rated load` : "No heater running");
-  setText(main, "occupied", String(occupied.length));
-  setText(main, "occupied-note", occupied.length ? occupied.map((z) => z.name).join(", ") : "Building vacant");
-  setText(main, "subtitle", `${zones.length} zone${zones.length === 1 ? "" : "s"} · updated every ${s.poll_interval_s} s`);
+  const c = countsOf(s);
+  setText(main, "online", `${c.online} / ${c.with_device}`);
+  const down = [c.offline ? `${c.offline} offline` : "", c.degraded ? `${c.degraded} degraded` : ""].filter(Boolean);
+  setText(main, "online-note", down.length ? down.join(" · ") : "All devices answering");
+  setText(main, "heating", String(c.heating));
+  setText(main, "heating-note", c.heating ? `${(c.heater_power_w / 1000).toFixed(1)} kW rated load` : "No heater running");
+  setText(main, "occupied", String(c.occupied));
+  setText(main, "occupied-note", c.occupied ? `of ${c.zones} zone${c.zones === 1 ? "" : "s"}` : "Building vacant");
+  setText(main, "below", String(c.below_comfort));
+  setText(main, "below-note", c.on_hold ? `${c.on_hold} on manual hold` : "More than 0.5 K below target");
+  setText(main, "subtitle", `${c.zones} zone${c.zones === 1 ? "" : "s"} · updated every ${s.poll_interval_s} s`);
   const w = s.weather;
   setText(main, "outdoor", deg(w.outdoor_c));
   setText(main, "forecast", w.next_24h_min_c === null || w.next_24h_min_c === undefined ? "–" : `${f1(w.next_24h_min_c)} to ${f1(w.next_24h_max_c)} °C`);
@@ -101,8 +123,17 @@ function fillSummary(main, s) {
   }
 }
 
+/// Above this many zones the compact view is the default (the cards stay a click away, and remain the default below).
+export const COMPACT_ABOVE = 24;
+const MODE_KEY = "heating-dashboard.overview";
+
+function chosenMode() {
+  try { return localStorage.getItem(MODE_KEY); } catch { return null; }
+}
+
 export function overviewView(main) {
   const grid = h("div", { class: "zone-grid", id: "zone-grid" });
+  const compactRoot = h("div", { id: "compact", hidden: true });
   const weather = h("div", { class: "panel weather-panel", id: "weather", "aria-label": "Outdoor conditions" },
     h("div", { class: "weather-now" },
       h("p", { class: "stat-label" }, "Outdoor now"),
@@ -114,19 +145,61 @@ export function overviewView(main) {
   const demandPanel = statPanel("demand", "Demand cap");
   demandPanel.id = "demand-cap";
   demandPanel.hidden = true;
+  const toggle = h("div", { class: "segmented", role: "group", "aria-label": "Overview layout", id: "view-toggle" },
+    h("button", { type: "button", "data-mode": "compact", "aria-pressed": "false" }, "Compact"),
+    h("button", { type: "button", "data-mode": "cards", "aria-pressed": "false" }, "Cards"));
   main.append(
     h("div", { class: "page-head" },
-      h("div", {}, h("h1", {}, "Building overview"), h("p", { "data-field": "subtitle" }, "Loading live status…"))),
+      h("div", {}, h("h1", {}, "Building overview"), h("p", { "data-field": "subtitle" }, "Loading live status…")),
+      toggle),
     h("section", { class: "summary", "aria-label": "Building summary" },
       weather, statPanel("online", "Zones online"), statPanel("heating", "Heating now"), statPanel("occupied", "Occupied"),
-      demandPanel),
+      statPanel("below", "Below comfort"), demandPanel),
     h("section", { "aria-labelledby": "zones-heading" },
-      h("h2", { id: "zones-heading", class: "visually-hidden" }, "Zones"), grid));
+      h("h2", { id: "zones-heading", class: "visually-hidden" }, "Zones"), grid, compactRoot));
 
-  return {
+  let compact = null; // the compact view, built when first shown
+  let zoneCount = null;
+  const modeFor = (n) => chosenMode() || (n > COMPACT_ABOVE ? "compact" : "cards");
+  /// Asks the poller for the status form `mode` needs; true when the status at hand is of another form.
+  function want(mode) {
+    const query = mode === "compact" ? "status?view=compact" : "status";
+    if (app.statusQuery === query) return false;
+    app.statusQuery = query;
+    refreshNow();
+    return true;
+  }
+  for (const b of toggle.querySelectorAll("button")) {
+    b.addEventListener("click", () => {
+      try { localStorage.setItem(MODE_KEY, b.dataset.mode); } catch { /* private mode: this page only */ }
+      if (!want(b.dataset.mode) && app.status) view.update(app.status);
+    });
+  }
+
+  const view = {
+    compact: true, // takes compact statuses
     update(s) {
-      fillGrid(grid, s.zones);
       fillSummary(main, s);
+      zoneCount = countsOf(s).zones;
+      const mode = modeFor(zoneCount);
+      for (const b of toggle.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
+      const isCompact = s.view === "compact";
+      if (want(mode) || isCompact !== (mode === "compact")) return; // the right form comes with the next answer
+      const t0 = performance.now();
+      grid.hidden = mode === "compact";
+      compactRoot.hidden = mode !== "compact";
+      if (mode === "compact") {
+        if (!compact) compact = compactView(compactRoot);
+        compact.update(s);
+        grid.textContent = "";
+      } else {
+        fillGrid(grid, s.zones);
+      }
+      void document.body.offsetHeight; // layout included in the figure
+      main.dataset.renderMs = (performance.now() - t0).toFixed(1);
+      main.dataset.renderedZones = String(zoneCount);
+      main.dataset.mode = mode;
     },
   };
+  return view;
 }

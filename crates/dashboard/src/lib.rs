@@ -71,6 +71,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("dom.js", "text/javascript; charset=utf-8"),
     asset!("describe.js", "text/javascript; charset=utf-8"),
     asset!("overview.js", "text/javascript; charset=utf-8"),
+    asset!("compact.js", "text/javascript; charset=utf-8"),
     asset!("zone.js", "text/javascript; charset=utf-8"),
     asset!("plan.js", "text/javascript; charset=utf-8"),
     asset!("forms.js", "text/javascript; charset=utf-8"),

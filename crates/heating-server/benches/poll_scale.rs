@@ -79,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
             modbus_unit_id: Some(1),
             device_profile: None,
             rated_power_w: None,
+            group_id: None,
         };
         zones::create(&state, &heating_server::domain::Caller::local(), new)
             .await

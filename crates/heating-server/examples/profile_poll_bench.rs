@@ -69,6 +69,7 @@ async fn run(profiles: &[&str], zones: usize, cycles: usize) -> anyhow::Result<R
             modbus_unit_id: Some(1),
             device_profile: Some(name.into()),
             rated_power_w: Some(1000.0),
+            group_id: None,
         };
         zones::create(&state, &heating_server::domain::Caller::local(), new)
             .await

@@ -15,6 +15,7 @@ pub mod device_profiles;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod groups;
 pub mod headers;
 pub mod health;
 pub mod history;
@@ -65,6 +66,8 @@ pub const DOCS_PATH: &str = "/docs";
     components(schemas(ErrorBody)),
     tags(
         (name = "zones", description = "Heating zones and their preferences"),
+        (name = "groups", description = "Zone groups (site, building, floor or free-form, as a tree): the \
+                                         zones they hold, a live summary and aggregated history per group"),
         (name = "device-profiles", description = "Device profiles: the register maps zones' devices speak; probing a \
                                                   device with one"),
         (name = "sensordata", description = "Sensor readings, newest first"),
@@ -87,6 +90,7 @@ struct ApiDoc;
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(zones::router())
+        .merge(groups::router())
         .merge(device_profiles::router())
         .merge(sensordata::router())
         .merge(commands::router())

@@ -5,8 +5,8 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use heating_core::control::Rule;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zone_client::HealthState;
@@ -14,14 +14,15 @@ use zone_client::HealthState;
 use super::commands::CommandOut;
 use super::control::HoldOut;
 use super::error::{ApiError, ErrorBody};
-use super::extract::Json;
+use super::extract::{Json, Query};
 use super::model::ZoneModelOut;
 use super::status_grid::{DemandStatus, PricesStatus};
 use super::status_lifecycle::{DatabaseOut, MaintenanceOut};
 use crate::fleet::Live;
+use crate::services::groups;
 use crate::services::status::{self, Status, WeatherNow, ZoneStatus as ZoneNow};
 use crate::state::{AppState, ControlReport, LearnReport, PollReport};
-use crate::storage::ZoneId;
+use crate::storage::{GroupId, ZoneId};
 use crate::time::{serialize_opt_rfc3339, serialize_rfc3339};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -335,17 +336,198 @@ impl From<ZoneNow> for ZoneStatus {
     }
 }
 
-/// Live status of every zone, the jobs and the weather.
+/// `?group&view` of `GET /status`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusParams {
+    /// Only the zones of this group and its subgroups (404 for an unknown group). Default: every zone.
+    pub group: Option<GroupId>,
+    /// `full` (default): a `ZoneStatus` object per zone. `compact`: the top-level fields of `full` (but `zones`),
+    /// then counts, the groups, and one row per zone in `zone_rows` (about 60 bytes a zone): what a view of
+    /// hundreds of zones needs.
+    pub view: Option<StatusView>,
+}
+
+/// How much of each zone `GET /status` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusView {
+    Full,
+    Compact,
+}
+
+/// `GET /status`: the full answer, or the compact one with `view=compact`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum StatusAnswer {
+    Full(StatusOut),
+    Compact(StatusCompactOut),
+}
+
+/// The building with a row per zone (`GET /status?view=compact`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusCompactOut {
+    /// `compact`.
+    pub view: &'static str,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub now: DateTime<Utc>,
+    pub clock_scale: f64,
+    pub site_utc_offset_minutes: i32,
+    pub site_timezone: Option<String>,
+    pub poll_interval_s: f64,
+    pub control_interval_s: f64,
+    pub poller: Option<PollReportOut>,
+    pub control: Option<ControlReportOut>,
+    pub weather: WeatherStatus,
+    pub demand: Option<DemandStatus>,
+    /// The zones of the answer by what needs attention.
+    pub counts: ZoneCounts,
+    /// Every group (the tree; a client draws sections from it).
+    pub groups: Vec<GroupBrief>,
+    /// The names of `zone_rows`' columns, in order: `id`, `name`, `group_id` (null: none), `health` (`online`,
+    /// `degraded`, `offline`, `unknown`, `no_device`), `air` (°C, tenths; null without a reading), `target` (the
+    /// target in force, °C: the control decision's, else the device's; null without either), `flags` (a bit set:
+    /// 1 offline, 2 degraded, 4 below comfort, 8 heating, 16 occupied, 32 on a manual hold). Columns may be added
+    /// at the end: read them by name.
+    #[schema(example = json!(["id", "name", "group_id", "health", "air", "target", "flags"]))]
+    #[schema(value_type = Vec<String>)]
+    pub zone_columns: [&'static str; 7],
+    /// One row per zone, by id.
+    #[schema(value_type = Vec<Vec<serde_json::Value>>, example = json!([[1, "Room 1.01", 3, "online", 20.4, 21.0, 24]]))]
+    pub zone_rows: Vec<CompactZone>,
+}
+
+/// Zones by state (the summary tiles' numbers).
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct ZoneCounts {
+    pub zones: usize,
+    /// Zones with a device.
+    pub with_device: usize,
+    pub online: usize,
+    pub offline: usize,
+    pub degraded: usize,
+    /// Air more than 0.5 K below the target in force.
+    pub below_comfort: usize,
+    pub heating: usize,
+    pub occupied: usize,
+    pub on_hold: usize,
+    /// Rated power of the heaters running, W.
+    pub heater_power_w: u64,
+}
+
+/// A group as the compact status lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupBrief {
+    pub id: GroupId,
+    pub name: String,
+    /// `site`, `building`, `floor` or `group`.
+    pub kind: &'static str,
+    pub parent_id: Option<GroupId>,
+}
+
+/// A zone row of the compact status: `[id, name, group_id, health, air, target, flags]`.
+#[derive(Debug)]
+pub struct CompactZone(ZoneId, String, Option<GroupId>, &'static str, Option<f64>, Option<f64>, u8);
+
+impl Serialize for CompactZone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (&self.0, &self.1, &self.2, &self.3, &self.4, &self.5, &self.6).serialize(s)
+    }
+}
+
+fn tenths(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn compact_zone(z: &ZoneNow, counts: &mut ZoneCounts) -> CompactZone {
+    let f = groups::flags(z);
+    let health = health_out(z).state;
+    let health: &'static str = match health.as_str() {
+        "online" => "online",
+        "degraded" => "degraded",
+        "offline" => "offline",
+        "no_device" => "no_device",
+        _ => "unknown",
+    };
+    let reading = z.live.reading.as_ref();
+    let target = z
+        .live
+        .decision
+        .as_ref()
+        .and_then(|d| d.output.target)
+        .map(|t| t.celsius())
+        .or(reading.map(|r| r.snapshot.target.celsius()));
+    counts.zones += 1;
+    counts.with_device += usize::from(z.endpoint.is_some());
+    counts.online += usize::from(health == "online");
+    counts.offline += usize::from(f.offline);
+    counts.degraded += usize::from(f.degraded);
+    counts.below_comfort += usize::from(f.below_comfort);
+    counts.heating += usize::from(f.heating);
+    counts.occupied += usize::from(f.occupied);
+    counts.on_hold += usize::from(f.hold);
+    if let Some(r) = reading.filter(|r| r.snapshot.heater_on) {
+        counts.heater_power_w += u64::from(r.snapshot.heater_power_w);
+    }
+    let bits = [f.offline, f.degraded, f.below_comfort, f.heating, f.occupied, f.hold]
+        .iter()
+        .enumerate()
+        .fold(0u8, |acc, (i, on)| if *on { acc | (1 << i) } else { acc });
+    CompactZone(
+        z.zone.id,
+        z.zone.name.clone(),
+        z.zone.group_id,
+        health,
+        reading.map(|r| tenths(r.snapshot.air_temperature)),
+        target.map(tenths),
+        bits,
+    )
+}
+
+/// Live status of every zone (or a group's), the jobs and the weather.
 #[utoipa::path(
     get, path = "/status", tag = "status",
+    params(StatusParams),
     responses(
-        (status = 200, description = "Live status", body = StatusOut),
+        (status = 200, description = "Live status: a `StatusOut`, or a `StatusCompactOut` with `view=compact`",
+         body = StatusAnswer),
+        (status = 404, description = "No such group", body = ErrorBody),
+        (status = 422, description = "group is not an integer, or view is not full or compact", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     )
 )]
-async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, ApiError> {
-    let s: Status = status::status(&state).await?;
-    Ok(Json(StatusOut {
+async fn get_status(
+    State(state): State<AppState>,
+    Query(params): Query<StatusParams>,
+) -> Result<Json<StatusAnswer>, ApiError> {
+    let s: Status = status::status_of(&state, params.group).await?;
+    if params.view == Some(StatusView::Compact) {
+        let mut counts = ZoneCounts::default();
+        let zone_rows = s.zones.iter().map(|z| compact_zone(z, &mut counts)).collect();
+        let groups = groups::list_briefs(&state).await?;
+        return Ok(Json(StatusAnswer::Compact(StatusCompactOut {
+            view: "compact",
+            now: s.now,
+            clock_scale: s.clock_scale,
+            site_utc_offset_minutes: s.site_utc_offset_minutes,
+            site_timezone: s.site_timezone,
+            poll_interval_s: s.poll_interval.as_secs_f64(),
+            control_interval_s: s.control_interval.as_secs_f64(),
+            poller: s.poller.map(Into::into),
+            control: s.control.map(Into::into),
+            weather: s.weather.into(),
+            demand: s.demand.map(Into::into),
+            counts,
+            groups: groups
+                .into_iter()
+                .map(|g| GroupBrief { id: g.id, name: g.name, kind: g.kind.as_str(), parent_id: g.parent_id })
+                .collect(),
+            zone_columns: ["id", "name", "group_id", "health", "air", "target", "flags"],
+            zone_rows,
+        })));
+    }
+    Ok(Json(StatusAnswer::Full(StatusOut {
         now: s.now,
         clock_scale: s.clock_scale,
         site_utc_offset_minutes: s.site_utc_offset_minutes,
@@ -361,5 +543,5 @@ async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, Ap
         demand: s.demand.map(Into::into),
         maintenance: s.maintenance.into(),
         database: s.database.map(Into::into),
-    }))
+    })))
 }

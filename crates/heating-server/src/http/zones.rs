@@ -22,7 +22,7 @@ use super::sensordata::ReadingOut;
 use crate::domain::Page;
 use crate::services::zones::{self, NewZone, ZonePatch};
 use crate::state::AppState;
-use crate::storage::{Zone, ZoneId};
+use crate::storage::{GroupId, Zone, ZoneId};
 use crate::time::serialize_rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -222,6 +222,8 @@ pub struct ZoneCreate {
     /// estimated from the heater's on-time. Default: null.
     #[schema(minimum = 0.0, maximum = 1000000.0, example = 1500.0)]
     pub rated_power_w: Option<f64>,
+    /// The group the zone belongs to (`GET /groups`); default: none. An unknown group is a 422.
+    pub group_id: Option<GroupId>,
 }
 
 /// Body of `PUT /zones/{id}`: every field optional; absent fields stay as they are.
@@ -258,6 +260,10 @@ pub struct ZoneUpdate {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<f64>, minimum = 0.0, maximum = 1000000.0)]
     pub rated_power_w: Option<Option<f64>>,
+    /// Puts the zone in this group; null takes it out of its group; absent leaves it. An unknown group is a 422.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub group_id: Option<Option<GroupId>>,
 }
 
 /// A nullable field of `PUT`: "present, null" (`Some(None)`) apart from "absent" (`None`, via `#[serde(default)]`).
@@ -298,6 +304,8 @@ pub struct ZoneOut {
     pub device_profile: String,
     /// The heater's rated power, W, when set on the zone.
     pub rated_power_w: Option<f64>,
+    /// The group the zone belongs to; null: none.
+    pub group_id: Option<GroupId>,
     #[serde(serialize_with = "serialize_rfc3339")]
     #[schema(value_type = String, format = DateTime, example = "2026-11-27T10:00:00.123Z")]
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -317,6 +325,7 @@ impl From<Zone> for ZoneOut {
             modbus_unit_id: z.modbus_unit_id,
             device_profile: z.device_profile,
             rated_power_w: z.rated_power_w,
+            group_id: z.group_id,
             created_at: z.created_at,
             updated_at: z.updated_at,
         }
@@ -376,6 +385,7 @@ impl From<ZoneCreate> for NewZone {
             modbus_unit_id: b.modbus_unit_id,
             device_profile: b.device_profile,
             rated_power_w: b.rated_power_w,
+            group_id: b.group_id,
         }
     }
 }
@@ -390,6 +400,7 @@ impl From<ZoneUpdate> for ZonePatch {
             modbus_unit_id: b.modbus_unit_id,
             device_profile: b.device_profile,
             rated_power_w: b.rated_power_w,
+            group_id: b.group_id,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! | module | operations |
 //! |---|---|
 //! | [`zones`] | the zone registry: create, read, list, update, delete (with their rules), details |
+//! | [`groups`] | zone groups (a tree): create, list, rename, move, delete; a group's summary and history |
 //! | [`control`] | manual control: a target with a hold, cancelling a hold, `POST /commands/`, a zone's commands |
 //! | [`readings`] | readings posted by hand, listing readings |
 //! | [`history`] | a zone's readings aggregated over a range |
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod control;
 pub mod device_profiles;
 pub mod export;
+pub mod groups;
 pub mod health;
 pub mod history;
 pub mod hosts;

@@ -2,6 +2,8 @@
 //! decision in force, the hold, the last command), its strategy and the model control uses; the jobs' latest
 //! reports; the outdoor temperature and the next 24 hours' range; the server clock.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use heating_predict::Strategy;
 use heating_predict::model::ZoneModel;
@@ -13,7 +15,7 @@ use crate::fleet::{Live, endpoint_of};
 use crate::learning::model_in_use;
 use crate::metrics::DatabaseStats;
 use crate::state::{ControlReport, LearnReport, MaintenanceRecord, PollReport};
-use crate::storage::{Zone, ZoneId};
+use crate::storage::{GroupId, Zone, ZoneId};
 use crate::strategy::zone_strategy;
 
 /// The whole building now.
@@ -159,11 +161,33 @@ pub async fn zone_status(state: &AppState, id: ZoneId) -> Result<ZoneStatus, Ser
     Ok(zone_now(state, zone, state.config.control_strategy()))
 }
 
-/// The live status of every zone, the jobs and the weather.
-pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
+/// The zones now, by id: every zone, or those in one of `groups`.
+pub async fn zones_status(
+    state: &AppState,
+    groups: Option<&HashSet<GroupId>>,
+) -> Result<Vec<ZoneStatus>, ServiceError> {
     let zones = state.storage.list_zones().await?;
     let default_strategy = state.config.control_strategy();
-    let zones = zones.into_iter().map(|zone| zone_now(state, zone, default_strategy)).collect();
+    Ok(zones
+        .into_iter()
+        .filter(|z| groups.is_none_or(|g| z.group_id.is_some_and(|id| g.contains(&id))))
+        .map(|zone| zone_now(state, zone, default_strategy))
+        .collect())
+}
+
+/// The live status of every zone, the jobs and the weather.
+pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
+    status_of(state, None).await
+}
+
+/// As [`status`], with only the zones of group `group` and its subgroups when given (`NotFound` for an unknown
+/// group).
+pub async fn status_of(state: &AppState, group: Option<GroupId>) -> Result<Status, ServiceError> {
+    let members = match group {
+        Some(id) => Some(super::groups::zones_in(state, id).await?),
+        None => None,
+    };
+    let zones = zones_status(state, members.as_ref()).await?;
     let now = state.clock.now();
     Ok(Status {
         now,

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::audit::{self, Change};
 use super::{AppState, Caller, Role, ServiceError, require, require_zone};
 use crate::domain::{ModbusHost, Page, ZoneName};
-use crate::storage::{Command, Reading, ReadingFilter, Zone, ZoneFields, ZoneId};
+use crate::storage::{Command, GroupId, Reading, ReadingFilter, StorageError, Zone, ZoneFields, ZoneId};
 
 /// A zone to register, as a client sent it.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +31,8 @@ pub struct NewZone {
     /// Default `heating-sim`.
     pub device_profile: Option<String>,
     pub rated_power_w: Option<f64>,
+    /// The group to put the zone in (default: none).
+    pub group_id: Option<GroupId>,
 }
 
 /// Changes to a zone: each field given replaces the current value; `preferences` are merged key by key.
@@ -45,6 +47,8 @@ pub struct ZonePatch {
     pub device_profile: Option<String>,
     /// `Some(None)` removes it.
     pub rated_power_w: Option<Option<f64>>,
+    /// `Some(None)`: in no group.
+    pub group_id: Option<Option<GroupId>>,
 }
 
 /// A zone with its latest readings and commands.
@@ -83,6 +87,7 @@ fn audit_fields(zone: &Zone) -> Map<String, Value> {
     m.insert("modbus_unit_id".into(), json!(zone.modbus_unit_id));
     m.insert("device_profile".into(), json!(zone.device_profile));
     m.insert("rated_power_w".into(), json!(zone.rated_power_w));
+    m.insert("group_id".into(), json!(zone.group_id));
     m.insert("preferences".into(), zone.preferences.to_json());
     m
 }
@@ -132,6 +137,22 @@ fn check_rated_power(power: Option<f64>) -> Result<Option<f64>, ServiceError> {
     }
 }
 
+/// The group exists, or `Invalid` naming `group_id`.
+async fn check_group(state: &AppState, id: GroupId) -> Result<(), ServiceError> {
+    match state.storage.get_group(id).await? {
+        Some(_) => Ok(()),
+        None => Err(ServiceError::Invalid(format!("group_id: no group {id}"))),
+    }
+}
+
+/// Puts the zone in the group; a group deleted meanwhile is `Invalid` as in [`check_group`].
+async fn set_group(state: &AppState, zone: ZoneId, group: Option<GroupId>) -> Result<Zone, ServiceError> {
+    state.storage.set_zone_group(zone, group, state.clock.now()).await.map_err(|e| match (e, group) {
+        (StorageError::NotFound { what: "group" }, Some(g)) => ServiceError::Invalid(format!("group_id: no group {g}")),
+        (e, _) => e.into(),
+    })
+}
+
 /// Registers a zone. Admins only.
 pub async fn create(state: &AppState, caller: &Caller, new: NewZone) -> Result<Zone, ServiceError> {
     require(caller, Role::Admin)?;
@@ -145,7 +166,13 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewZone) -> Result<Z
         rated_power_w: check_rated_power(new.rated_power_w)?,
     };
     check_device_network(state, &fields)?;
-    let zone = state.storage.create_zone(&fields, state.clock.now()).await?;
+    if let Some(g) = new.group_id {
+        check_group(state, g).await?;
+    }
+    let mut zone = state.storage.create_zone(&fields, state.clock.now()).await?;
+    if new.group_id.is_some() {
+        zone = set_group(state, zone.id, new.group_id).await?;
+    }
     state.fleet.mark_dirty();
     let change = Change { action: "zone.create", zone_id: Some(zone.id), details: Value::Object(audit_fields(&zone)) };
     audit::record(state, caller, zone.created_at, change).await;
@@ -194,7 +221,13 @@ pub async fn update(state: &AppState, caller: &Caller, id: ZoneId, patch: ZonePa
     if let Some(power) = patch.rated_power_w {
         fields.rated_power_w = check_rated_power(power)?;
     }
-    let zone = state.storage.update_zone(id, &fields, state.clock.now()).await?;
+    if let Some(Some(g)) = patch.group_id {
+        check_group(state, g).await?;
+    }
+    let mut zone = state.storage.update_zone(id, &fields, state.clock.now()).await?;
+    if let Some(group) = patch.group_id {
+        zone = set_group(state, id, group).await?;
+    }
     state.fleet.mark_dirty();
     let change = Change { action: "zone.update", zone_id: Some(id), details: changes(&current, &zone) };
     audit::record(state, caller, zone.updated_at, change).await;

@@ -16,6 +16,7 @@ pub type ReadingId = i64;
 pub type CommandId = i64;
 pub type TokenId = i64;
 pub type AuditId = i64;
+pub type GroupId = i64;
 
 /// A zone as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,8 @@ pub struct Zone {
     pub device_profile: String,
     /// The heater's rated power, W, for a device whose profile has none.
     pub rated_power_w: Option<f64>,
+    /// The group the zone belongs to (`None`: none).
+    pub group_id: Option<GroupId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -62,6 +65,61 @@ impl ZoneFields {
             rated_power_w: zone.rated_power_w,
         })
     }
+}
+
+/// What a group stands for; only a label for the views (the tree is free-form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GroupKind {
+    Site,
+    Building,
+    Floor,
+    Group,
+}
+
+impl GroupKind {
+    pub const ALL: [Self; 4] = [Self::Site, Self::Building, Self::Floor, Self::Group];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Site => "site",
+            Self::Building => "building",
+            Self::Floor => "floor",
+            Self::Group => "group",
+        }
+    }
+}
+
+impl FromStr for GroupKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| format!("kind: unknown group kind {s:?} (expected one of: site, building, floor, group)"))
+    }
+}
+
+/// A group of zones as stored: a node of a tree (`parent_id`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneGroup {
+    pub id: GroupId,
+    pub name: String,
+    pub kind: GroupKind,
+    /// `None`: a top-level group.
+    pub parent_id: Option<GroupId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The writable fields of a group, validated (the name as a zone's; the parent exists and is not the group or
+/// one of its descendants: checked by the group service).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupFields {
+    pub name: ZoneName,
+    pub kind: GroupKind,
+    pub parent_id: Option<GroupId>,
 }
 
 /// One sensor reading to store. The last four fields are `None` for readings posted by hand.

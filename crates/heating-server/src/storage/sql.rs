@@ -119,7 +119,7 @@ pub use stats::TABLES;
 macro_rules! columns {
     (zones) => {
         "id, name, CAST(preferences AS TEXT) AS preferences, modbus_host, modbus_port, modbus_unit_id, device_profile, \
-         rated_power_w, created_ms, updated_ms"
+         rated_power_w, group_id, created_ms, updated_ms"
     };
     (readings) => {
         "id, zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, energy_wh, outdoor_temp, estimated"
@@ -130,6 +130,7 @@ macro_rules! columns {
 }
 
 mod export;
+mod groups;
 
 impl Storage {
     /// Applies pending migrations. [`Storage::connect`] already does; running it again changes nothing.

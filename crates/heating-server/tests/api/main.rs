@@ -7,6 +7,7 @@ mod commands;
 mod dashboard;
 mod device_profiles;
 mod docs;
+mod groups;
 mod headers;
 mod helpers;
 mod history;

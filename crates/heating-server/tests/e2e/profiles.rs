@@ -116,6 +116,7 @@ async fn setup(serve: Serve, name: &str, served: Option<Profile>, heater_w: f64,
         modbus_unit_id: Some(1),
         device_profile: Some(name.into()),
         rated_power_w,
+        group_id: None,
     };
     let zone = zones::create(&state, &Caller::local(), new).await.unwrap();
     assert_eq!(zone.device_profile, name);

@@ -241,6 +241,7 @@ pub async fn run(
             modbus_unit_id: Some(zone.unit_id),
             device_profile: None,
             rated_power_w: None,
+            group_id: None,
         };
         match zones::create(app.state(), &Caller::system("demo"), new).await {
             Ok(z) => {

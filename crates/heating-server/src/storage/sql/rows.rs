@@ -19,6 +19,7 @@ pub(super) trait ReadRow: Row {
     fn token(&self) -> Result<ApiToken, StorageError>;
     fn audit(&self) -> Result<AuditEntry, StorageError>;
     fn device_profile(&self) -> Result<StoredDeviceProfile, StorageError>;
+    fn group(&self) -> Result<ZoneGroup, StorageError>;
     /// A row of a rollup table (`rollups::COLUMNS`): its zone and the bucket.
     fn rollup_bucket(&self) -> Result<(ZoneId, RollupBucket), StorageError>;
 }
@@ -54,6 +55,20 @@ where
             modbus_unit_id,
             device_profile: self.try_get("device_profile")?,
             rated_power_w: self.try_get("rated_power_w")?,
+            group_id: self.try_get("group_id")?,
+            created_at: time_of(self.try_get("created_ms")?, "created_ms")?,
+            updated_at: time_of(self.try_get("updated_ms")?, "updated_ms")?,
+        })
+    }
+
+    fn group(&self) -> Result<ZoneGroup, StorageError> {
+        let id: i64 = self.try_get("id")?;
+        let kind: String = self.try_get("kind")?;
+        Ok(ZoneGroup {
+            id,
+            name: self.try_get("name")?,
+            kind: kind.parse().map_err(|e| StorageError::Corrupt(format!("group {id}: {e}")))?,
+            parent_id: self.try_get("parent_id")?,
             created_at: time_of(self.try_get("created_ms")?, "created_ms")?,
             updated_at: time_of(self.try_get("updated_ms")?, "updated_ms")?,
         })
