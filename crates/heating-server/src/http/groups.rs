@@ -117,6 +117,7 @@ async fn out(state: &AppState, g: ZoneGroup) -> Result<GroupOut, ApiError> {
         (status = 400, description = "Body is not JSON", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
         (status = 409, description = "A sibling has that name; too many groups", body = ErrorBody),
+        (status = 415, description = "Body not sent as application/json", body = ErrorBody),
         (status = 422, description = "Invalid field (name, kind, parent_id); the detail names it", body = ErrorBody),
     )
 )]
@@ -164,6 +165,7 @@ async fn get_group(State(state): State<AppState>, Path(id): Path<GroupId>) -> Re
         (status = 403, description = "Needs the admin role", body = ErrorBody),
         (status = 404, description = "No such group", body = ErrorBody),
         (status = 409, description = "A sibling has that name", body = ErrorBody),
+        (status = 415, description = "Body not sent as application/json", body = ErrorBody),
         (status = 422, description = "Invalid field; a parent below the group itself", body = ErrorBody),
     )
 )]
@@ -183,7 +185,7 @@ async fn update_group(
     delete, path = "/groups/{id}", tag = "groups",
     params(("id" = i64, Path, description = "Group id")),
     responses(
-        (status = 204, description = "Deleted"),
+        (status = 200, description = "Deleted; the body is the group as it was", body = GroupOut),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
         (status = 404, description = "No such group", body = ErrorBody),
         (status = 409, description = "The group has subgroups or zones", body = ErrorBody),
@@ -194,9 +196,8 @@ async fn delete_group(
     State(state): State<AppState>,
     Authed(caller): Authed,
     Path(id): Path<GroupId>,
-) -> Result<StatusCode, ApiError> {
-    groups::delete(&state, &caller, id).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Json<GroupOut>, ApiError> {
+    Ok(Json(groups::delete(&state, &caller, id).await?.into()))
 }
 
 /// `?from&to` of a summary.

@@ -200,16 +200,17 @@ pub async fn update(
 }
 
 /// Deletes an empty group (no subgroups, no zones; else `Conflict`). Returns it as it was. Admins only.
-pub async fn delete(state: &AppState, caller: &Caller, id: GroupId) -> Result<ZoneGroup, ServiceError> {
+pub async fn delete(state: &AppState, caller: &Caller, id: GroupId) -> Result<GroupInfo, ServiceError> {
     require(caller, Role::Admin)?;
-    let group = require_group(state, id).await?;
+    let info = get(state, id).await?;
+    let group = info.group.clone();
     state.storage.delete_group(id).await.map_err(|e| match e {
         crate::storage::StorageError::NotFound { .. } => not_found(id),
         other => other.into(),
     })?;
     let change = Change { action: "group.delete", zone_id: None, details: audit_details(&group) };
     audit::record(state, caller, state.clock.now(), change).await;
-    Ok(group)
+    Ok(info)
 }
 
 /// The live status of the zones in group `id` and its subgroups (`NotFound` for an unknown group).

@@ -111,7 +111,8 @@ async fn groups_form_a_tree_that_can_be_renamed_moved_and_emptied() {
     assert_error(app.delete(&format!("/groups/{}", id(&hq))).await, StatusCode::CONFLICT, "subgroups").await;
     assert_error(app.delete(&format!("/groups/{}", id(&wing))).await, StatusCode::CONFLICT, "1 zones").await;
     app.put(&format!("/zones/{b}"), &json!({"group_id": null})).await;
-    assert_eq!(app.delete(&format!("/groups/{}", id(&wing))).await.status(), StatusCode::NO_CONTENT);
+    let (status, gone) = json_of(app.delete(&format!("/groups/{}", id(&wing))).await).await;
+    assert_eq!((status, gone["name"].as_str()), (StatusCode::OK, Some("West wing")), "the group as it was");
     assert_error(app.get(&format!("/groups/{}", id(&wing))).await, StatusCode::NOT_FOUND, "not found").await;
     assert_error(app.delete(&format!("/groups/{}", id(&wing))).await, StatusCode::NOT_FOUND, "not found").await;
     assert_error(app.get("/groups/abc").await, StatusCode::UNPROCESSABLE_ENTITY, "").await;

@@ -22,6 +22,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 mod access;
+mod groups;
 mod history;
 mod lifecycle;
 mod rollups;
