@@ -7,6 +7,7 @@
 //! as a viewer and as an operator.
 
 mod demo;
+mod scale;
 mod signin;
 mod webdriver;
 
