@@ -103,7 +103,7 @@ function fillSummary(main, s) {
   setText(main, "occupied", String(c.occupied));
   setText(main, "occupied-note", c.occupied ? `of ${c.zones} zone${c.zones === 1 ? "" : "s"}` : "Building vacant");
   setText(main, "below", String(c.below_comfort));
-  setText(main, "below-note", c.on_hold ? `${c.on_hold} on manual hold` : "More than 0.5 K below target");
+  setText(main, "below-note", c.on_hold ? `${c.on_hold} on manual hold` : "Over 0.5 K under target");
   setText(main, "subtitle", `${c.zones} zone${c.zones === 1 ? "" : "s"} · updated every ${s.poll_interval_s} s`);
   const w = s.weather;
   setText(main, "outdoor", deg(w.outdoor_c));

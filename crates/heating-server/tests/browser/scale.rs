@@ -215,6 +215,14 @@ async fn the_compact_overview_shows_1000_zones_in_floors() {
         .await;
     assert_eq!(first, json!([zone_ids[2], zone_ids[12], zone_ids[22]]), "offline rooms first");
 
+    // `SCALE_SCREENSHOT=/path.png`: the overview with floor 3 open, for a look.
+    if let Ok(path) = std::env::var("SCALE_SCREENSHOT") {
+        browser
+            .click(&browser.find(&format!("#compact .group-sec[data-group-id='{}'] .group-head", floors[2])).await)
+            .await;
+        std::fs::write(path, browser.screenshot().await).unwrap();
+    }
+
     // Cards stay a toggle away (and back).
     browser.click(&browser.find("#view-toggle button[data-mode='cards']").await).await;
     browser

@@ -8,6 +8,7 @@ mod demo;
 mod device;
 mod faults;
 mod grid;
+mod groups;
 mod helpers;
 mod learning;
 mod metrics;
