@@ -58,6 +58,8 @@ pub struct StatusOut {
     pub maintenance: MaintenanceOut,
     /// Rows and bytes per table, as last read; null until the first reading (started by this request).
     pub database: Option<DatabaseOut>,
+    /// The open alerts counted (the list: `GET /alerts`).
+    pub alerts: super::alerts::AlertSummaryOut,
 }
 
 /// What the poller's latest cycle did.
@@ -361,5 +363,6 @@ async fn get_status(State(state): State<AppState>) -> Result<Json<StatusOut>, Ap
         demand: s.demand.map(Into::into),
         maintenance: s.maintenance.into(),
         database: s.database.map(Into::into),
+        alerts: s.alerts.into(),
     }))
 }

@@ -39,6 +39,8 @@ pub struct Status {
     /// Rows and bytes per table as last read (`None` until the first reading, which `/status` starts but does not
     /// wait for) and how old they are.
     pub database: Option<(std::time::Duration, DatabaseStats)>,
+    /// The open alerts counted.
+    pub alerts: crate::alerts::AlertSummary,
 }
 
 /// A maintenance job: its schedule, next and last run.
@@ -181,5 +183,6 @@ pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
         demand: state.demand.now(now),
         maintenance: maintenance_now(state, now),
         database: super::metrics::database_stats_now(state),
+        alerts: super::alerts::summary(state),
     })
 }

@@ -16,6 +16,7 @@ pub const TABLES: &[&str] = &[
     "api_tokens",
     "audit_log",
     "device_profiles",
+    "alerts",
 ];
 
 impl Storage {
