@@ -2,6 +2,7 @@
 //! SQLite database per test (see `helpers::spawn_app`).
 
 mod access;
+mod alerts;
 mod access_binary;
 mod commands;
 mod dashboard;
