@@ -73,7 +73,7 @@ export function alertsView(main) {
     button.disabled = true;
     const row = button.closest("tr");
     try {
-      await api("POST", `alerts/${a.id}/acknowledge`);
+      await api("POST", `alerts/${a.id}/acknowledge`, {});
       await load();
     } catch (e) {
       button.disabled = false;

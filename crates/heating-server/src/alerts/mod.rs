@@ -52,11 +52,8 @@ impl AlertState {
             rules.mark_open(a.zone_id, a.kind);
         }
         let (webhook, worker) = Webhook::new(webhook);
-        let state = Self {
-            rules: Mutex::new(rules),
-            open: Mutex::new(open.into_iter().map(|a| (a.id, a)).collect()),
-            webhook,
-        };
+        let state =
+            Self { rules: Mutex::new(rules), open: Mutex::new(open.into_iter().map(|a| (a.id, a)).collect()), webhook };
         (state, worker)
     }
 

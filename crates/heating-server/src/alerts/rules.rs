@@ -209,7 +209,8 @@ impl Rules {
             let v = if o.reachable && o.reading.is_some() {
                 Verdict::Good
             } else {
-                let seen = o.reading.map_or_else(|| "no valid reading".to_string(), |r| format!("last reading {}", r.at));
+                let seen =
+                    o.reading.map_or_else(|| "no valid reading".to_string(), |r| format!("last reading {}", r.at));
                 Verdict::Bad(format!("device not answering for over {} ({seen})", minutes(duration(after))))
             };
             verdicts.push((AlertKind::Offline, v, duration(after)));
@@ -387,7 +388,15 @@ mod tests {
     fn below_comfort_needs_occupancy_and_the_band_before_it_clears() {
         let mut r = rules();
         // Bound 20.0 °C: 19.5 for 40 min raises at 30; 20.1 (inside the band) keeps it; 20.4 for 5 min clears.
-        let air = |m| if m < 40 { 19.5 } else if m < 60 { 20.1 } else { 20.4 };
+        let air = |m| {
+            if m < 40 {
+                19.5
+            } else if m < 60 {
+                20.1
+            } else {
+                20.4
+            }
+        };
         let steps = (0..80).map(|m| obs(m, air(m), true));
         assert_eq!(run(&mut r, steps, AlertKind::BelowComfort), vec![("raise", 30), ("clear", 65)]);
         // Unoccupied: never.
@@ -426,7 +435,17 @@ mod tests {
         let steps = (0..500).map(|m| obs(m, if m < 400 { 20.0 } else { 20.0 + (m % 2) as f64 * 0.2 }, false));
         assert_eq!(run(&mut r, steps, AlertKind::SensorFrozen), vec![("raise", 360), ("clear", 406)]);
         let mut r = rules();
-        let air = |m| if m < 10 { 20.0 } else if m < 30 { 50.0 } else if m < 40 { 44.9 } else { 22.0 };
+        let air = |m| {
+            if m < 10 {
+                20.0
+            } else if m < 30 {
+                50.0
+            } else if m < 40 {
+                44.9
+            } else {
+                22.0
+            }
+        };
         let steps = (0..60).map(|m| obs(m, air(m), false));
         assert_eq!(run(&mut r, steps, AlertKind::SensorRange), vec![("raise", 10), ("clear", 45)]);
     }
@@ -435,13 +454,20 @@ mod tests {
     fn failing_writes_and_a_fit_turning_bad() {
         let mut r = rules();
         let writes = [0, 1, 2, 3, 4, 5, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0];
-        let steps = writes.iter().enumerate().map(|(m, &f)| Observation { failed_writes: f, ..obs(m as i64, 20.5, false) });
+        let steps =
+            writes.iter().enumerate().map(|(m, &f)| Observation { failed_writes: f, ..obs(m as i64, 20.5, false) });
         assert_eq!(run(&mut r, steps, AlertKind::WriteFailures), vec![("raise", 3), ("clear", 13)]);
 
         let fit = |good, had_good| SeenFit { at: t0(), good, problem: Some("RMSE 1.2 K".into()), had_good };
         let mut r = rules();
         let steps = (0..30).map(|m| {
-            let f = if m < 5 { fit(true, true) } else if m < 10 { fit(false, true) } else { fit(true, true) };
+            let f = if m < 5 {
+                fit(true, true)
+            } else if m < 10 {
+                fit(false, true)
+            } else {
+                fit(true, true)
+            };
             Observation { fit: Some(f), ..obs(m, 20.5, false) }
         });
         assert_eq!(run(&mut r, steps, AlertKind::ModelFit), vec![("raise", 5), ("clear", 15)]);

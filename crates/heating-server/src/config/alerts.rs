@@ -133,11 +133,7 @@ fn minutes(name: &str, v: f64) -> Result<Duration, String> {
 }
 
 fn kelvin(name: &str, v: f64) -> Result<f64, String> {
-    if v.is_finite() && (0.0..=20.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("{name}: {v} is outside 0..=20 K"))
-    }
+    if v.is_finite() && (0.0..=20.0).contains(&v) { Ok(v) } else { Err(format!("{name}: {v} is outside 0..=20 K")) }
 }
 
 /// The rules' thresholds, checked: durations of server time; `None` where a rule is off.
@@ -219,12 +215,14 @@ impl AlertSettings {
         let Some(raw) = self.alert_webhook_url.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
             return Ok(None);
         };
-        let url = reqwest::Url::parse(raw)
-            .map_err(|e| format!("ALERT_WEBHOOK_URL: not a URL ({e})"))
-            .and_then(|u| match u.scheme() {
+        let url = reqwest::Url::parse(raw).map_err(|e| format!("ALERT_WEBHOOK_URL: not a URL ({e})")).and_then(
+            |u| match u.scheme() {
                 "http" | "https" if u.host_str().is_some() => Ok(u),
-                other => Err(format!("ALERT_WEBHOOK_URL: expected an http:// or https:// URL with a host, not {other}:")),
-            })?;
+                other => {
+                    Err(format!("ALERT_WEBHOOK_URL: expected an http:// or https:// URL with a host, not {other}:"))
+                }
+            },
+        )?;
         if self.alert_webhook_retries > 100 {
             return Err(format!("ALERT_WEBHOOK_RETRIES: {} is above 100", self.alert_webhook_retries));
         }

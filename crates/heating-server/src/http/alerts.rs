@@ -85,6 +85,16 @@ impl AlertOut {
     }
 }
 
+/// Body of `POST /alerts/{id}/acknowledge` (may be `{}`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"note": "valve replaced tomorrow morning"}))]
+pub struct AcknowledgeIn {
+    /// Kept in the audit log with the acknowledgement; at most 500 characters.
+    #[schema(max_length = 500)]
+    pub note: Option<String>,
+}
+
 /// `/status`'s `alerts`: the open alerts counted.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"active": 2, "acknowledged": 1, "by_kind": {"offline": 1, "below_comfort": 2},
@@ -130,9 +140,7 @@ async fn list_alerts(
     let states = match params.state.as_deref().map(str::trim) {
         None | Some("") => AlertStates::Open,
         Some(s) => s.parse().map_err(|_| {
-            ApiError::Unprocessable(format!(
-                "state: {s:?} is not one of open, active, acknowledged, cleared, all"
-            ))
+            ApiError::Unprocessable(format!("state: {s:?} is not one of open, active, acknowledged, cleared, all"))
         })?,
     };
     let list = alerts::list(&state, AlertFilter { states, zone_id: params.zone_id, page }).await?;
@@ -151,19 +159,23 @@ async fn list_alerts(
 #[utoipa::path(
     post, path = "/alerts/{id}/acknowledge", tag = "alerts",
     params(("id" = i64, Path, description = "Alert id")),
+    request_body = AcknowledgeIn,
     responses(
         (status = 200, description = "The alert, acknowledged", body = AlertOut),
+        (status = 400, description = "Body is not JSON", body = ErrorBody),
         (status = 404, description = "No such alert", body = ErrorBody),
         (status = 409, description = "The alert has cleared", body = ErrorBody),
-        (status = 422, description = "id is not an integer", body = ErrorBody),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 422, description = "id is not an integer, or the note is too long or not a string", body = ErrorBody),
     )
 )]
 async fn acknowledge_alert(
     State(state): State<AppState>,
     Authed(caller): Authed,
     Path(id): Path<AlertId>,
+    Json(body): Json<AcknowledgeIn>,
 ) -> Result<Json<AlertOut>, ApiError> {
-    let alert = alerts::acknowledge(&state, &caller, id).await?;
+    let alert = alerts::acknowledge(&state, &caller, id, body.note).await?;
     let name = alerts::zone_name(&state, &alert);
     Ok(Json(AlertOut::new(alert, name)))
 }

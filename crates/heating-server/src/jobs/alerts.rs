@@ -17,7 +17,9 @@ use crate::storage::{NewAlert, StorageError, StoredAlert};
 
 /// How old a reading may be and still count as the zone's state now: three poll intervals (server time).
 fn fresh_within(state: &AppState) -> Duration {
-    Duration::milliseconds((state.config.poll_interval().as_secs_f64() * 3.0 * state.clock.scale() * 1000.0).round() as i64)
+    Duration::milliseconds(
+        (state.config.poll_interval().as_secs_f64() * 3.0 * state.clock.scale() * 1000.0).round() as i64
+    )
 }
 
 /// What the rules see of one zone now.

@@ -26,10 +26,25 @@ pub fn zone_name(state: &AppState, alert: &StoredAlert) -> Option<String> {
     state.fleet.get(alert.zone_id).map(|rt| rt.name())
 }
 
-/// Acknowledges an open alert as `caller` (operator). An alert acknowledged before is returned as it is (its first
-/// acknowledgement stands, nothing is recorded again); a cleared one is a conflict.
-pub async fn acknowledge(state: &AppState, caller: &Caller, id: AlertId) -> Result<StoredAlert, ServiceError> {
+/// The longest note an acknowledgement may carry, in characters.
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// Acknowledges an open alert as `caller` (operator), with an optional note for the audit log. An alert
+/// acknowledged before is returned as it is (its first acknowledgement stands, nothing is recorded again); a cleared
+/// one is a conflict.
+pub async fn acknowledge(
+    state: &AppState,
+    caller: &Caller,
+    id: AlertId,
+    note: Option<String>,
+) -> Result<StoredAlert, ServiceError> {
     require(caller, Role::Operator)?;
+    let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    if let Some(n) = &note
+        && n.chars().count() > MAX_NOTE_CHARS
+    {
+        return Err(ServiceError::Invalid(format!("note: at most {MAX_NOTE_CHARS} characters")));
+    }
     let Some(before) = state.storage.get_alert(id).await? else {
         return Err(ServiceError::NotFound("Alert not found".into()));
     };
@@ -44,7 +59,10 @@ pub async fn acknowledge(state: &AppState, caller: &Caller, id: AlertId) -> Resu
         return Err(ServiceError::Conflict(format!("Alert {id} has cleared; only an open alert can be acknowledged")));
     };
     state.alerts.record(&alert);
-    let details = json!({"alert_id": alert.id, "kind": alert.kind.as_str()});
+    let mut details = json!({"alert_id": alert.id, "kind": alert.kind.as_str()});
+    if let Some(n) = note {
+        details["note"] = json!(n);
+    }
     audit::record(state, caller, now, Change { action: "alert.acknowledge", zone_id: Some(alert.zone_id), details })
         .await;
     tracing::info!(alert_id = alert.id, zone_id = alert.zone_id, kind = %alert.kind, by = %caller.name,

@@ -64,7 +64,7 @@ const TABLE: &[(&str, &str, Option<&str>, Needs, u16)] = &[
     ("DELETE", "/tokens/999999", None, ADMIN, 404),
     ("GET", "/audit", None, ADMIN, 200),
     ("GET", "/alerts", None, VIEWER, 200),
-    ("POST", "/alerts/999999/acknowledge", None, OPERATOR, 404),
+    ("POST", "/alerts/999999/acknowledge", Some("{}"), OPERATOR, 404),
     ("GET", "/device-profiles", None, VIEWER, 200),
     ("GET", "/device-profiles/relay-coil", None, VIEWER, 200),
     ("POST", "/device-profiles", Some(POSTED_PROFILE), ADMIN, 201),

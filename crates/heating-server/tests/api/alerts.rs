@@ -20,7 +20,8 @@ async fn get(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
 }
 
 async fn acknowledge(app: &TestApp, id: i64, token: &str) -> reqwest::Response {
-    app.client.post(app.url(&format!("/alerts/{id}/acknowledge"))).bearer_auth(token).send().await.unwrap()
+    let url = app.url(&format!("/alerts/{id}/acknowledge"));
+    app.client.post(url).bearer_auth(token).json(&json!({})).send().await.unwrap()
 }
 
 /// Raises an alert as the alert job does: stored, and kept in memory for `/status`.
@@ -53,14 +54,20 @@ async fn operators_acknowledge_alerts_with_their_name_and_viewers_only_read_them
     assert_eq!(list[1]["raised_at"], "2026-11-27T10:00:00.000Z");
     assert_eq!((&list[1]["acknowledged_by"], &list[1]["cleared_at"]), (&Value::Null, &Value::Null));
     let (_, status) = get(&app, "/status", &viewer).await;
-    assert_eq!(status["alerts"], json!({"active": 2, "acknowledged": 0, "by_kind": {"offline": 1, "below_comfort": 1},
-        "newest_raised_at": "2026-11-27T10:00:00.000Z"}));
+    assert_eq!(
+        status["alerts"],
+        json!({"active": 2, "acknowledged": 0, "by_kind": {"offline": 1, "below_comfort": 1},
+        "newest_raised_at": "2026-11-27T10:00:00.000Z"})
+    );
 
     assert_error(acknowledge(&app, offline, &viewer).await, StatusCode::FORBIDDEN, "operator role").await;
     let r = acknowledge(&app, offline, &operator).await;
     let (s, acked) = json_of(r).await;
     assert_eq!(s, StatusCode::OK, "{acked}");
-    assert_eq!((acked["state"].as_str(), acked["acknowledged_by"].as_str()), (Some("acknowledged"), Some("night-shift")));
+    assert_eq!(
+        (acked["state"].as_str(), acked["acknowledged_by"].as_str()),
+        (Some("acknowledged"), Some("night-shift"))
+    );
     assert!(acked["acknowledged_at"].is_string());
     // Again, by someone else: the first acknowledgement stands, nothing more is recorded.
     let (s, again) = json_of(acknowledge(&app, offline, &admin).await).await;
@@ -68,7 +75,10 @@ async fn operators_acknowledge_alerts_with_their_name_and_viewers_only_read_them
     let (_, audit) = get(&app, &format!("/audit?zone_id={z}"), &admin).await;
     let acks: Vec<_> = audit.as_array().unwrap().iter().filter(|e| e["action"] == "alert.acknowledge").collect();
     assert_eq!(acks.len(), 1, "{audit}");
-    assert_eq!((acks[0]["actor"].as_str(), &acks[0]["details"]), (Some("night-shift"), &json!({"alert_id": offline, "kind": "offline"})));
+    assert_eq!(
+        (acks[0]["actor"].as_str(), &acks[0]["details"]),
+        (Some("night-shift"), &json!({"alert_id": offline, "kind": "offline"}))
+    );
 
     let (_, status) = get(&app, "/status", &viewer).await;
     assert_eq!((&status["alerts"]["active"], &status["alerts"]["acknowledged"]), (&json!(1), &json!(1)));
@@ -78,6 +88,22 @@ async fn operators_acknowledge_alerts_with_their_name_and_viewers_only_read_them
     assert_eq!(acked_only.as_array().unwrap().len(), 1);
     let (_, other_zone) = get(&app, &format!("/alerts?state=all&zone_id={}", z + 1), &viewer).await;
     assert_eq!(other_zone, json!([]));
+
+    // A note goes to the audit log; a long one is refused naming the field.
+    let url = app.url(&format!("/alerts/{cold}/acknowledge"));
+    let long = json!({"note": "x".repeat(501)});
+    let r = app.client.post(url.clone()).bearer_auth(&operator).json(&long).send().await.unwrap();
+    assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "note: at most 500 characters").await;
+    let r = app.client.post(url.clone()).bearer_auth(&operator).json(&json!({"nope": 1})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let note = json!({"note": " window stuck open, facilities called "});
+    let r = app.client.post(url).bearer_auth(&operator).json(&note).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, audit) = get(&app, &format!("/audit?zone_id={z}"), &admin).await;
+    assert_eq!(
+        audit[0]["details"],
+        json!({"alert_id": cold, "kind": "below_comfort", "note": "window stuck open, facilities called"})
+    );
 
     // Cleared: still listed in the history, no longer acknowledgeable.
     let cleared = app.state.storage.clear_alert(cold, t0()).await.unwrap();
@@ -107,7 +133,9 @@ async fn bad_alert_settings_stop_the_start_naming_the_setting() {
             "invalid alert settings: ALERT_COLD_MINUTES: -5 is outside",
         ),
         (
-            Box::new(|c: &mut heating_server::Config| c.alerts.alert_webhook_url = Some("mailto:ops@example.com".into())),
+            Box::new(|c: &mut heating_server::Config| {
+                c.alerts.alert_webhook_url = Some("mailto:ops@example.com".into())
+            }),
             "invalid alert settings: ALERT_WEBHOOK_URL: expected an http:// or https:// URL",
         ),
     ] {

@@ -2,8 +2,8 @@
 //! SQLite database per test (see `helpers::spawn_app`).
 
 mod access;
-mod alerts;
 mod access_binary;
+mod alerts;
 mod commands;
 mod dashboard;
 mod device_profiles;

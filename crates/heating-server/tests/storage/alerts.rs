@@ -43,7 +43,10 @@ pub(super) async fn alerts_lifecycle(s: &Storage) {
 
     // Cleared: it keeps its acknowledgement, cannot be acknowledged, and its kind can be raised again.
     let cleared = s.clear_alert(a.id, at(6_000)).await.unwrap();
-    assert_eq!((cleared.cleared_at, cleared.state(), cleared.acknowledged), (Some(at(6_000)), "cleared", acked.acknowledged));
+    assert_eq!(
+        (cleared.cleared_at, cleared.state(), cleared.acknowledged),
+        (Some(at(6_000)), "cleared", acked.acknowledged)
+    );
     assert_eq!(s.clear_alert(a.id, at(7_000)).await.unwrap().cleared_at, Some(at(6_000)), "first clear stands");
     assert_eq!(s.acknowledge_alert(b.id, "op", at(6_500)).await.unwrap().unwrap().state(), "acknowledged");
     assert_eq!(s.acknowledge_alert(a.id, "late", at(8_000)).await.unwrap(), None);

@@ -8,8 +8,7 @@ use super::rows::ReadRow;
 use crate::storage::{AlertFilter, AlertId, AlertStates, NewAlert, Storage, StorageError, StoredAlert};
 use crate::time::to_ms;
 
-const ALERT_COLUMNS: &str =
-    "id, zone_id, kind, message, raised_ms, acknowledged_ms, acknowledged_by, cleared_ms";
+const ALERT_COLUMNS: &str = "id, zone_id, kind, message, raised_ms, acknowledged_ms, acknowledged_by, cleared_ms";
 
 impl Storage {
     /// Raises an alert. `Conflict` when the zone has an open alert of that kind already.
