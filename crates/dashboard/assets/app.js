@@ -1,8 +1,10 @@
 // Heating dashboard: a small single-page app over the server's REST API (same origin, relative URLs), as ES modules
 // loaded without a build step. This entry point: who the page acts as (auth.js), the hash router mounting the
 // views, the clock badge, the poller.
-// Views (hash routes): #/ overview, #/zone/{id} detail and control, #/zone/{id}/edit, #/zones/new, #/signin.
+// Views (hash routes): #/ overview, #/zone/{id} detail and control, #/zone/{id}/edit, #/zones/new, #/alerts,
+// #/signin. The top bar's alert badge follows each status.
 // Live data: GET status, polled at the server's poll interval (live.js), once GET auth/whoami has answered.
+import { alertsView, updateAlertBadge } from "./alerts.js";
 import { forgetToken, onUnauthorized } from "./api.js";
 import { can, refusedWith, session, showWho, signinView, whoami } from "./auth.js";
 import { fmtDay, fmtTimeS, h, siteZoneLabel } from "./dom.js";
@@ -36,6 +38,7 @@ function mount(main, hash) {
   if ((m = hash.match(/^#\/zone\/(\d+)\/edit$/))) return [zoneFormView(main, Number(m[1])), null];
   if ((m = hash.match(/^#\/zone\/(\d+)$/))) return [zoneView(main, Number(m[1])), null];
   if (hash === "#/zones/new") return [zoneFormView(main, null), "new"];
+  if (hash === "#/alerts") return [alertsView(main), "alerts"];
   return [overviewView(main), "overview"];
 }
 
@@ -72,6 +75,7 @@ function needSignIn() {
 
 function onStatus(s) {
   updateClock();
+  updateAlertBadge(s);
   if (s.view === "compact" && !(app.view && app.view.compact)) return; // asked for before the view changed
   if (app.view && app.view.update) app.view.update(s);
 }

@@ -141,6 +141,8 @@ pub struct SimZone {
     time: DateTime<Utc>,
     occupied: bool,
     t_out: f64,
+    /// Fault injection: the heater switches and reports as usual but no heat reaches the room.
+    heater_fault: bool,
 }
 
 impl SimZone {
@@ -163,6 +165,7 @@ impl SimZone {
             time: start,
             occupied: false,
             t_out: 0.0,
+            heater_fault: false,
         };
         zone.observe(weather);
         Ok(zone)
@@ -184,10 +187,42 @@ impl SimZone {
         while self.time < now {
             let dt = (now - self.time).min(max_step);
             let inputs = StepInputs { t_out: self.t_out, target: self.target.celsius(), occupied: self.occupied };
-            self.state.step(&self.params, &self.thermostat, inputs, dt.as_seconds_f64());
+            if self.heater_fault {
+                let on = self.thermostat.decide(self.state.t_air, inputs.target, self.state.heater_on);
+                let dead = RoomParams { heater_power_w: 0.0, ..self.params };
+                self.state.step_with_heater(&dead, inputs, on, dt.as_seconds_f64());
+            } else {
+                self.state.step(&self.params, &self.thermostat, inputs, dt.as_seconds_f64());
+            }
             self.time += dt;
             self.observe(weather);
         }
+    }
+
+    /// Changes the room's heat-loss coefficient UA (W/K) from now on: a window held open (higher) or closed again.
+    /// Refused unless the parameters stay valid.
+    pub fn set_ua(&mut self, ua_w_per_k: f64) -> Result<(), ParamsError> {
+        let params = RoomParams { ua_w_per_k, ..self.params };
+        params.validate()?;
+        self.params = params;
+        Ok(())
+    }
+
+    /// The room's parameters now.
+    #[must_use]
+    pub fn params(&self) -> &RoomParams {
+        &self.params
+    }
+
+    /// Injects (or removes) a heater fault from now on: the heater switches and reports `on` as usual, but no heat
+    /// reaches the room (a stuck valve, a dead element); its energy counter stands still while it lasts.
+    pub fn set_heater_fault(&mut self, fault: bool) {
+        self.heater_fault = fault;
+    }
+
+    #[must_use]
+    pub fn heater_fault(&self) -> bool {
+        self.heater_fault
     }
 
     /// Sets the target; it stays in force until the next call (nothing in the simulation overwrites it).
@@ -237,6 +272,42 @@ mod tests {
     /// Monday 2026-01-05 00:00 UTC.
     fn monday() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z").unwrap().to_utc()
+    }
+
+    #[test]
+    fn a_heater_fault_keeps_the_heater_on_without_heating_and_a_larger_ua_cools_faster() {
+        let weather = SyntheticWeather::with_seed(3);
+        let profile = &default_profiles()[0];
+        let start = monday();
+        let mut healthy = SimZone::new(profile, 0, &weather, start).unwrap();
+        let mut faulty = healthy.clone();
+        faulty.set_heater_fault(true);
+        assert!(faulty.heater_fault());
+        healthy.set_target(Setpoint::from_celsius(30.0).unwrap());
+        faulty.set_target(Setpoint::from_celsius(30.0).unwrap());
+        let end = start + Duration::hours(2);
+        healthy.advance_to(end, Duration::seconds(10), &weather);
+        faulty.advance_to(end, Duration::seconds(10), &weather);
+        let t0 = profile.initial_temperature_c.unwrap_or(profile.initial_target_c);
+        assert!(healthy.snapshot().air_temperature > t0 + 1.0, "{:?}", healthy.snapshot());
+        assert!(faulty.snapshot().heater_on, "the heater reports on");
+        assert!(faulty.snapshot().air_temperature < t0, "and the room cools: {:?}", faulty.snapshot());
+        assert_eq!(faulty.snapshot().energy_wh, 0);
+        // Repaired: it heats again.
+        faulty.set_heater_fault(false);
+        let cold = faulty.snapshot().air_temperature;
+        faulty.advance_to(end + Duration::hours(1), Duration::seconds(10), &weather);
+        assert!(faulty.snapshot().air_temperature > cold + 0.5);
+
+        let mut closed = SimZone::new(profile, 0, &weather, start).unwrap();
+        let mut open = closed.clone();
+        open.set_ua(closed.params().ua_w_per_k * 5.0).unwrap();
+        for z in [&mut closed, &mut open] {
+            z.set_target(Setpoint::from_celsius(5.0).unwrap());
+            z.advance_to(start + Duration::hours(1), Duration::seconds(10), &weather);
+        }
+        assert!(open.snapshot().air_temperature < closed.snapshot().air_temperature - 1.0);
+        assert!(open.set_ua(-1.0).is_err() && open.set_ua(f64::NAN).is_err());
     }
 
     #[test]

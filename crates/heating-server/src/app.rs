@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::AlertState;
 use crate::config::{Config, redact_url};
 use crate::demand::DemandState;
 use crate::fleet::Fleet;
@@ -30,6 +31,8 @@ use crate::storage::Storage;
 #[derive(Debug)]
 pub struct App {
     state: AppState,
+    /// The alert webhook's delivering side (with `ALERT_WEBHOOK_URL`).
+    webhook: Option<crate::alerts::WebhookWorker>,
     /// What fires the maintenance jobs: tokio-cron-scheduler on the wall clock, else the server clock.
     maintenance: jobs::Trigger,
 }
@@ -46,6 +49,8 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
 /// opened or migrated.
 pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<App> {
     config.limits.validate().map_err(|e| anyhow::anyhow!("invalid connection limits: {e}"))?;
+    let thresholds = config.alerts.thresholds().map_err(|e| anyhow::anyhow!("invalid alert settings: {e}"))?;
+    let webhook = config.alerts.webhook().map_err(|e| anyhow::anyhow!("invalid alert settings: {e}"))?;
     if config.mqtt.enabled() {
         config
             .mqtt
@@ -66,6 +71,8 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
     tracing::info!(database = %shown_url, "database ready, migrations applied");
     profiles.add_stored(&storage.list_device_profiles().await.context("could not load the posted device profiles")?);
     let profiles = Arc::new(profiles);
+    let open_alerts = storage.open_alerts().await.context("could not load the open alerts")?;
+    let (alerts, webhook) = AlertState::new(thresholds, webhook, open_alerts);
     let weather =
         config.weather.build(clock.clone(), config.synthetic_weather()).context("invalid weather settings")?;
     let prices =
@@ -82,6 +89,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
     ));
     Ok(App {
         maintenance: jobs::Trigger::ServerClock,
+        webhook,
         state: AppState {
             storage,
             clock,
@@ -94,6 +102,7 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
             sign_ins,
             metrics,
             profiles,
+            alerts: Arc::new(alerts),
         },
     })
 }
@@ -156,6 +165,9 @@ impl App {
                 weather = %self.state.weather.provider_kind(),
                 "poller, control, learning and maintenance jobs started"
             );
+        }
+        if let Some(worker) = self.webhook.clone() {
+            tasks.spawn(supervise("alert-webhook", worker, stop.clone(), crate::alerts::webhook::run_webhook));
         }
         if self.state.config.mqtt.enabled() {
             tasks.spawn(supervise("mqtt", self.state.clone(), stop.clone(), mqtt::run_bridge));

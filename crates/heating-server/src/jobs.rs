@@ -5,6 +5,7 @@
 //! Jobs are the device-facing side of the server: driven by time, not by requests. They use the fleet, storage,
 //! strategy and learning modules, never the services or HTTP.
 
+pub mod alerts;
 pub mod control;
 pub mod guard;
 pub mod learn;
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
 pub use crate::state::{ControlReport, LearnReport, PollReport};
+pub use alerts::alerts_once;
 pub use control::control_once;
 pub use learn::learn_once;
 pub use maintenance::{Trigger, run_maintenance};
@@ -84,6 +86,7 @@ pub async fn run_control(state: AppState, stop: CancellationToken) {
     let period = state.config.control_interval();
     while every(period, &stop).await {
         let report = control_once(&state).await;
+        alerts_once(&state).await;
         tracing::info!(
             zones = report.zones,
             writes = report.writes,

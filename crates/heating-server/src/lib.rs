@@ -19,6 +19,7 @@
 //! - [`fleet`]: the live side of the zones (Modbus links, health, newest readings, decisions, holds), and
 //!   [`fleet::dispatch`], the one way a target reaches a device.
 //! - [`profiles`]: the device profiles zones may name (built-in, `DEVICE_PROFILES_DIR`, posted).
+//! - [`alerts`]: the alert rules (pure, with hysteresis), the open alerts in memory, the alert webhook.
 //! - [`metrics`]: the Prometheus registry ([`metrics::Metrics`]), fed by one-line hooks where things happen.
 //! - [`storage`]: the one storage interface ([`storage::Storage`]): SQLite or PostgreSQL.
 //! - [`config`], [`domain`], [`time`]: flags and environment; validated values; timestamp formats.
@@ -26,6 +27,7 @@
 //! Only this crate knows HTTP and SQL; the rules it applies come from `heating-core`. The `demo` subcommand lives
 //! in the binary (`src/bin/heating-server/`), not in this library.
 
+pub mod alerts;
 pub mod app;
 pub mod config;
 pub mod demand;

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use heating_core::clock::SharedClock;
 use heating_weather::WeatherService;
 
+use crate::alerts::AlertState;
 use crate::config::{Config, MaintenanceJob};
 use crate::demand::DemandState;
 use crate::fleet::Fleet;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The device profiles zones may name (the fleet holds the same).
     pub profiles: Arc<ProfileRegistry>,
+    /// The alert rules' state, the open alerts and the alert webhook.
+    pub alerts: Arc<AlertState>,
 }
 
 /// What one poll cycle did.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["config", "domain", "time"],
     &["storage", "prices"],
-    &["metrics", "profiles", "demand"],
+    &["metrics", "profiles", "demand", "alerts"],
     &["fleet"],
     &["state"],
     &["learning"],
@@ -127,6 +127,7 @@ fn handlers_go_through_the_services() {
             "state.reports",
             "state.config",
             "state.profiles",
+            "state.alerts",
         ];
         for reach in reaches.into_iter().chain(["crate::fleet::dispatch", "Storage", "ZoneLink"]) {
             if code.contains(reach) {

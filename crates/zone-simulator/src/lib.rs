@@ -76,6 +76,22 @@ impl Zone {
     pub fn set_target(&self, target: Setpoint) {
         self.advanced().set_target(target);
     }
+
+    /// Changes the room's heat-loss coefficient UA (W/K), effective from now: a window held open, or closed again.
+    pub fn set_ua(&self, ua_w_per_k: f64) -> Result<(), heating_core::physics::ParamsError> {
+        self.advanced().set_ua(ua_w_per_k)
+    }
+
+    /// The room's heat-loss coefficient UA now (W/K).
+    #[must_use]
+    pub fn ua(&self) -> f64 {
+        self.lock().params().ua_w_per_k
+    }
+
+    /// Injects or removes a heater fault, effective from now: the heater reports on but no heat reaches the room.
+    pub fn set_heater_fault(&self, fault: bool) {
+        self.advanced().set_heater_fault(fault);
+    }
 }
 
 /// Listeners bound, zones built, nothing served yet.
@@ -209,6 +225,17 @@ impl SimulatorHandle {
         if let Some(task) = self.servers().get_mut(index).and_then(Option::take) {
             task.abort();
         }
+    }
+
+    /// Sets zone `index`'s heat-loss coefficient UA (W/K) at run time: a window held open (a larger UA), or closed
+    /// again (the earlier value, [`Zone::ua`]). For fault tests.
+    pub fn set_ua(&self, index: usize, ua_w_per_k: f64) -> Result<(), heating_core::physics::ParamsError> {
+        self.zones[index].set_ua(ua_w_per_k)
+    }
+
+    /// Injects (or removes) a heater fault in zone `index`: its heater reports on but heats nothing.
+    pub fn set_heater_fault(&self, index: usize, fault: bool) {
+        self.zones[index].set_heater_fault(fault);
     }
 
     /// Puts a stopped zone back on the network at the same address.

@@ -208,3 +208,35 @@ async fn a_thousand_zones_each_answer() {
     let _ = clock.now();
     sim.shutdown().await;
 }
+
+/// Fault injection at run time: a heater that reports on but heats nothing, and a window held open (a larger UA),
+/// as a master reads them over Modbus; both undone again.
+#[tokio::test]
+async fn a_heater_fault_and_an_open_window_show_in_the_registers() {
+    let (sim, clock) = start().await;
+    let target = heating_core::units::Setpoint::from_celsius(30.0).unwrap();
+    // The office (3) heating hard with its heater broken; the bedroom (1) with its window open.
+    sim.zones()[3].set_target(target);
+    sim.set_heater_fault(3, true);
+    let air = |regs: &[u16]| f64::from(regs[0] as i16) / 10.0;
+    let mut office = connect(sim.addrs()[3]).await;
+    let mut bedroom = connect(sim.addrs()[1]).await;
+    let (office_before, bedroom_before) = (air(&read(&mut office).await), air(&read(&mut bedroom).await));
+    let ua = sim.zones()[1].ua();
+    sim.set_ua(1, ua * 20.0).unwrap();
+    assert!(sim.set_ua(1, 0.0).is_err(), "a UA of 0 is refused");
+    assert_eq!(sim.zones()[1].ua(), ua * 20.0, "and changes nothing");
+    clock.advance(Duration::hours(1));
+    let regs = read(&mut office).await;
+    assert_eq!(regs[3], 1, "the heater reports on");
+    assert!(air(&regs) < office_before, "yet the room cools: {} → {}", office_before, air(&regs));
+    let cold = air(&read(&mut bedroom).await);
+    assert!(cold < bedroom_before - 3.0, "the open window: {bedroom_before} → {cold}");
+
+    sim.set_heater_fault(3, false);
+    sim.set_ua(1, ua).unwrap();
+    let office_cold = air(&read(&mut office).await);
+    clock.advance(Duration::hours(1));
+    assert!(air(&read(&mut office).await) > office_cold + 1.0, "repaired, it heats");
+    assert!(air(&read(&mut bedroom).await) > cold, "the window closed, the room recovers or holds");
+}

@@ -18,6 +18,7 @@
 //! | demand cap flags | `DEMAND_CAP_KW`, `DEMAND_CAP_WINDOWS` | see [`DemandSettings`] (default: no cap) |
 //! | retention flags | `RETENTION_RAW`, `RETENTION_MINUTE`, `RETENTION_QUARTER`, `RETENTION_HOUR`, `RETENTION_COMMANDS`, `RETENTION_AUDIT`, `RETENTION_BATCH_ROWS` | see `RetentionSettings` (raw 30 days, 1-minute rollups 1 year, the rest forever) |
 //! | maintenance flags | `MAINTENANCE_RETENTION_CRON`, `MAINTENANCE_OCCUPANCY_CRON`, `MAINTENANCE_DB_CHECK_CRON`, `MAINTENANCE_ROLLUP_REBUILD_CRON`, `MAINTENANCE_ROLLUP_REBUILD_DAYS` | see `MaintenanceSettings` (cron, six fields, seconds first, UTC) |
+//! | alert flags | `ALERT_*` (rules' delays and thresholds, `ALERT_WEBHOOK_URL` and its retry policy) | see `AlertSettings` (every rule on, no webhook) |
 //! | MQTT flags | `MQTT_URL`, `MQTT_USERNAME`, `MQTT_PASSWORD`, `MQTT_CA_FILE`, `MQTT_CLIENT_ID`, `MQTT_TOPIC_PREFIX`, `MQTT_DISCOVERY_PREFIX`, `MQTT_HOLD_MINUTES` | see `MqttSettings` (off unless `MQTT_URL` is set) |
 //!
 //! The `demo` subcommand (in the binary) fills the intervals and the strategy left unset with its own defaults.
@@ -25,6 +26,7 @@
 //! Logging is set with `RUST_LOG` (read by the binary, not part of [`Config`]). Secrets — the weather API key, any
 //! password in the database URL and `MQTT_PASSWORD` — never appear in `Debug` output, logs or `--help`.
 
+mod alerts;
 mod auth;
 mod demand;
 mod hosts;
@@ -40,6 +42,7 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 
+pub use self::alerts::{AlertSettings, AlertThresholds, WebhookSettings, shown_url};
 pub use self::auth::{AuthSettings, DEFAULT_SIGN_IN_FAILURES_PER_MINUTE, DeviceNetworks};
 pub use self::demand::DemandSettings;
 pub use self::hosts::{AllowedHosts, HostSettings};
@@ -143,6 +146,8 @@ pub struct Config {
     pub retention: RetentionSettings,
     #[command(flatten)]
     pub maintenance: MaintenanceSettings,
+    #[command(flatten)]
+    pub alerts: AlertSettings,
     /// Run without the poller and the control job (API only). Not a flag: for tests and tools.
     #[arg(skip)]
     pub background_jobs_disabled: bool,
@@ -250,6 +255,7 @@ impl Default for Config {
             demand: DemandSettings::default(),
             retention: RetentionSettings::default(),
             maintenance: MaintenanceSettings::default(),
+            alerts: AlertSettings::default(),
             background_jobs_disabled: false,
         }
     }
@@ -280,6 +286,7 @@ impl fmt::Debug for Config {
             .field("demand", &self.demand)
             .field("retention", &self.retention)
             .field("maintenance", &self.maintenance)
+            .field("alerts", &self.alerts)
             .finish()
     }
 }

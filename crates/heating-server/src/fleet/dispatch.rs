@@ -62,6 +62,7 @@ pub async fn send_target(
         let mut live = runtime.live();
         runtime.record_health(&mut live, health, result.as_ref().err());
         live.last_command = Some(command.clone());
+        live.failed_writes = if result.is_ok() { 0 } else { live.failed_writes.saturating_add(1) };
         // The read-back refreshes what the device holds; the rest of the reading waits for the next poll (it
         // needs the poller's estimates).
         if let (Ok(device), Some(reading)) = (&result, live.reading.as_mut()) {

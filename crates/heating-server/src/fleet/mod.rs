@@ -91,6 +91,8 @@ pub struct Live {
     /// The predictive controller's last plan and the kind of model it used (`None` for strategies that do not
     /// plan, or when the last run made no plan).
     pub plan: Option<(heating_predict::control::PlanSummary, heating_predict::model::ModelSource)>,
+    /// Control writes (of any source) that failed in a row; 0 after a confirmed one.
+    pub failed_writes: u32,
 }
 
 /// The model a zone's controller uses, from a good fit of the zone's own readings.

@@ -7,6 +7,7 @@
 //! resource module and add it to that module's `router()` with `routes!(handler)`. It is then served and documented;
 //! the OpenAPI test finds it.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod commands;
@@ -79,6 +80,8 @@ pub const DOCS_PATH: &str = "/docs";
         (name = "model", description = "Zone thermal models identified from the zones' own readings"),
         (name = "auth", description = "Who am I, API tokens and the audit log. Roles: viewer (reads), operator \
                                        (also targets, holds, commands, readings), admin (also zones, tokens, audit)"),
+        (name = "alerts", description = "Alerts raised by the server's rules (offline, below comfort, no heat rise, \
+                                         sensor faults, failing writes, a bad model fit): list, acknowledge"),
         (name = "metrics", description = "Prometheus metrics (text format 0.0.4)"),
         (name = "maintenance", description = "Database maintenance on request: rollups rebuilt from raw readings"),
     )
@@ -106,6 +109,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(tokens::router())
         .merge(audit::router())
+        .merge(alerts::router())
         .merge(metrics::router())
 }
 

@@ -59,6 +59,8 @@ pub struct StatusOut {
     pub maintenance: MaintenanceOut,
     /// Rows and bytes per table, as last read; null until the first reading (started by this request).
     pub database: Option<DatabaseOut>,
+    /// The open alerts counted (the list: `GET /alerts`).
+    pub alerts: super::alerts::AlertSummaryOut,
 }
 
 /// What the poller's latest cycle did.
@@ -381,6 +383,8 @@ pub struct StatusCompactOut {
     pub control: Option<ControlReportOut>,
     pub weather: WeatherStatus,
     pub demand: Option<DemandStatus>,
+    /// The open alerts counted (the list: `GET /alerts`).
+    pub alerts: super::alerts::AlertSummaryOut,
     /// The zones of the answer by what needs attention.
     pub counts: ZoneCounts,
     /// Every group (the tree; a client draws sections from it).
@@ -518,6 +522,7 @@ async fn get_status(
             control: s.control.map(Into::into),
             weather: s.weather.into(),
             demand: s.demand.map(Into::into),
+            alerts: s.alerts.into(),
             counts,
             groups: groups
                 .into_iter()
@@ -543,5 +548,6 @@ async fn get_status(
         demand: s.demand.map(Into::into),
         maintenance: s.maintenance.into(),
         database: s.database.map(Into::into),
+        alerts: s.alerts.into(),
     })))
 }

@@ -143,6 +143,8 @@ pub async fn poll_once(state: &AppState) -> PollReport {
     }
     // The demand cap's guard acts on this cycle's readings (nothing without a cap).
     crate::jobs::guard::guard_once(state).await;
+    // The alert rules see this cycle's readings.
+    crate::jobs::alerts::alerts_once(state).await;
     report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     report
 }

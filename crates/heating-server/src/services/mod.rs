@@ -15,6 +15,7 @@
 //! | [`metrics`] | the Prometheus metrics (`GET /metrics`), the HTTP requests' hook |
 //! | [`hosts`] | whether a request's `Host` is one the server answers to |
 //! | [`auth`] | who is asking: a bearer token (or none) to a [`Caller`], failed sign-ins rate limited |
+//! | [`alerts`] | alerts: the list, the summary, acknowledging (operator, audited, sent to the webhook) |
 //! | [`tokens`], [`audit`] | API tokens (create, list, revoke); the audit log (record, list) |
 //!
 //! Roles are checked here, at the service boundary: every operation that changes something takes the [`Caller`]
@@ -23,6 +24,7 @@
 //!
 //! Services use the fleet, storage, strategy and learning modules below them, never HTTP or the jobs.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod control;

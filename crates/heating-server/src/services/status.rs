@@ -41,6 +41,8 @@ pub struct Status {
     /// Rows and bytes per table as last read (`None` until the first reading, which `/status` starts but does not
     /// wait for) and how old they are.
     pub database: Option<(std::time::Duration, DatabaseStats)>,
+    /// The open alerts counted.
+    pub alerts: crate::alerts::AlertSummary,
 }
 
 /// A maintenance job: its schedule, next and last run.
@@ -205,5 +207,6 @@ pub async fn status_of(state: &AppState, group: Option<GroupId>) -> Result<Statu
         demand: state.demand.now(now),
         maintenance: maintenance_now(state, now),
         database: super::metrics::database_stats_now(state),
+        alerts: super::alerts::summary(state),
     })
 }

@@ -17,6 +17,7 @@ pub type CommandId = i64;
 pub type TokenId = i64;
 pub type AuditId = i64;
 pub type GroupId = i64;
+pub type AlertId = i64;
 
 /// A zone as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -282,6 +283,96 @@ macro_rules! text_enum {
 
 text_enum!(CommandSource { Control => "control", Manual => "manual", Api => "api" });
 text_enum!(CommandStatus { Pending => "pending", Sent => "sent", Confirmed => "confirmed", Failed => "failed" });
+
+/// What an alert is about: one rule of `crate::alerts` each (at most one open alert per zone and kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AlertKind {
+    /// The device has not answered for longer than the rule's delay.
+    Offline,
+    /// Occupied, and the room below its comfort bound for longer than the rule's delay.
+    BelowComfort,
+    /// The heater on for hours with no temperature rise (heater or valve fault, open window).
+    NoHeatRise,
+    /// The air temperature outside the physical range of a room.
+    SensorRange,
+    /// The air temperature unchanged for hours (a stuck sensor).
+    SensorFrozen,
+    /// Control writes failing repeatedly.
+    WriteFailures,
+    /// The model fit turned bad.
+    ModelFit,
+}
+
+text_enum!(AlertKind {
+    Offline => "offline",
+    BelowComfort => "below_comfort",
+    NoHeatRise => "no_heat_rise",
+    SensorRange => "sensor_range",
+    SensorFrozen => "sensor_frozen",
+    WriteFailures => "write_failures",
+    ModelFit => "model_fit",
+});
+
+/// An alert to raise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAlert {
+    pub zone_id: ZoneId,
+    pub kind: AlertKind,
+    /// What is wrong, in words (for people; no secrets).
+    pub message: String,
+    pub raised_at: DateTime<Utc>,
+}
+
+/// An alert as stored: active until acknowledged or cleared; acknowledged (by whom, when) until cleared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAlert {
+    pub id: AlertId,
+    pub zone_id: ZoneId,
+    pub kind: AlertKind,
+    pub message: String,
+    pub raised_at: DateTime<Utc>,
+    /// When and by whom (a token's name, `local`).
+    pub acknowledged: Option<(DateTime<Utc>, String)>,
+    pub cleared_at: Option<DateTime<Utc>>,
+}
+
+impl StoredAlert {
+    /// `active`, `acknowledged` or `cleared`.
+    #[must_use]
+    pub fn state(&self) -> &'static str {
+        match (&self.cleared_at, &self.acknowledged) {
+            (Some(_), _) => "cleared",
+            (None, Some(_)) => "acknowledged",
+            (None, None) => "active",
+        }
+    }
+}
+
+/// Alerts by state, for lists: `open` = active or acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertStates {
+    Open,
+    Active,
+    Acknowledged,
+    Cleared,
+    All,
+}
+
+text_enum!(AlertStates {
+    Open => "open",
+    Active => "active",
+    Acknowledged => "acknowledged",
+    Cleared => "cleared",
+    All => "all",
+});
+
+/// Which alerts to list: by state, of one zone or all; newest first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AlertFilter {
+    pub states: AlertStates,
+    pub zone_id: Option<ZoneId>,
+    pub page: Page,
+}
 
 /// A manual hold as stored, so that it outlives a restart (at most one per zone).
 #[derive(Debug, Clone, PartialEq)]

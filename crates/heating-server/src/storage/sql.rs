@@ -104,6 +104,7 @@ macro_rules! on_backend {
 }
 
 mod access;
+mod alerts;
 mod history;
 mod history_rollups;
 pub(super) mod lifecycle;

@@ -71,6 +71,8 @@ const TABLE: &[(&str, &str, Option<&str>, Needs, u16)] = &[
     ("POST", "/groups", Some(r#"{"name": "Floor {n}"}"#), ADMIN, 201),
     ("PUT", "/groups/999999", Some(r#"{"name": "x"}"#), ADMIN, 404),
     ("DELETE", "/groups/999999", None, ADMIN, 404),
+    ("GET", "/alerts", None, VIEWER, 200),
+    ("POST", "/alerts/999999/acknowledge", Some("{}"), OPERATOR, 404),
     ("GET", "/device-profiles", None, VIEWER, 200),
     ("GET", "/device-profiles/relay-coil", None, VIEWER, 200),
     ("POST", "/device-profiles", Some(POSTED_PROFILE), ADMIN, 201),

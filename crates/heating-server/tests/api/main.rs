@@ -3,6 +3,7 @@
 
 mod access;
 mod access_binary;
+mod alerts;
 mod commands;
 mod dashboard;
 mod device_profiles;

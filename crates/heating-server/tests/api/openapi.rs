@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::helpers::{json_of, spawn_app};
 
 /// Every endpoint the issue asks for (method, path as documented).
-const ENDPOINTS: [(&str, &str); 40] = [
+const ENDPOINTS: [(&str, &str); 42] = [
     ("post", "/zones"),
     ("get", "/zones"),
     ("get", "/zones/{id}"),
@@ -37,6 +37,8 @@ const ENDPOINTS: [(&str, &str); 40] = [
     ("get", "/tokens"),
     ("delete", "/tokens/{id}"),
     ("get", "/audit"),
+    ("get", "/alerts"),
+    ("post", "/alerts/{id}/acknowledge"),
     ("get", "/metrics"),
     ("get", "/device-profiles"),
     ("post", "/device-profiles"),

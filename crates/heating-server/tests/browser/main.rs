@@ -6,6 +6,7 @@
 //! `cargo test -p heating-server --test browser -- --ignored`. `signin.rs`: the same demo with `--auth`, signed in
 //! as a viewer and as an operator.
 
+mod alerts;
 mod demo;
 mod scale;
 mod signin;

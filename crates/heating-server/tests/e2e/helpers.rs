@@ -40,6 +40,8 @@ pub struct Options {
     /// Price source and demand cap (defaults: the time-of-use table, no cap).
     pub prices: heating_server::config::PriceSettings,
     pub demand: heating_server::config::DemandSettings,
+    /// The alert rules and webhook (defaults: every rule on, no webhook).
+    pub alerts: heating_server::config::AlertSettings,
 }
 
 impl Options {
@@ -55,6 +57,7 @@ impl Options {
             mqtt: heating_server::config::MqttSettings::default(),
             prices: heating_server::config::PriceSettings::default(),
             demand: heating_server::config::DemandSettings::default(),
+            alerts: heating_server::config::AlertSettings::default(),
         }
     }
 
@@ -70,6 +73,7 @@ impl Options {
             mqtt: heating_server::config::MqttSettings::default(),
             prices: heating_server::config::PriceSettings::default(),
             demand: heating_server::config::DemandSettings::default(),
+            alerts: heating_server::config::AlertSettings::default(),
         }
     }
 }
@@ -89,6 +93,7 @@ pub async fn start(opts: Options) -> Env {
         mqtt: opts.mqtt,
         prices: opts.prices,
         demand: opts.demand,
+        alerts: opts.alerts,
         ..Config::with_database_url(url)
     };
     let (state, addr, stop, server) = serve(config.clone(), opts.clock.clone()).await;

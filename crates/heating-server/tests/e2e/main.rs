@@ -2,6 +2,7 @@
 //! TCP on loopback. Control tests drive the public steps (`poll_once`, `control_once`) on a manual clock; fault
 //! tests run the background loops on the wall clock.
 
+mod alerts;
 mod audit;
 mod control;
 mod demo;

@@ -23,6 +23,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 mod access;
 mod groups;
+mod alerts;
 mod history;
 mod lifecycle;
 mod rollups;
@@ -112,6 +113,7 @@ async fn conformance_suite(storage: &Storage) {
     access::tokens_and_audit(storage).await;
     stats::rows_per_table_and_size(storage).await;
     lifecycle::retention_and_export(storage).await;
+    alerts::alerts_lifecycle(storage).await;
 }
 
 async fn holds_are_stored_replaced_and_go_with_their_zone(s: &Storage) {

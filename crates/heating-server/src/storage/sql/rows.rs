@@ -18,6 +18,7 @@ pub(super) trait ReadRow: Row {
     fn command(&self) -> Result<Command, StorageError>;
     fn token(&self) -> Result<ApiToken, StorageError>;
     fn audit(&self) -> Result<AuditEntry, StorageError>;
+    fn alert(&self) -> Result<StoredAlert, StorageError>;
     fn device_profile(&self) -> Result<StoredDeviceProfile, StorageError>;
     fn group(&self) -> Result<ZoneGroup, StorageError>;
     /// A row of a rollup table (`rollups::COLUMNS`): its zone and the bucket.
@@ -146,6 +147,28 @@ where
             zone_id: self.try_get("zone_id")?,
             details: serde_json::from_str(&details)
                 .map_err(|e| StorageError::Corrupt(format!("audit entry {id}: details: {e}")))?,
+        })
+    }
+
+    fn alert(&self) -> Result<StoredAlert, StorageError> {
+        let id: i64 = self.try_get("id")?;
+        let kind: String = self.try_get("kind")?;
+        let kind = kind.parse().map_err(|e| StorageError::Corrupt(format!("alert {id}: {e}")))?;
+        let ack_ms: Option<i64> = self.try_get("acknowledged_ms")?;
+        let ack_by: Option<String> = self.try_get("acknowledged_by")?;
+        let acknowledged = match (ack_ms, ack_by) {
+            (Some(ms), Some(by)) => Some((time_of(ms, "acknowledged_ms")?, by)),
+            _ => None,
+        };
+        let cleared: Option<i64> = self.try_get("cleared_ms")?;
+        Ok(StoredAlert {
+            id,
+            zone_id: self.try_get("zone_id")?,
+            kind,
+            message: self.try_get("message")?,
+            raised_at: time_of(self.try_get("raised_ms")?, "raised_ms")?,
+            acknowledged,
+            cleared_at: cleared.map(|ms| time_of(ms, "cleared_ms")).transpose()?,
         })
     }
 

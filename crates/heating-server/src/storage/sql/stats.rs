@@ -17,6 +17,7 @@ pub const TABLES: &[&str] = &[
     "audit_log",
     "device_profiles",
     "zone_groups",
+    "alerts",
 ];
 
 impl Storage {

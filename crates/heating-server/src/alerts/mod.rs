@@ -1,0 +1,106 @@
+//! Alerts: the rules ([`rules`], pure, with hysteresis), the open alerts in memory (what `/status` counts without
+//! asking the database), and the webhook that tells a receiver of each raise, acknowledgement and clear
+//! ([`webhook`]). The alert job (`crate::jobs::alerts`) feeds the rules after each poll cycle and stores what they
+//! raise and clear; acknowledging is an operator's service (`crate::services::alerts`).
+
+pub mod rules;
+pub mod webhook;
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{AlertThresholds, WebhookSettings};
+use crate::storage::{AlertId, AlertKind, StoredAlert};
+pub use rules::{Observation, Rules, SeenFit, SeenReading, Transition};
+pub use webhook::{Event, Webhook, WebhookWorker};
+
+/// Open alerts by state, for `/status`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertSummary {
+    /// Open and not acknowledged.
+    pub active: usize,
+    /// Open and acknowledged.
+    pub acknowledged: usize,
+    /// Open alerts per kind.
+    pub by_kind: BTreeMap<AlertKind, usize>,
+    /// The newest open alert's raise time.
+    pub newest: Option<DateTime<Utc>>,
+}
+
+/// The alert side of the application state (in `AppState.alerts`).
+#[derive(Debug)]
+pub struct AlertState {
+    rules: Mutex<Rules>,
+    /// Every open alert (active or acknowledged), as stored.
+    open: Mutex<BTreeMap<AlertId, StoredAlert>>,
+    pub webhook: Webhook,
+}
+
+impl AlertState {
+    /// The rules with `thresholds`, the alerts open in storage, and the webhook's sending side (its worker, to run
+    /// under the application's supervision, when one is configured).
+    #[must_use]
+    pub fn new(
+        thresholds: AlertThresholds,
+        webhook: Option<WebhookSettings>,
+        open: Vec<StoredAlert>,
+    ) -> (Self, Option<WebhookWorker>) {
+        let mut rules = Rules::new(thresholds);
+        for a in &open {
+            rules.mark_open(a.zone_id, a.kind);
+        }
+        let (webhook, worker) = Webhook::new(webhook);
+        let state =
+            Self { rules: Mutex::new(rules), open: Mutex::new(open.into_iter().map(|a| (a.id, a)).collect()), webhook };
+        (state, worker)
+    }
+
+    /// The rules, locked briefly (never across an await).
+    pub fn rules(&self) -> MutexGuard<'_, Rules> {
+        self.rules.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn open_map(&self) -> MutexGuard<'_, BTreeMap<AlertId, StoredAlert>> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes a stored alert's new state: kept while open, dropped once cleared.
+    pub fn record(&self, alert: &StoredAlert) {
+        let mut open = self.open_map();
+        if alert.cleared_at.is_some() {
+            open.remove(&alert.id);
+        } else {
+            open.insert(alert.id, alert.clone());
+        }
+    }
+
+    /// The open alert of a zone and kind.
+    #[must_use]
+    pub fn open_of(&self, zone_id: crate::storage::ZoneId, kind: AlertKind) -> Option<StoredAlert> {
+        self.open_map().values().find(|a| a.zone_id == zone_id && a.kind == kind).cloned()
+    }
+
+    /// Every open alert, by id.
+    #[must_use]
+    pub fn open(&self) -> Vec<StoredAlert> {
+        self.open_map().values().cloned().collect()
+    }
+
+    #[must_use]
+    pub fn summary(&self) -> AlertSummary {
+        let open = self.open_map();
+        let mut s = AlertSummary::default();
+        for a in open.values() {
+            if a.acknowledged.is_some() {
+                s.acknowledged += 1;
+            } else {
+                s.active += 1;
+            }
+            *s.by_kind.entry(a.kind).or_default() += 1;
+            s.newest = s.newest.max(Some(a.raised_at));
+        }
+        s
+    }
+}
