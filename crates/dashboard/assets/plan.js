@@ -82,14 +82,14 @@ export function planPanel(id, zoneLabel) {
     const building = pts.some((p) => p.building_kw !== null && p.building_kw !== undefined);
     planLegend.querySelector('[data-field="legend-cap"]').hidden = !caps.length;
     planLegend.querySelector('[data-field="legend-building"]').hidden = !building;
-    const capText = caps.length ? `Building cap ${Math.min(...caps).toFixed(1)}${Math.max(...caps) > Math.min(...caps) ? `–${Math.max(...caps).toFixed(1)}` : ""} kW` : "Building cap";
-    setText(section, "cap-range", capText);
+    const capRange = caps.length ? `${Math.min(...caps).toFixed(1)}${Math.max(...caps) > Math.min(...caps) ? `–${Math.max(...caps).toFixed(1)}` : ""} kW` : "";
+    setText(section, "cap-range", caps.length ? `Building cap ${capRange}` : "Building cap");
     const uppers = pts.map((p) => p.upper_c).filter((v) => v !== null && v !== undefined);
     const label = `Plan for ${zoneLabel()} from ${fmtTime(from)} to ${fmtShort(to)}: ` +
       `${preheat === null ? "no warm-up planned" : `warm-up from ${fmtShort(preheat)}`}; planned air ${f1(Math.min(...temps))} to ${f1(Math.max(...temps))} °C; ` +
       `heating in ${heated} of ${Math.max(0, pts.length - 1)} intervals; ${energyText}, ${costText}` +
       (uppers.length ? `; highest allowed ${f1(Math.min(...uppers))} to ${f1(Math.max(...uppers))} °C` : "") +
-      (caps.length ? `; ${capText.toLowerCase()}` : "") + ".";
+      (caps.length ? `; building cap ${capRange}` : "") + ".";
     HeatChart.renderPlan(planChart, plan, {
       offsetMin: siteOffsetMin(),
       now: serverNow(),

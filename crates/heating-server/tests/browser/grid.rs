@@ -155,7 +155,19 @@ async fn the_plan_shows_the_ceiling_band_and_the_building_cap() {
     drawn_to_scale("floor and ceiling", &both, &ys);
 
     // The cap: a step line in the power strip at the cap of each step, the building's planned power as bars.
-    let cap = step_levels(drawn["cap"].as_str().expect("a cap line"));
+    let Some(cap) = drawn["cap"].as_str() else {
+        let js = reqwest::get(demo.url("/assets/chart.js")).await.unwrap().text().await.unwrap();
+        panic!(
+            "no cap line: legend {} / {}, label {}, served chart.js draws the cap: {}\nconsole: {:?}\nplan point: {}",
+            drawn["legend_cap"],
+            drawn["legend_building"],
+            drawn["label"],
+            js.contains("plan-cap"),
+            browser.log("browser").await,
+            points[k]
+        );
+    };
+    let cap = step_levels(cap);
     drawn_to_scale("cap", &caps, &cap);
     let (top, bottom) = (drawn["strip_top"].as_f64().unwrap(), drawn["strip_bottom"].as_f64().unwrap());
     assert!(cap.iter().all(|y| (top..=bottom).contains(y)), "the cap inside the power strip {top}..{bottom}: {cap:?}");
