@@ -348,19 +348,35 @@ function planLines(svg, g, pts, y) {
   }, svg);
 }
 
-/// Heater power, W, on its own scale: one bar per interval.
+/// Heater power, W, on its own scale: one bar per interval. With a building demand cap, the building's planned
+/// power (all predictive zones, the joint plan) as pale bars behind the zone's, and the cap as a dashed step line.
 function planPower(svg, g, pts, maxPowerW) {
-  const { m, plotW, x, powerY, powerH } = g;
-  const maxW = Math.max(maxPowerW || 0, ...pts.map(({ p }) => p.power_w || 0));
+  const { m, plotW, to, x, powerY, powerH } = g;
+  const has = (v) => v !== null && v !== undefined;
+  const kw = (key) => pts.map(({ p }) => p[key]).filter(has).map((v) => v * 1000);
+  const maxW = Math.max(maxPowerW || 0, ...pts.map(({ p }) => p.power_w || 0), ...kw("cap_kw"), ...kw("building_kw"));
   const scaleKw = Math.max(0.5, Math.ceil(maxW / 500) / 2);
+  const yKw = (v) => powerY + powerH - Math.min(1, v / scaleKw) * powerH;
   const power = el("g", { class: "plan-power" }, svg);
   el("rect", { class: "strip-bg", x: m.left, y: powerY, width: plotW, height: powerH, rx: 3 }, power);
+  for (let i = 0; i + 1 < pts.length; i++) {
+    const b = pts[i].p.building_kw;
+    if (!has(b) || b * 1000 < 1) continue;
+    const x0 = x(pts[i].t), x1 = x(pts[i + 1].t);
+    const top = yKw(b);
+    el("rect", { class: "building", x: x0 + 0.5, y: top, width: Math.max(0.5, x1 - x0 - 1), height: Math.max(1, powerY + powerH - top) }, power);
+  }
   for (let i = 0; i + 1 < pts.length; i++) {
     const w = pts[i].p.power_w;
     if (!w || w < 1) continue;
     const hgt = Math.max(1, Math.min(1, w / 1000 / scaleKw) * powerH);
     const x0 = x(pts[i].t), x1 = x(pts[i + 1].t);
     el("rect", { class: "bar", x: x0 + 0.5, y: powerY + powerH - hgt, width: Math.max(0.5, x1 - x0 - 1), height: hgt }, power);
+  }
+  if (pts.some(({ p }) => has(p.cap_kw))) {
+    const capPts = pts.map(({ p, t }, i) => ({ p: { v: i + 1 < pts.length ? p.cap_kw : null }, t }));
+    const capD = stepPath(capPts, "v", x, yKw, to);
+    el("path", { class: "series plan-cap", d: capD, "data-kw": pts.map(({ p }) => p.cap_kw).filter(has).join(" ") }, power);
   }
   const kwTop = el("text", { class: "strip-label", x: m.left - 6, y: powerY + 9, "text-anchor": "end" }, svg);
   kwTop.textContent = scaleKw.toFixed(1);
@@ -416,7 +432,10 @@ function planTipRows(p) {
     ["Highest allowed", has(p.upper_c) ? `${f1(p.upper_c)} °C` : "–"],
     ["Heater", has(p.power_w) ? (p.power_w < 1 ? "off" : `${(p.power_w / 1000).toFixed(2)} kW`) : "–"],
     ["Price", has(p.price_eur_kwh) ? `${p.price_eur_kwh.toFixed(3)} €/kWh` : "–"],
-  ];
+  ].concat(has(p.cap_kw) ? [
+    ["Building", has(p.building_kw) ? `${p.building_kw.toFixed(2)} kW planned` : "–"],
+    ["Building cap", `${p.cap_kw.toFixed(1)} kW`],
+  ] : []);
 }
 
 /// Hover / touch: the nearest point, with a tooltip. The hovered time is kept on the container, so a redraw (with

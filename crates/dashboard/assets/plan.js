@@ -32,6 +32,8 @@ export function planPanel(id, zoneLabel) {
     h("li", {}, h("span", { class: "swatch bound" }), "Lowest allowed (comfort when occupied)"),
     h("li", {}, h("span", { class: "swatch ceiling" }), "Highest allowed (ceiling)"),
     h("li", {}, h("span", { class: "swatch heat" }), "Heater power"),
+    h("li", { "data-field": "legend-building", hidden: true }, h("span", { class: "swatch building" }), "Building power (joint plan)"),
+    h("li", { "data-field": "legend-cap", hidden: true }, h("span", { class: "swatch cap" }), h("span", { "data-field": "cap-range" }, "Building cap")),
     h("li", {}, h("span", { class: "swatch price" }), h("span", { "data-field": "price-range" }, "Price")),
     h("li", {}, h("span", { class: "swatch preheat" }), "Warm-up start"));
   const section = h("section", { class: "panel", id: "plan", "aria-labelledby": "plan-heading" },
@@ -76,9 +78,18 @@ export function planPanel(id, zoneLabel) {
     const source = lastPrices && lastPrices.current_from === "series" ? ` (${lastPrices.stale ? "stale " : ""}feed)` : "";
     setText(section, "price-range", prices.length ? `Price ${Math.min(...prices).toFixed(2)}–${Math.max(...prices).toFixed(2)} €/kWh${source}` : "Price");
     planLegend.hidden = false;
+    const caps = pts.map((p) => p.cap_kw).filter((v) => v !== null && v !== undefined);
+    const building = pts.some((p) => p.building_kw !== null && p.building_kw !== undefined);
+    planLegend.querySelector('[data-field="legend-cap"]').hidden = !caps.length;
+    planLegend.querySelector('[data-field="legend-building"]').hidden = !building;
+    const capRange = caps.length ? `${Math.min(...caps).toFixed(1)}${Math.max(...caps) > Math.min(...caps) ? `–${Math.max(...caps).toFixed(1)}` : ""} kW` : "";
+    setText(section, "cap-range", caps.length ? `Building cap ${capRange}` : "Building cap");
+    const uppers = pts.map((p) => p.upper_c).filter((v) => v !== null && v !== undefined);
     const label = `Plan for ${zoneLabel()} from ${fmtTime(from)} to ${fmtShort(to)}: ` +
       `${preheat === null ? "no warm-up planned" : `warm-up from ${fmtShort(preheat)}`}; planned air ${f1(Math.min(...temps))} to ${f1(Math.max(...temps))} °C; ` +
-      `heating in ${heated} of ${Math.max(0, pts.length - 1)} intervals; ${energyText}, ${costText}.`;
+      `heating in ${heated} of ${Math.max(0, pts.length - 1)} intervals; ${energyText}, ${costText}` +
+      (uppers.length ? `; highest allowed ${f1(Math.min(...uppers))} to ${f1(Math.max(...uppers))} °C` : "") +
+      (caps.length ? `; building cap ${capRange}` : "") + ".";
     HeatChart.renderPlan(planChart, plan, {
       offsetMin: siteOffsetMin(),
       now: serverNow(),

@@ -160,6 +160,10 @@ pub struct ScenarioArgs {
     /// thermostats' on/off timing); the guard holds the full cap.
     #[arg(long, default_value_t = 1.0)]
     pub cap_plan_fraction: f64,
+    /// With `--demand-cap-kw`: the guard's minimum on-time, minutes: a heater it let run keeps its place this long
+    /// against rooms in equal or slightly greater need (0: it may be switched off at the next step).
+    #[arg(long, default_value_t = heating_predict::cap::MIN_RUN.num_minutes())]
+    pub cap_min_run_min: i64,
 }
 
 impl Default for ScenarioArgs {
@@ -253,6 +257,9 @@ impl ScenarioArgs {
             }
             z.preferences.validate().map_err(|e| anyhow::anyhow!("zone {}: {e}", z.profile.name))?;
         }
+        if !(0..=24 * 60).contains(&self.cap_min_run_min) {
+            bail!("--cap-min-run-min must be 0 to 1440");
+        }
         if !(self.cap_plan_fraction > 0.0 && self.cap_plan_fraction <= 1.0) {
             bail!("--cap-plan-fraction must be above 0 and at most 1");
         }
@@ -308,6 +315,7 @@ impl ScenarioArgs {
             demand_cap,
             price_publication_hour: publication,
             cap_plan_fraction: self.cap_plan_fraction,
+            cap_min_run: Duration::minutes(self.cap_min_run_min),
         })
     }
 }

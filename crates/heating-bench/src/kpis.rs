@@ -37,6 +37,9 @@ pub struct ScenarioSettings {
     /// The fraction of the cap the joint plan keeps (with a cap only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cap_plan_fraction: Option<f64>,
+    /// The cap guard's minimum on-time, minutes (with a cap only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap_min_run_min: Option<i64>,
 }
 
 /// Zone parameters as written to `kpis.json`.

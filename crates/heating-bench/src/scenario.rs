@@ -93,6 +93,9 @@ pub struct Scenario {
     /// The joint plan keeps this fraction of the demand cap (headroom for the thermostats' on/off timing, which
     /// the guard absorbs by shedding); the guard holds the full cap.
     pub cap_plan_fraction: f64,
+    /// The cap guard's minimum on-time: a heater it let run keeps its place this long against rooms in equal or
+    /// slightly greater need ([`cap::MIN_RUN`] by default; zero: the rotation may switch it off the next step).
+    pub cap_min_run: Duration,
 }
 
 fn round_to(v: f64, decimals: i32) -> f64 {
@@ -132,6 +135,8 @@ struct ZoneRun {
     waited: u32,
     /// The guard holds the heater off (it would be on).
     shed: bool,
+    /// When the heater last switched on (None while off).
+    on_since: Option<DateTime<Utc>>,
 }
 
 /// Timing of the controller calls.
@@ -229,6 +234,7 @@ pub fn run(
                 desired: Setpoint::from_celsius(z.profile.initial_target_c).context("initial target")?,
                 waited: 0,
                 shed: false,
+                on_since: None,
             })
         })
         .collect::<anyhow::Result<_>>()?;
@@ -377,6 +383,7 @@ pub fn run(
                             quantize(z.room.t_air),
                         ),
                         waited: z.waited,
+                        in_min_run: z.room.heater_on && !z.shed && z.on_since.is_some_and(|t| now - t < sc.cap_min_run),
                     })
                     .collect();
                 let allowed = allocate(&requests, available);
@@ -419,6 +426,9 @@ pub fn run(
             z.room.step(&z.params, &z.thermostat, inputs, step_s);
             if z.room.heater_on {
                 building_w += z.params.heater_power_w;
+            }
+            if z.room.heater_on != was_on {
+                z.on_since = z.room.heater_on.then_some(now);
             }
             if scored {
                 if z.room.heater_on != was_on {
@@ -522,6 +532,7 @@ pub fn run(
         demand_cap: sc.demand_cap.clone(),
         price_publication_hour: sc.price_publication_hour,
         cap_plan_fraction: sc.demand_cap.as_ref().map(|_| sc.cap_plan_fraction),
+        cap_min_run_min: sc.demand_cap.as_ref().map(|_| sc.cap_min_run.num_minutes()),
     };
     Ok((ScenarioResult { scenario: settings, zones: results, total }, timing))
 }

@@ -5,7 +5,9 @@
 //! - [`CapBudget`]: the energy left in the current window; [`CapBudget::available_w`] paces it over the rest of the
 //!   window, so that any set of heaters whose total power stays within it keeps the window's mean under the cap.
 //! - [`allocate`]: given the heaters that want to run, their powers and comfort deficits, which may run within a
-//!   power budget: the largest deficit first, ties to the heater that has waited longest (rotation).
+//!   power budget: the largest deficit first, ties to the heater that has waited longest (rotation); a heater
+//!   that started less than [`MIN_RUN`] ago keeps its place unless a room in clearly greater need waits
+//!   ([`KEEP_K`]), so that the rotation does not switch relays every round.
 //!
 //! The predictive strategy plans within the cap (one LP over the zones, [`crate::control::building`]); the others
 //! do not know it. Either way the heaters' own thermostats switch, so a guard calls [`allocate`] every few
@@ -165,6 +167,17 @@ fn window_start(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or(at)
 }
 
+/// The minimum on-time of a heater the guard lets run: within it, the heater keeps its place in the allocation
+/// (while its thermostat wants heat and the budget allows) against rooms in equal or slightly greater need. Ten
+/// minutes: at most six shed-and-release cycles an hour, the cycle rate of ordinary room thermostats (3 to 6 per
+/// hour), and shorter than the 15-minute window, so that a room kept waiting gets its turn within a window or two.
+pub const MIN_RUN: Duration = Duration::minutes(10);
+
+/// How much further below its comfort (K) a waiting room must be to take the place of a heater within its minimum
+/// on-time: more than the thermostat's whole switching band (2 × 0.3 K), so that rooms cycling normally do not
+/// preempt each other, while a room at its comfort floor (which callers rank by a larger deficit) still does.
+pub const KEEP_K: f64 = 0.7;
+
 /// One heater's request to the cap guard.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HeaterRequest {
@@ -177,18 +190,25 @@ pub struct HeaterRequest {
     /// How long it has been kept off while wanting to run (any unit, e.g. guard rounds); the longest waiting goes
     /// first among equal deficits.
     pub waited: u32,
+    /// It runs now with the guard's leave and started less than [`MIN_RUN`] ago: it ranks as if its deficit were
+    /// [`KEEP_K`] larger.
+    pub in_min_run: bool,
 }
 
 /// Which heaters may run within `available_w`: those that want to, largest comfort deficit first (deficits
-/// compared to 0.1 K, so near-equal rooms take turns), then the longest waiting, then the order given; each one
-/// that fits is allowed (a smaller heater may still fit after a larger one did not).
+/// compared to 0.1 K, so near-equal rooms take turns; a heater within its minimum on-time counts [`KEEP_K`] more),
+/// then the longest waiting, then the order given; each one that fits is allowed (a smaller heater may still fit
+/// after a larger one did not).
 #[must_use]
 pub fn allocate(requests: &[HeaterRequest], available_w: f64) -> Vec<bool> {
     let mut order: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].wants_on).collect();
-    let bucket = |d: f64| if d.is_finite() { (d * 10.0).round() as i64 } else { i64::MIN };
+    let rank = |r: &HeaterRequest| {
+        let d = r.deficit_k + if r.in_min_run { KEEP_K } else { 0.0 };
+        if d.is_finite() { (d * 10.0).round() as i64 } else { i64::MIN }
+    };
     order.sort_by(|&a, &b| {
         let (ra, rb) = (&requests[a], &requests[b]);
-        bucket(rb.deficit_k).cmp(&bucket(ra.deficit_k)).then(rb.waited.cmp(&ra.waited)).then(a.cmp(&b))
+        rank(rb).cmp(&rank(ra)).then(rb.waited.cmp(&ra.waited)).then(a.cmp(&b))
     });
     let mut allowed = vec![false; requests.len()];
     let mut left = available_w;
@@ -211,7 +231,7 @@ mod tests {
     }
 
     fn req(power_w: f64, deficit_k: f64, waited: u32) -> HeaterRequest {
-        HeaterRequest { power_w, wants_on: true, deficit_k, waited }
+        HeaterRequest { power_w, wants_on: true, deficit_k, waited, in_min_run: false }
     }
 
     #[test]
@@ -243,6 +263,58 @@ mod tests {
             }
         }
         assert_eq!(ran, [10, 10, 10]);
+    }
+
+    /// Three rooms that want heat all the time, room for one, one-minute rounds over two hours: how often a heater
+    /// is switched on or off, and how many rounds each ran, with or without the minimum on-time.
+    fn rotate(min_run: bool) -> (u32, [u32; 3]) {
+        let mut waited = [0u32; 3];
+        let mut started: [Option<u32>; 3] = [None; 3];
+        let (mut switches, mut ran) = (0, [0u32; 3]);
+        // Deficits move with the heating: a running room warms 0.05 K a minute, a waiting one cools 0.01 K.
+        let mut deficit = [0.3, 0.35, 0.4];
+        for round in 0..120u32 {
+            let r: Vec<_> = (0..3)
+                .map(|i| HeaterRequest {
+                    in_min_run: min_run && started[i].is_some_and(|s| round - s < MIN_RUN.num_minutes() as u32),
+                    ..req(1000.0, deficit[i], waited[i])
+                })
+                .collect();
+            let a = allocate(&r, 1000.0);
+            assert_eq!(a.iter().filter(|x| **x).count(), 1);
+            for i in 0..3 {
+                if a[i] != started[i].is_some() {
+                    switches += 1;
+                }
+                if a[i] {
+                    started[i] = started[i].or(Some(round));
+                    waited[i] = 0;
+                    ran[i] += 1;
+                    deficit[i] -= 0.05;
+                } else {
+                    started[i] = None;
+                    waited[i] += 1;
+                    deficit[i] += 0.01;
+                }
+            }
+        }
+        (switches, ran)
+    }
+
+    #[test]
+    fn a_heater_keeps_its_place_for_its_minimum_on_time() {
+        let (churn, _) = rotate(false);
+        let (calm, ran) = rotate(true);
+        // Every turn lasts at least MIN_RUN: at most one switch-on (and one switch-off) per 10 rounds.
+        assert!(calm <= 2 * 120 / 10 + 1, "{calm} switches with the minimum on-time");
+        assert!(churn >= 2 * calm, "{churn} switches without against {calm} with");
+        // Still fair: each room runs about a third of the time.
+        assert!(ran.iter().all(|&n| (30..=50).contains(&n)), "{ran:?}");
+        // A room at its comfort floor (ranked 10 K + its deficit by the callers) still takes the place at once.
+        let locked = HeaterRequest { in_min_run: true, ..req(1000.0, 0.2, 0) };
+        assert_eq!(allocate(&[locked, req(1000.0, 10.1, 0)], 1000.0), vec![false, true]);
+        // A room in slightly greater need waits.
+        assert_eq!(allocate(&[locked, req(1000.0, 0.8, 5)], 1000.0), vec![true, false]);
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct GuardZone {
     pub shed: bool,
     /// The device's target when the guard held it off (restored if the controller has not decided one).
     pub before: Option<heating_core::units::Setpoint>,
+    /// When a reading first showed the heater on since it was last seen off (None while off): its minimum on-time
+    /// ([`heating_predict::cap::MIN_RUN`]) counts from here.
+    pub on_since: Option<DateTime<Utc>>,
 }
 
 /// The guard's state.
@@ -110,6 +113,12 @@ impl DemandState {
     #[must_use]
     pub fn is_shed(&self, zone: ZoneId) -> bool {
         self.guard().zones.get(&zone).is_some_and(|z| z.shed)
+    }
+
+    /// The latest joint plan's summary.
+    #[must_use]
+    pub fn joint(&self) -> Option<JointSummary> {
+        self.joint.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub fn set_joint(&self, joint: Option<JointSummary>) {

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path};
 use super::model::ModelSourceOut;
-use crate::services::models::{self, ZonePlan};
+use crate::services::models::{self, PlanDemand, ZonePlan};
 use crate::state::AppState;
 use crate::storage::ZoneId;
 use crate::time::{serialize_opt_rfc3339, serialize_rfc3339};
@@ -42,6 +42,12 @@ pub struct PlanPointOut {
     pub power_w: Option<f64>,
     /// Electricity price from `at` to the next point, €/kWh; null at the last point.
     pub price_eur_kwh: Option<f64>,
+    /// The building demand cap in force from `at` to the next point (the lowest during the step), kW; null
+    /// without `DEMAND_CAP_KW` and at the last point.
+    pub cap_kw: Option<f64>,
+    /// The building's planned power (all predictive zones, the joint plan under the cap) from `at` to the next
+    /// point, kW; null without a cap, when the plan was not made jointly, and at the last point.
+    pub building_kw: Option<f64>,
 }
 
 /// A zone's current plan.
@@ -92,18 +98,25 @@ pub struct ZonePlanOut {
     )
 )]
 async fn zone_plan(State(state): State<AppState>, Path(id): Path<ZoneId>) -> Result<Json<ZonePlanOut>, ApiError> {
-    let ZonePlan { zone_id, strategy, plan, assumptions } = models::zone_plan(&state, id).await?;
+    let ZonePlan { zone_id, strategy, plan, assumptions, demand } = models::zone_plan(&state, id).await?;
     let (plan, reason) = match plan {
-        Ok((plan, source, prices)) => (Some(plan_out(&plan, source, &prices)), None),
+        Ok((plan, source, prices)) => (Some(plan_out(&plan, source, &prices, demand.as_ref())), None),
         Err(why) => (None, Some(why)),
     };
     Ok(Json(ZonePlanOut { zone_id, strategy: strategy.as_str().to_string(), plan, reason, assumptions }))
 }
 
-/// The plan as points, each with the price of its step.
-fn plan_out(plan: &PlanSummary, model_source: ModelSource, prices: &PriceProfile) -> PlanOut {
+/// The plan as points, each with the price of its step (and the building cap and planned building power).
+fn plan_out(
+    plan: &PlanSummary,
+    model_source: ModelSource,
+    prices: &PriceProfile,
+    demand: Option<&PlanDemand>,
+) -> PlanOut {
     let step = Duration::seconds(plan.step_s);
     let n = plan.power_w.len();
+    let caps = demand.map(|d| d.cap.series(plan.made_at, step, n));
+    let per = caps.as_ref().map_or(1, |(per, _)| (*per).max(1));
     let points = plan
         .temp_c
         .iter()
@@ -117,6 +130,8 @@ fn plan_out(plan: &PlanSummary, model_source: ModelSource, prices: &PriceProfile
                 upper_c: k.checked_sub(1).and_then(|i| plan.upper_c.get(i)).copied(),
                 power_w: plan.power_w.get(k).copied(),
                 price_eur_kwh: (k < n).then(|| prices.mean_over(at, step)),
+                cap_kw: caps.as_ref().filter(|_| k < n).and_then(|(_, w)| w.get(k / per)).map(|w| w / 1000.0),
+                building_kw: demand.filter(|_| k < n).and_then(|d| d.building_w.get(k / per)).map(|w| w / 1000.0),
             }
         })
         .collect();

@@ -1,8 +1,8 @@
 //! The demand cap's guard, run at the end of every poll cycle when `DEMAND_CAP_KW` is set: it adds the energy
 //! each heater used since its last reading (register 4, the energy counter) to the current 15-minute window's
 //! budget, paces what is left of it over what is left of the window ([`CapBudget::available_w`]), and lets the
-//! heaters that want heat share that power ([`allocate`]: largest comfort deficit first, then the one that waited
-//! longest). A denied heater gets the zone's `min_temp` as target, written through
+//! heaters that want heat share that power ([`allocate`]: rooms at their comfort floor first, then the one that
+//! waited longest; a heater running for less than [`MIN_RUN`] keeps its place unless a room at its floor waits). A denied heater gets the zone's `min_temp` as target, written through
 //! [`crate::fleet::dispatch::send_target`] (source `control`, reason "demand cap: …", so every write has its command
 //! row); when it is allowed again the controller's target is written back. While a zone is held off the control job
 //! leaves its target to the guard.
@@ -12,7 +12,7 @@
 
 use chrono::Duration;
 use heating_core::units::Setpoint;
-use heating_predict::cap::{HeaterRequest, allocate};
+use heating_predict::cap::{HeaterRequest, MIN_RUN, allocate};
 
 use crate::state::AppState;
 use crate::strategy::HYSTERESIS_K;
@@ -46,6 +46,7 @@ pub async fn guard_once(state: &AppState) -> (usize, usize) {
                 continue;
             }
             z.last_energy = Some((*at, s.energy_wh));
+            z.on_since = if s.heater_on { z.on_since.or(Some(*at)) } else { None };
             if let Some((t, wh)) = last {
                 // A counter that went back (device reset) counts nothing.
                 let used_wh = s.energy_wh.saturating_sub(wh);
@@ -71,11 +72,15 @@ pub async fn guard_once(state: &AppState) -> (usize, usize) {
                 s.heater_on || air < own.celsius() - HYSTERESIS_K + 0.05
             };
             let floor = if s.occupied { prefs.occupied_temp - 0.5 } else { prefs.unoccupied_temp };
+            // A room at its floor (within 0.1 K) is losing comfort: it goes first, and takes the place of a heater
+            // within its minimum on-time; the others rank equal (0) and take turns.
+            let deficit_k = if floor - air > -0.1 { 10.0 + (floor - air).max(0.0) } else { 0.0 };
             requests.push(HeaterRequest {
                 power_w: f64::from(s.heater_power_w),
                 wants_on,
-                deficit_k: (floor - air).max(0.0),
+                deficit_k,
                 waited: z.waited,
+                in_min_run: s.heater_on && !z.shed && z.on_since.is_some_and(|t| now - t < MIN_RUN),
             });
             who.push((rt.clone(), *s, own, prefs.min_temp, wants_on));
         }

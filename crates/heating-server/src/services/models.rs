@@ -73,6 +73,18 @@ pub struct ZonePlan {
     pub plan: Result<(PlanSummary, ModelSource, PriceProfile), String>,
     /// What the controller assumed where the device has no measurement.
     pub assumptions: Vec<String>,
+    /// The building demand cap (`DEMAND_CAP_KW`) and, when this plan was made in the joint plan under it, the
+    /// building power that plan has per 15-minute step, W; `None` without a cap.
+    pub demand: Option<PlanDemand>,
+}
+
+/// The building demand cap as a zone's plan shows it.
+#[derive(Debug, Clone)]
+pub struct PlanDemand {
+    pub cap: heating_predict::cap::DemandCap,
+    /// The joint plan's building power per step from the plan's start (steps of the plan's length), W; empty when
+    /// the plan was not made jointly (no joint plan at that run, or it failed).
+    pub building_w: Vec<f64>,
 }
 
 /// The predictive controller's current plan for the zone (24 hours in 15-minute steps). Only the `predictive`
@@ -81,7 +93,19 @@ pub async fn zone_plan(state: &AppState, id: ZoneId) -> Result<ZonePlan, Service
     let zone = require_zone(state, id).await?;
     let strategy = zone_strategy(&zone.preferences, state.config.control_strategy());
     let assumptions = assumptions_of(state, id);
-    let answer = |plan| Ok(ZonePlan { zone_id: id, strategy, plan, assumptions: assumptions.clone() });
+    let demand = |made_at: Option<DateTime<Utc>>| {
+        let cap = state.demand.cap()?.clone();
+        let joint = state.demand.joint();
+        let building_w = joint
+            .filter(|j| j.error.is_none() && Some(j.made_at) == made_at && !j.zones.is_empty())
+            .map(|j| j.building_w)
+            .unwrap_or_default();
+        Some(PlanDemand { cap, building_w })
+    };
+    let answer = |plan: Result<(PlanSummary, ModelSource, PriceProfile), String>| {
+        let made_at = plan.as_ref().ok().map(|(p, _, _)| p.made_at);
+        Ok(ZonePlan { zone_id: id, strategy, plan, assumptions: assumptions.clone(), demand: demand(made_at) })
+    };
     if strategy != Strategy::Predictive {
         return answer(Err(format!(
             "the {strategy} strategy does not plan ahead; the predictive one does (the zone's control_strategy \

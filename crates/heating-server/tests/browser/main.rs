@@ -4,10 +4,11 @@
 //! Needs the Debian packages `chromium` and `chromium-driver`; without them the test fails and says how to
 //! install them. `refresh_screenshots` (ignored by default) rewrites the README's screenshots under `docs/`:
 //! `cargo test -p heating-server --test browser -- --ignored`. `signin.rs`: the same demo with `--auth`, signed in
-//! as a viewer and as an operator.
+//! as a viewer and as an operator. `grid.rs`: the plan chart with comfort ceilings and a building demand cap.
 
 mod alerts;
 mod demo;
+mod grid;
 mod scale;
 mod signin;
 mod webdriver;

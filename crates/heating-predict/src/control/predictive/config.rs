@@ -54,6 +54,13 @@ pub struct PredictiveConfig {
     pub comfort_band_k: f64,
     pub objective: Objective,
     /// Added to the price in the cost objective, €/kWh: trades some cost for less energy (0: pure cost).
+    ///
+    /// It is not money: it makes every kWh look dearer by the same amount, so cheap hours look less cheap against
+    /// dear ones and heat stored for a price peak (paid for in extra losses) less worth it. The default, 0.10, was
+    /// chosen on the benchmark's hold-out seeds 2 and 3 (not on seed 1, where the acceptance rows are measured):
+    /// the lower of 0.10 and 0.20 that keeps the headline scenario's energy within 1.05 × the least-energy
+    /// optimum on both (1.046 / 1.044, cost 1.026 / 1.027; with 0.20: 1.036 / 1.035, cost 1.037 / 1.036), which
+    /// with comfort ceilings of 24/22 °C also costs less (seed 2: 1.030 against 1.052 × the optimum).
     pub energy_weight_eur_kwh: f64,
     /// Penalty on planned shortfall, € per K·h.
     pub shortfall_penalty_eur_per_kh: f64,
@@ -76,7 +83,7 @@ impl Default for PredictiveConfig {
             storage_band_k: 0.0,
             comfort_band_k: 0.5,
             objective: Objective::Cost,
-            energy_weight_eur_kwh: 0.2,
+            energy_weight_eur_kwh: 0.1,
             shortfall_penalty_eur_per_kh: 50.0,
         }
     }
