@@ -8,6 +8,7 @@
 pub mod control;
 pub mod guard;
 pub mod learn;
+pub mod leases;
 pub mod maintenance;
 pub mod poll;
 

@@ -9,11 +9,11 @@ use zone_client::Endpoint;
 
 use super::{AppState, ServiceError, require_zone};
 use crate::config::MaintenanceJob;
-use crate::fleet::{Live, endpoint_of};
+use crate::fleet::{Live, LiveReading, endpoint_of};
 use crate::learning::model_in_use;
 use crate::metrics::DatabaseStats;
 use crate::state::{ControlReport, LearnReport, MaintenanceRecord, PollReport};
-use crate::storage::{Zone, ZoneId};
+use crate::storage::{InstanceRecord, Zone, ZoneId};
 use crate::strategy::zone_strategy;
 
 /// The whole building now.
@@ -39,6 +39,55 @@ pub struct Status {
     /// Rows and bytes per table as last read (`None` until the first reading, which `/status` starts but does not
     /// wait for) and how old they are.
     pub database: Option<(std::time::Duration, DatabaseStats)>,
+    /// Every instance serving this database (one on SQLite: this one), by id.
+    pub instances: Vec<InstanceNow>,
+}
+
+/// A server instance: its heartbeat and the zones it holds.
+#[derive(Debug, Clone)]
+pub struct InstanceNow {
+    pub record: InstanceRecord,
+    /// The instance answering.
+    pub this: bool,
+}
+
+/// The instances: from their heartbeat rows (PostgreSQL), or this one alone.
+async fn instances_now(state: &AppState) -> Result<Vec<InstanceNow>, ServiceError> {
+    let me = state.fleet.identity();
+    if !state.fleet.is_shared() {
+        let now = state.clock.now();
+        let record = InstanceRecord {
+            id: me.id.clone(),
+            name: me.name.clone(),
+            advertised_url: me.advertised_url.clone(),
+            started_at: now,
+            heartbeat_at: now,
+            zones_held: i64::try_from(state.fleet.len()).unwrap_or(i64::MAX),
+            alive: true,
+        };
+        return Ok(vec![InstanceNow { record, this: true }]);
+    }
+    let rows = state.storage.list_instances(state.config.instances.lease_period()).await?;
+    Ok(rows.into_iter().map(|record| InstanceNow { this: record.id == me.id, record }).collect())
+}
+
+/// Zones another instance polls: their newest stored reading stands for the live one.
+async fn readings_from_storage(state: &AppState, zones: &mut [ZoneStatus]) -> Result<(), ServiceError> {
+    if !state.fleet.is_shared() {
+        return Ok(());
+    }
+    let elsewhere: Vec<ZoneId> =
+        zones.iter().filter(|z| z.endpoint.is_some() && !state.fleet.acts_on(z.zone.id)).map(|z| z.zone.id).collect();
+    if elsewhere.is_empty() {
+        return Ok(());
+    }
+    let latest = state.storage.latest_readings(&elsewhere).await?;
+    for reading in latest {
+        if let Some(z) = zones.iter_mut().find(|z| z.zone.id == reading.zone_id) {
+            z.live.reading = LiveReading::from_stored(&reading);
+        }
+    }
+    Ok(())
 }
 
 /// A maintenance job: its schedule, next and last run.
@@ -156,14 +205,19 @@ fn zone_now(state: &AppState, zone: Zone, default_strategy: Strategy) -> ZoneSta
 /// The status of one zone (`NotFound` if there is none).
 pub async fn zone_status(state: &AppState, id: ZoneId) -> Result<ZoneStatus, ServiceError> {
     let zone = require_zone(state, id).await?;
-    Ok(zone_now(state, zone, state.config.control_strategy()))
+    let mut zones = [zone_now(state, zone, state.config.control_strategy())];
+    readings_from_storage(state, &mut zones).await?;
+    let [zone] = zones;
+    Ok(zone)
 }
 
 /// The live status of every zone, the jobs and the weather.
 pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
     let zones = state.storage.list_zones().await?;
     let default_strategy = state.config.control_strategy();
-    let zones = zones.into_iter().map(|zone| zone_now(state, zone, default_strategy)).collect();
+    let mut zones: Vec<_> = zones.into_iter().map(|zone| zone_now(state, zone, default_strategy)).collect();
+    readings_from_storage(state, &mut zones).await?;
+    let instances = instances_now(state).await?;
     let now = state.clock.now();
     Ok(Status {
         now,
@@ -181,5 +235,6 @@ pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
         demand: state.demand.now(now),
         maintenance: maintenance_now(state, now),
         database: super::metrics::database_stats_now(state),
+        instances,
     })
 }

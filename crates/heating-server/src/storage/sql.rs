@@ -130,6 +130,7 @@ macro_rules! columns {
 }
 
 mod export;
+pub(crate) mod leases;
 
 impl Storage {
     /// Applies pending migrations. [`Storage::connect`] already does; running it again changes nothing.
