@@ -23,6 +23,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 mod access;
 mod history;
+mod leases;
 mod lifecycle;
 mod rollups;
 mod stats;
