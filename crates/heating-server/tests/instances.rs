@@ -428,3 +428,93 @@ fn a_second_server_on_one_sqlite_file_is_refused() {
     let again = Instance::start("again", &url, dir.path());
     assert!(again.log().contains("listening on"));
 }
+
+/// A zone taken over is first polled once its previous owner's last reading is 0.6 interval old (never twice in
+/// an interval); a lease lost behind the instance's back stops its writes before anything is recorded or sent.
+#[tokio::test]
+async fn a_zone_taken_over_waits_for_its_previous_reading_and_a_lost_lease_stops_writes() {
+    let db = TestDatabase::create().await;
+    let url = db.url.clone();
+    let db_url = db.url.clone();
+    let outcome = tokio::spawn(async move {
+        let config = heating_server::Config {
+            poll_interval_secs: Some(1.0),
+            modbus_timeout_ms: 100,
+            instances: heating_server::config::InstanceSettings {
+                instance_id: Some("heir".into()),
+                lease_period_ms: Some(2000),
+                ..Default::default()
+            },
+            ..heating_server::Config::with_database_url(url)
+        };
+        let app = heating_server::build(config).await.unwrap();
+        let state = app.state().clone();
+        let fields = ZoneFields {
+            name: ZoneName::parse("taken over").unwrap(),
+            preferences: Preferences::default(),
+            modbus_host: ModbusHost::parse("127.0.0.1").unwrap(),
+            modbus_port: NonZeroU16::new(9),
+            modbus_unit_id: 1,
+            device_profile: "heating-sim".into(),
+            rated_power_w: None,
+        };
+        let zone = state.storage.create_zone(&fields, chrono::Utc::now()).await.unwrap().id;
+        // The previous owner's last reading, just now.
+        let last = chrono::Utc::now();
+        let reading = heating_server::storage::NewReading {
+            zone_id: zone,
+            ts: last,
+            temperature: 20.0,
+            target_temp: Some(21.0),
+            occupancy: true,
+            heater_on: Some(false),
+            energy_wh: Some(10),
+            outdoor_temp: None,
+            estimated: heating_server::storage::Estimated::NONE,
+        };
+        state.storage.insert_reading(&reading).await.unwrap();
+        heating_server::jobs::leases::join(&state).await.unwrap();
+        let tick = heating_server::jobs::leases::lease_tick(&state).await.unwrap();
+        assert_eq!((tick.taken, tick.held, tick.live_instances), (1, 1, 1));
+        let after = state.fleet.poll_after(zone).expect("waits");
+        let off = (after - last - chrono::Duration::milliseconds(600)).num_milliseconds();
+        assert!(off.abs() <= 1, "poll after {after}, last reading {last}");
+        let report = heating_server::jobs::poll_once(&state).await;
+        assert_eq!(report.zones, 0, "not polled half an interval after the previous owner's reading");
+        tokio::time::sleep((after - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50)).await;
+        let report = heating_server::jobs::poll_once(&state).await;
+        assert_eq!(report.zones, 1, "polled once its previous reading is old enough");
+        // The fence: a lease lost meanwhile (here: taken by another instance behind this one's back) stops a
+        // write before anything is recorded or sent.
+        let pool = PgPool::connect(&db_url).await.unwrap();
+        sqlx::query("UPDATE zone_leases SET instance_id = 'thief', epoch = epoch + 1000").execute(&pool).await.unwrap();
+        let runtime = state.fleet.get(zone).unwrap();
+        assert!(state.fleet.acts_on(zone), "this instance still believes it holds the zone");
+        let target = heating_core::units::Setpoint::from_celsius(22.0).unwrap();
+        let sent = heating_server::fleet::dispatch::send_target(
+            &state.storage,
+            &*state.clock,
+            &runtime,
+            target,
+            heating_server::storage::CommandSource::Control,
+            None,
+            "control",
+        )
+        .await;
+        assert!(matches!(sent, Err(heating_server::fleet::dispatch::SendError::NotOwner)), "{sent:?}");
+        let (commands,): (i64,) = sqlx::query_as("SELECT count(*) FROM commands").fetch_one(&pool).await.unwrap();
+        assert_eq!(commands, 0, "nothing recorded, nothing sent");
+        let tick = heating_server::jobs::leases::lease_tick(&state).await.unwrap();
+        assert_eq!((tick.lost, tick.held), (1, 0));
+        assert!(!state.fleet.acts_on(zone));
+        pool.close().await;
+        heating_server::jobs::leases::leave(&state).await;
+        assert!(state.fleet.owned().is_empty());
+        state.storage.close().await;
+    })
+    .await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
