@@ -85,6 +85,8 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
         metrics.clone(),
         profiles.clone(),
         identity,
+        // Real time, as the PostgreSQL heartbeats (not a step of the server clock, which tests count).
+        chrono::Utc::now(),
     ));
     Ok(App {
         maintenance: jobs::Trigger::ServerClock,

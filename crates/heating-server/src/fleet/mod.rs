@@ -275,8 +275,9 @@ pub struct Fleet {
     metrics: Arc<Metrics>,
     /// The profiles zones name.
     profiles: Arc<ProfileRegistry>,
-    /// Who this instance is.
+    /// Who this instance is, and since when it runs (real time).
     identity: InstanceIdentity,
+    started_at: DateTime<Utc>,
     instance: Arc<str>,
     /// Which zones this instance acts on (shared with the runtimes).
     leases: Arc<RwLock<Leases>>,
@@ -295,8 +296,10 @@ impl Fleet {
         metrics: Arc<Metrics>,
         profiles: Arc<ProfileRegistry>,
         identity: InstanceIdentity,
+        started_at: DateTime<Utc>,
     ) -> Self {
         Self {
+            started_at,
             instance: Arc::from(identity.id.as_str()),
             identity,
             leases: Arc::new(RwLock::new(Leases::default())),
@@ -406,6 +409,12 @@ impl Fleet {
     #[must_use]
     pub fn identity(&self) -> &InstanceIdentity {
         &self.identity
+    }
+
+    /// When this instance started (real time).
+    #[must_use]
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
     }
 
     /// From now on this instance acts only on the zones it holds a lease of (none yet); writes need `write_margin`

@@ -64,6 +64,12 @@ pub async fn join(state: &AppState) -> anyhow::Result<()> {
     }
     // Leases of an earlier run under this id (killed) are not ours any more: released, epochs start anew.
     state.storage.release_leases(&me.id, None).await?;
+    if state.demand.cap().is_some() {
+        tracing::warn!(
+            "DEMAND_CAP_KW with several instances: each instance's guard counts only the zones it holds; run one \
+             instance (or none with a cap) until the cap is shared"
+        );
+    }
     state.fleet.share_by_leases(margin);
     state.storage.heartbeat(me, 0, period * 10).await?;
     tracing::info!(instance = %me.id, lease_period = ?period, "sharing the zones with other instances by leases");

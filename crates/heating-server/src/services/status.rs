@@ -60,7 +60,7 @@ async fn instances_now(state: &AppState) -> Result<Vec<InstanceNow>, ServiceErro
             id: me.id.clone(),
             name: me.name.clone(),
             advertised_url: me.advertised_url.clone(),
-            started_at: now,
+            started_at: state.fleet.started_at(),
             heartbeat_at: now,
             zones_held: i64::try_from(state.fleet.len()).unwrap_or(i64::MAX),
             alive: true,
