@@ -25,7 +25,7 @@ use crate::prices::PriceService;
 use crate::profiles::ProfileRegistry;
 use crate::server::{self, Limits};
 use crate::state::{AppState, JobReports, SignInFailures};
-use crate::storage::Storage;
+use crate::storage::{InstanceIdentity, Storage};
 
 /// A built application, ready to run.
 #[derive(Debug)]
@@ -81,11 +81,19 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
     let demand = Arc::new(DemandState::new(cap));
     let sign_ins = Arc::new(SignInFailures::new(config.auth.sign_in_failures_per_minute));
     let metrics = Arc::new(Metrics::new());
+    let identity = InstanceIdentity {
+        id: config.instances.resolve_id(),
+        name: config.instances.resolve_name(),
+        advertised_url: config.instances.advertised_url.clone(),
+    };
     let fleet = Arc::new(Fleet::new(
         config.link_config(),
         config.auth.device_networks.clone(),
         metrics.clone(),
         profiles.clone(),
+        identity,
+        // Real time, as the PostgreSQL heartbeats (not a step of the server clock, which tests count).
+        chrono::Utc::now(),
     ));
     Ok(App {
         maintenance: jobs::Trigger::ServerClock,
@@ -105,6 +113,41 @@ pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Res
             alerts: Arc::new(alerts),
         },
     })
+}
+
+/// The file of an SQLite database URL (`sqlite://PATH?…`, `sqlite:PATH`); `None` for PostgreSQL and in-memory
+/// databases.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:" && !url.contains("mode=memory")).then(|| path.into())
+}
+
+/// Takes the exclusive lock of `<database>.lock` beside the SQLite file, or fails naming the file: another server
+/// runs on it. The OS releases the lock when the process ends, however it ends (`kill -9` included).
+fn lock_database_file(db: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let path = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another heating-server is running on the SQLite database {} (its lock {} is held); SQLite mode is \
+             single-instance: stop the other one, or use PostgreSQL to run several instances",
+            db.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::Error::new(e).context(format!("cannot lock {}", path.display())))
+        }
+    }
 }
 
 /// Runs a job loop until `stop`; if it panics (a bug), logs the panic and starts it again a second later, so one
@@ -150,7 +193,31 @@ impl App {
         let addr = listener.local_addr().context("listener has no local address")?;
         self.state.config.auth.check_exposure(addr).map_err(anyhow::Error::msg)?;
         let stop = CancellationToken::new();
+        // Cancelled at the shutdown signal (before running requests finish): the zone leases are handed over then.
+        let leaving = CancellationToken::new();
+        let shutdown = {
+            let leaving = leaving.clone();
+            async move {
+                shutdown.await;
+                leaving.cancel();
+            }
+        };
+        // SQLite: one running server per database file (the lock is the OS's: gone with the process).
+        let _file_lock = match sqlite_path(&self.state.config.database_url) {
+            Some(path) => Some(lock_database_file(&path)?),
+            _ => None,
+        };
         let mut tasks = JoinSet::new();
+        let shared = self.state.storage.shares_instances() && !self.state.config.background_jobs_disabled;
+        if shared {
+            jobs::leases::join(&self.state).await?;
+            // The first round before the poller starts, so that it has its zones at its first cycle.
+            jobs::leases::lease_tick(&self.state).await.context("cannot take zone leases")?;
+            let leaving = leaving.clone();
+            tasks.spawn(supervise("leases", self.state.clone(), stop.clone(), move |state, stop| {
+                jobs::leases::run_leases(state, stop, leaving.clone())
+            }));
+        }
         if !self.state.config.background_jobs_disabled {
             tasks.spawn(supervise("poller", self.state.clone(), stop.clone(), jobs::run_poller));
             tasks.spawn(supervise("control", self.state.clone(), stop.clone(), jobs::run_control));

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod control;
 pub mod guard;
 pub mod learn;
+pub mod leases;
 pub mod maintenance;
 pub mod poll;
 

@@ -19,6 +19,7 @@
 //! | retention flags | `RETENTION_RAW`, `RETENTION_MINUTE`, `RETENTION_QUARTER`, `RETENTION_HOUR`, `RETENTION_COMMANDS`, `RETENTION_AUDIT`, `RETENTION_BATCH_ROWS` | see `RetentionSettings` (raw 30 days, 1-minute rollups 1 year, the rest forever) |
 //! | maintenance flags | `MAINTENANCE_RETENTION_CRON`, `MAINTENANCE_OCCUPANCY_CRON`, `MAINTENANCE_DB_CHECK_CRON`, `MAINTENANCE_ROLLUP_REBUILD_CRON`, `MAINTENANCE_ROLLUP_REBUILD_DAYS` | see `MaintenanceSettings` (cron, six fields, seconds first, UTC) |
 //! | alert flags | `ALERT_*` (rules' delays and thresholds, `ALERT_WEBHOOK_URL` and its retry policy) | see `AlertSettings` (every rule on, no webhook) |
+//! | instance flags | `INSTANCE_ID`, `INSTANCE_NAME`, `ADVERTISED_URL`, `LEASE_PERIOD_MS`, `FORWARD_TIMEOUT_MS` | see `InstanceSettings` (PostgreSQL: several instances share the zones by leases) |
 //! | MQTT flags | `MQTT_URL`, `MQTT_USERNAME`, `MQTT_PASSWORD`, `MQTT_CA_FILE`, `MQTT_CLIENT_ID`, `MQTT_TOPIC_PREFIX`, `MQTT_DISCOVERY_PREFIX`, `MQTT_HOLD_MINUTES` | see `MqttSettings` (off unless `MQTT_URL` is set) |
 //!
 //! The `demo` subcommand (in the binary) fills the intervals and the strategy left unset with its own defaults.
@@ -30,6 +31,7 @@ mod alerts;
 mod auth;
 mod demand;
 mod hosts;
+mod instances;
 mod limits;
 mod maintenance;
 mod mqtt;
@@ -46,6 +48,7 @@ pub use self::alerts::{AlertSettings, AlertThresholds, WebhookSettings, shown_ur
 pub use self::auth::{AuthSettings, DEFAULT_SIGN_IN_FAILURES_PER_MINUTE, DeviceNetworks};
 pub use self::demand::DemandSettings;
 pub use self::hosts::{AllowedHosts, HostSettings};
+pub use self::instances::{DEFAULT_LEASE_PERIOD_MS, InstanceSettings};
 pub use self::limits::LimitSettings;
 pub use self::maintenance::{CronSchedule, JobSchedule, MaintenanceJob, MaintenanceSettings, parse_cron_or_off};
 pub use self::mqtt::{MqttSettings, MqttUrl};
@@ -148,6 +151,7 @@ pub struct Config {
     pub maintenance: MaintenanceSettings,
     #[command(flatten)]
     pub alerts: AlertSettings,
+    pub instances: InstanceSettings,
     /// Run without the poller and the control job (API only). Not a flag: for tests and tools.
     #[arg(skip)]
     pub background_jobs_disabled: bool,
@@ -256,6 +260,7 @@ impl Default for Config {
             retention: RetentionSettings::default(),
             maintenance: MaintenanceSettings::default(),
             alerts: AlertSettings::default(),
+            instances: InstanceSettings::default(),
             background_jobs_disabled: false,
         }
     }
@@ -287,6 +292,7 @@ impl fmt::Debug for Config {
             .field("retention", &self.retention)
             .field("maintenance", &self.maintenance)
             .field("alerts", &self.alerts)
+            .field("instances", &self.instances)
             .finish()
     }
 }

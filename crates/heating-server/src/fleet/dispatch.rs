@@ -2,14 +2,15 @@
 //! it: log the command as `pending`, write it over the zone's persistent link, read it back, and mark the command
 //! `confirmed` or `failed` with the error. Nothing is sent without a row, and no row stays `pending` after an
 //! answer (or the lack of one). The write goes through the zone's device profile: its function (FC06, FC16, FC05),
-//! the target rounded to its step, confirmed within half a step.
+//! the target rounded to its step, confirmed within half a step. With several instances (PostgreSQL), only the
+//! holder of the zone's lease writes, and only while the database confirms its lease epoch ([`Fence`]).
 
 use heating_core::clock::Clock;
 use heating_core::units::Setpoint;
 use zone_client::ZoneError;
 
-use super::ZoneRuntime;
 use super::reading::setpoint_of;
+use super::{Fence, ZoneRuntime};
 use crate::metrics::ModbusOp;
 use crate::storage::{Command, CommandSource, CommandStatus, NewCommand, Storage, StorageError};
 
@@ -22,6 +23,10 @@ pub enum SendError {
     /// The command could not be recorded.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Another instance holds the zone (or this one's lease could expire before the write ends): nothing was
+    /// written, to the device or to the commands.
+    #[error("this instance does not hold the zone's lease")]
+    NotOwner,
 }
 
 /// Sends `target` to the zone, recording the command. On success the command is `confirmed` and the zone's live
@@ -35,6 +40,18 @@ pub async fn send_target(
     reason: Option<String>,
     actor: &str,
 ) -> Result<Command, SendError> {
+    // The fence: with several instances, a write goes out only under a lease the database says is still ours for
+    // longer than the write can take (its epoch unchanged), so no zone is ever written by two instances.
+    match runtime.fence() {
+        Fence::Sole => {}
+        Fence::Held { instance, epoch, margin } => {
+            if !storage.lease_holds(runtime.id, &instance, epoch, margin).await? {
+                tracing::warn!(zone_id = runtime.id, epoch, "write refused: the zone's lease was lost");
+                return Err(SendError::NotOwner);
+            }
+        }
+        Fence::Elsewhere => return Err(SendError::NotOwner),
+    }
     let pending = storage
         .insert_command(&NewCommand {
             zone_id: runtime.id,

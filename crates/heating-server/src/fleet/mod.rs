@@ -30,7 +30,7 @@ use zone_client::{Endpoint, Health, LinkConfig, ZoneLink};
 use crate::config::DeviceNetworks;
 use crate::metrics::Metrics;
 use crate::profiles::ProfileRegistry;
-use crate::storage::{Command, CommandSource, Storage, StorageError, StoredHold, Zone, ZoneId};
+use crate::storage::{Command, CommandSource, InstanceIdentity, Storage, StorageError, StoredHold, Zone, ZoneId};
 
 pub use reading::{EnergyEstimate, LiveReading};
 
@@ -74,6 +74,36 @@ impl From<&StoredHold> for HoldRecord {
             source: h.source,
         }
     }
+}
+
+/// A zone lease this instance holds (several instances on one PostgreSQL database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// The fencing token: a write is sent only while the database says this epoch is still ours.
+    pub epoch: i64,
+    /// Not polled before (server clock): a zone just taken over waits until its previous owner's last reading is
+    /// more than half an interval old, so no zone is read twice in one interval.
+    pub poll_after: Option<DateTime<Utc>>,
+}
+
+/// Which zones this instance acts on: all (one instance: SQLite, or leases off), or those it holds a lease of.
+#[derive(Debug, Default)]
+pub struct Leases {
+    /// `None`: this instance is the only one and acts on every zone.
+    held: Option<HashMap<ZoneId, Lease>>,
+    /// Writes need at least this much of their lease left (database clock), so they end before it can expire.
+    pub write_margin: std::time::Duration,
+}
+
+/// May this instance write to a zone's device, and under which lease?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fence {
+    /// The only instance.
+    Sole,
+    /// Under this lease (instance id, epoch), still to be checked against the database.
+    Held { instance: String, epoch: i64, margin: std::time::Duration },
+    /// Another instance holds the zone (or nobody does).
+    Elsewhere,
 }
 
 /// What the jobs know of a zone right now.
@@ -140,11 +170,25 @@ pub struct ZoneRuntime {
     pub energy: Mutex<Option<EnergyEstimate>>,
     /// The application's metrics (requests and writes are counted where they happen).
     pub metrics: Arc<Metrics>,
+    /// The fleet's leases (shared), for the write fence.
+    leases: Arc<RwLock<Leases>>,
+    /// This instance's id.
+    instance: Arc<str>,
 }
 
 impl ZoneRuntime {
-    fn new(zone: Zone, endpoint: Endpoint, profile: Arc<Profile>, config: LinkConfig, metrics: Arc<Metrics>) -> Self {
+    fn new(
+        zone: Zone,
+        endpoint: Endpoint,
+        profile: Arc<Profile>,
+        config: LinkConfig,
+        metrics: Arc<Metrics>,
+        leases: Arc<RwLock<Leases>>,
+        instance: Arc<str>,
+    ) -> Self {
         Self {
+            leases,
+            instance,
             id: zone.id,
             link: tokio::sync::Mutex::new(ZoneLink::with_profile(endpoint.clone(), config, profile.clone())),
             endpoint,
@@ -167,6 +211,21 @@ impl ZoneRuntime {
     #[must_use]
     pub fn profile(&self) -> &Arc<Profile> {
         &self.profile
+    }
+
+    /// Whether and under which lease this instance may write to the zone's device.
+    #[must_use]
+    pub fn fence(&self) -> Fence {
+        let leases = self.leases.read().unwrap_or_else(PoisonError::into_inner);
+        match &leases.held {
+            None => Fence::Sole,
+            Some(held) => match held.get(&self.id) {
+                Some(lease) => {
+                    Fence::Held { instance: self.instance.to_string(), epoch: lease.epoch, margin: leases.write_margin }
+                }
+                None => Fence::Elsewhere,
+            },
+        }
     }
 
     /// The energy estimate, locked briefly (never across an await).
@@ -218,6 +277,16 @@ pub struct Fleet {
     metrics: Arc<Metrics>,
     /// The profiles zones name.
     profiles: Arc<ProfileRegistry>,
+    /// Who this instance is, and since when it runs (real time).
+    identity: InstanceIdentity,
+    started_at: DateTime<Utc>,
+    instance: Arc<str>,
+    /// Which zones this instance acts on (shared with the runtimes).
+    leases: Arc<RwLock<Leases>>,
+    /// Held by the poller for the length of a cycle: a zone given up waits for the cycle reading it to end.
+    pub cycle: tokio::sync::Mutex<()>,
+    /// The zone table's (row count, latest change) last seen by the lease job.
+    pub zones_version: Mutex<Option<(i64, i64)>>,
 }
 
 impl Fleet {
@@ -228,8 +297,16 @@ impl Fleet {
         device_networks: DeviceNetworks,
         metrics: Arc<Metrics>,
         profiles: Arc<ProfileRegistry>,
+        identity: InstanceIdentity,
+        started_at: DateTime<Utc>,
     ) -> Self {
         Self {
+            started_at,
+            instance: Arc::from(identity.id.as_str()),
+            identity,
+            leases: Arc::new(RwLock::new(Leases::default())),
+            cycle: tokio::sync::Mutex::new(()),
+            zones_version: Mutex::new(None),
             zones: RwLock::new(HashMap::new()),
             dirty: AtomicBool::new(true),
             link_config,
@@ -274,7 +351,15 @@ impl Fleet {
                     *rt.zone.write().unwrap_or_else(PoisonError::into_inner) = zone;
                     rt
                 }
-                _ => Arc::new(ZoneRuntime::new(zone, endpoint, profile, self.link_config, self.metrics.clone())),
+                _ => Arc::new(ZoneRuntime::new(
+                    zone,
+                    endpoint,
+                    profile,
+                    self.link_config,
+                    self.metrics.clone(),
+                    self.leases.clone(),
+                    self.instance.clone(),
+                )),
             };
             next.insert(id, runtime);
         }
@@ -320,6 +405,72 @@ impl Fleet {
         let mut all: Vec<_> = map.values().cloned().collect();
         all.sort_by_key(|rt| rt.id);
         all
+    }
+
+    /// This instance.
+    #[must_use]
+    pub fn identity(&self) -> &InstanceIdentity {
+        &self.identity
+    }
+
+    /// When this instance started (real time).
+    #[must_use]
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
+    }
+
+    /// From now on this instance acts only on the zones it holds a lease of (none yet); writes need `write_margin`
+    /// of their lease left.
+    pub fn share_by_leases(&self, write_margin: std::time::Duration) {
+        let mut leases = self.leases.write().unwrap_or_else(PoisonError::into_inner);
+        leases.held = Some(HashMap::new());
+        leases.write_margin = write_margin;
+    }
+
+    /// Whether the fleet is shared by leases with other instances.
+    #[must_use]
+    pub fn is_shared(&self) -> bool {
+        self.leases.read().unwrap_or_else(PoisonError::into_inner).held.is_some()
+    }
+
+    /// The leases held now (`None`: the only instance, every zone).
+    #[must_use]
+    pub fn held(&self) -> Option<HashMap<ZoneId, Lease>> {
+        self.leases.read().unwrap_or_else(PoisonError::into_inner).held.clone()
+    }
+
+    /// Replaces the leases held (shared mode only).
+    pub fn set_held(&self, held: HashMap<ZoneId, Lease>) {
+        let mut leases = self.leases.write().unwrap_or_else(PoisonError::into_inner);
+        if leases.held.is_some() {
+            leases.held = Some(held);
+        }
+    }
+
+    /// Whether this instance polls and controls the zone.
+    #[must_use]
+    pub fn acts_on(&self, id: ZoneId) -> bool {
+        self.leases.read().unwrap_or_else(PoisonError::into_inner).held.as_ref().is_none_or(|h| h.contains_key(&id))
+    }
+
+    /// The runtimes of the zones this instance polls and controls (every zone unless shared), by zone id.
+    #[must_use]
+    pub fn owned(&self) -> Vec<Arc<ZoneRuntime>> {
+        let leases = self.leases.read().unwrap_or_else(PoisonError::into_inner);
+        let map = self.zones.read().unwrap_or_else(PoisonError::into_inner);
+        let mut owned: Vec<_> = match &leases.held {
+            None => map.values().cloned().collect(),
+            Some(held) => held.keys().filter_map(|id| map.get(id).cloned()).collect(),
+        };
+        owned.sort_by_key(|rt| rt.id);
+        owned
+    }
+
+    /// When the zone may be polled (a zone just taken over waits), `None`: now.
+    #[must_use]
+    pub fn poll_after(&self, id: ZoneId) -> Option<DateTime<Utc>> {
+        let leases = self.leases.read().unwrap_or_else(PoisonError::into_inner);
+        leases.held.as_ref().and_then(|h| h.get(&id)).and_then(|l| l.poll_after)
     }
 
     #[must_use]

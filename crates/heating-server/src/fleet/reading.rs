@@ -40,6 +40,24 @@ impl LiveReading {
         Self { at, snapshot, estimated: Estimated::NONE, energy_known: true }
     }
 
+    /// A stored reading as the live one (a zone another instance polls): unknown values as the poller has them
+    /// (heater off, energy unknown, outdoor NaN), the target 5 °C if none was stored; `None` for a stored target out of range.
+    #[must_use]
+    pub fn from_stored(r: &crate::storage::Reading) -> Option<Self> {
+        let target = Setpoint::from_celsius(r.target_temp.unwrap_or(Setpoint::MIN_CELSIUS)).ok()?;
+        let snapshot = ZoneSnapshot {
+            air_temperature: r.temperature,
+            target,
+            occupied: r.occupancy,
+            heater_on: r.heater_on.unwrap_or(false),
+            energy_wh: r.energy_wh.unwrap_or(0),
+            outdoor_temperature: r.outdoor_temp.unwrap_or(f64::NAN),
+            heater_power_w: 0,
+        };
+        let estimated = if r.heater_on.is_none() { r.estimated.with(Estimated::HEATER, true) } else { r.estimated };
+        Some(Self { at: r.ts, snapshot, estimated, energy_known: r.energy_wh.is_some() })
+    }
+
     /// The row that logs this reading for `zone_id`.
     #[must_use]
     pub fn to_record(&self, zone_id: ZoneId) -> NewReading {

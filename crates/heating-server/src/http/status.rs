@@ -61,6 +61,45 @@ pub struct StatusOut {
     pub database: Option<DatabaseOut>,
     /// The open alerts counted (the list: `GET /alerts`).
     pub alerts: super::alerts::AlertSummaryOut,
+    /// Every server instance on this database (PostgreSQL: several share the zones by leases; SQLite: this one).
+    pub instances: Vec<InstanceOut>,
+}
+
+/// A server instance: the zones it holds and its last heartbeat.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstanceOut {
+    pub id: String,
+    pub name: String,
+    pub advertised_url: Option<String>,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: DateTime<Utc>,
+    /// Last heartbeat (the database's clock).
+    #[serde(serialize_with = "serialize_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub last_heartbeat: DateTime<Utc>,
+    /// Zone leases held at the last heartbeat.
+    pub zones_held: i64,
+    /// Heartbeat younger than one lease period.
+    pub alive: bool,
+    /// The instance that answered this request.
+    pub this: bool,
+}
+
+impl From<status::InstanceNow> for InstanceOut {
+    fn from(i: status::InstanceNow) -> Self {
+        let r = i.record;
+        Self {
+            id: r.id,
+            name: r.name,
+            advertised_url: r.advertised_url,
+            started_at: r.started_at,
+            last_heartbeat: r.heartbeat_at,
+            zones_held: r.zones_held,
+            alive: r.alive,
+            this: i.this,
+        }
+    }
 }
 
 /// What the poller's latest cycle did.
@@ -549,5 +588,6 @@ async fn get_status(
         maintenance: s.maintenance.into(),
         database: s.database.map(Into::into),
         alerts: s.alerts.into(),
+        instances: s.instances.into_iter().map(Into::into).collect(),
     })))
 }

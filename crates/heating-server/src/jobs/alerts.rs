@@ -2,8 +2,8 @@
 //! each zone's live state becomes an [`Observation`], the rules ([`crate::alerts::rules`]) say what to raise and
 //! clear, and each raise or clear is stored, kept in memory for `/status`, logged once, and queued for the webhook.
 //!
-//! One pass over the fleet, no database access unless an alert changes. An alert whose zone is gone (deleted, or
-//! no longer polled) clears.
+//! One pass over the zones this instance polls, no database access unless an alert changes. An alert whose zone
+//! is gone (deleted, or no longer polled) clears.
 
 use std::collections::HashSet;
 
@@ -58,15 +58,18 @@ fn observe(rt: &ZoneRuntime, now: DateTime<Utc>, fresh: Duration) -> Observation
 pub async fn alerts_once(state: &AppState) -> (usize, usize) {
     let now = state.clock.now();
     let fresh = fresh_within(state);
-    let zones = state.fleet.all();
-    let present: HashSet<_> = zones.iter().map(|rt| rt.id).collect();
+    // With several instances only the zones this one holds are watched (the others are polled elsewhere); a zone
+    // it gave up is forgotten here, and its holder adopts an alert still open in the database when it raises it.
+    let zones = state.fleet.owned();
+    let present: HashSet<_> = state.fleet.all().iter().map(|rt| rt.id).collect();
+    let watched: HashSet<_> = zones.iter().map(|rt| rt.id).collect();
     let mut transitions = Vec::new();
     {
         let mut rules = state.alerts.rules();
         for rt in &zones {
             transitions.extend(rules.observe(&observe(rt, now, fresh)));
         }
-        for gone in rules.zone_ids().into_iter().filter(|id| !present.contains(id)) {
+        for gone in rules.zone_ids().into_iter().filter(|id| !watched.contains(id)) {
             rules.forget(gone);
         }
     }

@@ -15,7 +15,7 @@ use crate::strategy::{Decided, RunInputs, decide_building, decide_zone};
 /// Decides every zone's target and writes those that changed.
 pub async fn control_once(state: &AppState) -> ControlReport {
     let started = Instant::now();
-    let zones = state.fleet.all();
+    let zones = state.fleet.owned();
     let run = RunInputs::gather(state, &zones).await;
     let mut report =
         ControlReport { started_at: run.now, duration_ms: 0.0, zones: zones.len(), skipped: 0, writes: 0, failed: 0 };

@@ -25,7 +25,7 @@ pub async fn guard_once(state: &AppState) -> (usize, usize) {
     let fresh_within = Duration::milliseconds(
         (state.config.poll_interval().as_secs_f64() * 3.0 * state.clock.scale() * 1000.0).round() as i64,
     );
-    let zones = state.fleet.all();
+    let zones = state.fleet.owned();
     // What each zone looks like now: (zone, reading time, snapshot, preferences, controller's target).
     let seen: Vec<_> = zones
         .iter()

@@ -23,7 +23,7 @@ pub async fn learn_once(state: &AppState) -> LearnReport {
     let now = state.clock.now();
     let mut report =
         LearnReport { started_at: now, duration_ms: 0.0, fitted: 0, good: 0, occupancy_rebuilt: 0, failed: 0 };
-    let zones = state.fleet.all();
+    let zones = state.fleet.owned();
     for rt in zones {
         if let Err(e) = learn_zone(state, &rt, now, &mut report).await {
             report.failed += 1;
@@ -80,7 +80,7 @@ async fn relearn_zone_occupancy(state: &AppState, rt: &ZoneRuntime, now: DateTim
 /// a time; a summary of what it did.
 pub async fn relearn_occupancy(state: &AppState) -> anyhow::Result<String> {
     let now = state.clock.now();
-    let zones = state.fleet.all();
+    let zones = state.fleet.owned();
     let mut failed = 0;
     for rt in &zones {
         if let Err(e) = relearn_zone_occupancy(state, rt, now).await {

@@ -101,10 +101,19 @@ async fn poll_zone(state: &AppState, runtime: Arc<ZoneRuntime>) -> Outcome {
 pub async fn poll_once(state: &AppState) -> PollReport {
     let started = Instant::now();
     let started_at = state.clock.now();
+    // A zone this instance gives up waits for the cycle reading it to end (see `jobs::leases`).
+    let _cycle = state.fleet.cycle.lock().await;
     if let Err(e) = state.fleet.reload_if_dirty(&state.storage).await {
         tracing::error!("cannot reload zones: {e}");
     }
-    let zones = state.fleet.all();
+    // The zones this instance holds (every zone unless several instances share the database); a zone just taken
+    // over waits until its previous owner's last reading is half an interval old.
+    let zones: Vec<_> = state
+        .fleet
+        .owned()
+        .into_iter()
+        .filter(|rt| state.fleet.poll_after(rt.id).is_none_or(|after| started_at >= after))
+        .collect();
     let count = zones.len();
     let outcomes: Vec<Outcome> = futures::stream::iter(zones)
         .map(|rt| poll_zone(state, rt))
@@ -132,6 +141,9 @@ pub async fn poll_once(state: &AppState) -> PollReport {
             Outcome::Skipped => report.skipped += 1,
         }
     }
+    if state.fleet.is_shared() && !readings.is_empty() {
+        readings = fenced(state, readings).await;
+    }
     if !readings.is_empty() {
         match store(state, readings).await {
             Ok(n) => report.stored = n,
@@ -147,6 +159,26 @@ pub async fn poll_once(state: &AppState) -> PollReport {
     crate::jobs::alerts::alerts_once(state).await;
     report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     report
+}
+
+/// Keeps the readings of zones whose lease this instance still holds (database clock): a zone taken over by
+/// another instance meanwhile gets its readings from that one only.
+async fn fenced(state: &AppState, readings: Vec<NewReading>) -> Vec<NewReading> {
+    match state.storage.leases_held(&state.fleet.identity().id).await {
+        Ok(held) => {
+            let held: std::collections::HashSet<_> = held.into_iter().map(|g| g.zone_id).collect();
+            let before = readings.len();
+            let kept: Vec<_> = readings.into_iter().filter(|r| held.contains(&r.zone_id)).collect();
+            if kept.len() < before {
+                tracing::warn!(dropped = before - kept.len(), "readings of zones whose lease was lost not stored");
+            }
+            kept
+        }
+        Err(e) => {
+            tracing::error!("cannot check the zone leases, the cycle's readings are not stored: {e}");
+            Vec::new()
+        }
+    }
 }
 
 /// Writes the cycle's readings in one transaction. If that fails because a zone was deleted during the cycle

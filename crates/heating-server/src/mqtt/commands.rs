@@ -64,6 +64,11 @@ pub fn parse(kind: CommandKind, payload: &[u8]) -> Result<Action, String> {
 pub async fn run_worker(state: AppState, mut commands: mpsc::Receiver<Command>, changed: Arc<Notify>) {
     while let Some(command) = commands.recv().await {
         let zone = command.zone;
+        if !control::held_here(&state, zone) {
+            // Several instances: every one's bridge receives the command; the zone's holder applies it.
+            tracing::debug!(zone_id = zone, "MQTT command left to the instance holding the zone");
+            continue;
+        }
         match parse(command.kind, &command.payload) {
             Err(why) => tracing::warn!(zone_id = zone, "MQTT command refused: {why}; nothing written"),
             Ok(action) => match apply(&state, zone, action).await {

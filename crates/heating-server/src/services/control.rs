@@ -19,7 +19,7 @@ use super::{AppState, Caller, Role, ServiceError, require, require_zone};
 use crate::domain::Page;
 use crate::fleet::dispatch::{SendError, send_target};
 use crate::fleet::{HoldRecord, endpoint_of};
-use crate::storage::{Command, CommandSource, CommandStatus, NewCommand, Zone, ZoneId};
+use crate::storage::{Command, CommandSource, CommandStatus, ForwardState, NewCommand, NewForwarded, Zone, ZoneId};
 
 /// Longest manual hold: one week.
 pub const MAX_HOLD_MINUTES: i64 = 7 * 24 * 60;
@@ -75,8 +75,15 @@ pub async fn set_target(
 pub async fn cancel_hold(state: &AppState, caller: &Caller, id: ZoneId) -> Result<HoldRecord, ServiceError> {
     require(caller, Role::Operator)?;
     require_zone(state, id).await?;
+    // Another instance holds the zone: the stored hold is the one in force; its owner drops it at its next lease
+    // round (within a third of a lease period).
+    let elsewhere = if state.fleet.acts_on(id) {
+        None
+    } else {
+        state.storage.list_holds().await?.iter().find(|h| h.zone_id == id).map(HoldRecord::from)
+    };
     let stored = state.storage.delete_hold(id).await?;
-    let cancelled = state.fleet.get(id).and_then(|rt| rt.live().hold.take());
+    let cancelled = state.fleet.get(id).and_then(|rt| rt.live().hold.take()).or(elsewhere.filter(|_| stored));
     if stored && cancelled.is_none() {
         tracing::warn!(zone_id = id, "a stored hold was not in force; removed");
     }
@@ -131,6 +138,13 @@ pub async fn create_command(
     Ok(stored)
 }
 
+/// Whether this instance holds the zone (always, unless several instances share a PostgreSQL database). The MQTT
+/// bridge, which runs on every instance, applies a zone's commands only on its holder, so they are sent once.
+#[must_use]
+pub fn held_here(state: &AppState, id: ZoneId) -> bool {
+    state.fleet.acts_on(id)
+}
+
 /// A page of the zone's commands, newest first.
 pub async fn list_commands(state: &AppState, id: ZoneId, page: Page) -> Result<Vec<Command>, ServiceError> {
     require_zone(state, id).await?;
@@ -157,6 +171,9 @@ async fn send_manual(
     if let Err(why) = state.config.auth.device_networks.check_host(&endpoint.host) {
         return Err(ServiceError::Conflict(format!("Zone {:?}: its device is not used: {why}", zone.name)));
     }
+    if !state.fleet.acts_on(zone.id) {
+        return forward(state, caller, zone, target, hold_until, source, reason).await;
+    }
     let runtime = match state.fleet.get(zone.id).filter(|rt| *rt.endpoint() == endpoint) {
         Some(rt) => rt,
         None => {
@@ -164,12 +181,7 @@ async fn send_manual(
             state.fleet.get(zone.id).ok_or_else(ServiceError::zone_not_found)?
         }
     };
-    let reason = reason.or_else(|| {
-        Some(match hold_until {
-            Some(t) => format!("{source} target, held until {}", crate::time::rfc3339(t)),
-            None => format!("{source} target, held until the next occupancy change"),
-        })
-    });
+    let reason = reason.or_else(|| Some(hold_reason(source, hold_until)));
     match send_target(&state.storage, &*state.clock, &runtime, target, source, reason, &caller.name).await {
         Ok(command) => {
             let occupied = runtime.live().reading.is_some_and(|r| r.snapshot.occupied);
@@ -194,5 +206,101 @@ async fn send_manual(
             zone.name, command.id
         ))),
         Err(SendError::Storage(e)) => Err(e.into()),
+        Err(SendError::NotOwner) => Err(ServiceError::Unavailable(format!(
+            "Zone {:?} is changing owner between server instances; nothing was sent, try again",
+            zone.name
+        ))),
     }
+}
+
+/// The words of a hold's reason, as the command row gives it.
+fn hold_reason(source: CommandSource, hold_until: Option<DateTime<Utc>>) -> String {
+    match hold_until {
+        Some(t) => format!("{source} target, held until {}", crate::time::rfc3339(t)),
+        None => format!("{source} target, held until the next occupancy change"),
+    }
+}
+
+/// How often a forwarded write's row is looked at while waiting for its owner.
+const FORWARD_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// A write for a zone another instance holds (several instances on PostgreSQL): queued in the database for the
+/// owner (a `forwarded_commands` row and a `NOTIFY`), which sends it once through its fenced dispatch and records
+/// the command; this waits for that (at most `FORWARD_TIMEOUT_MS`) and answers as if it had sent it itself. A
+/// write nobody claimed in time is withdrawn (never sent late): `Unavailable`.
+async fn forward(
+    state: &AppState,
+    caller: &Caller,
+    zone: &Zone,
+    target: Setpoint,
+    hold_until: Option<DateTime<Utc>>,
+    source: CommandSource,
+    reason: Option<String>,
+) -> Result<(Command, HoldRecord), ServiceError> {
+    let set_at = state.clock.now();
+    let occupied = state.storage.latest_readings(&[zone.id]).await?.first().is_some_and(|r| r.occupancy);
+    let me = state.fleet.identity().id.clone();
+    let request = NewForwarded {
+        zone_id: zone.id,
+        target_temp: target.celsius(),
+        source,
+        reason: reason.or_else(|| Some(hold_reason(source, hold_until))),
+        actor: caller.name.clone(),
+        hold_until,
+        occupied_at_start: occupied,
+        set_at,
+        from_instance: me,
+    };
+    let id = state.storage.queue_forwarded(&request).await?;
+    let timeout = state.config.instances.forward_timeout(state.config.link_config().request_timeout);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let done = loop {
+        match state.storage.forwarded_state(id).await? {
+            ForwardState::Done { command_id, error } => break (command_id, error),
+            ForwardState::Expired => break (None, Some("withdrawn".into())),
+            ForwardState::Queued | ForwardState::Claimed if tokio::time::Instant::now() >= deadline => {
+                let never_sent = state.storage.expire_forwarded(id).await?;
+                tracing::warn!(zone_id = zone.id, forwarded = id, never_sent, "forwarded target not confirmed in time");
+                return Err(ServiceError::Unavailable(if never_sent {
+                    format!(
+                        "Zone {:?}: no server instance holding it took the target within {} ms; nothing was sent",
+                        zone.name,
+                        timeout.as_millis()
+                    )
+                } else {
+                    format!(
+                        "Zone {:?}: the server instance holding it did not confirm the target within {} ms; see the \
+                         zone's commands for its outcome",
+                        zone.name,
+                        timeout.as_millis()
+                    )
+                }));
+            }
+            ForwardState::Queued | ForwardState::Claimed => tokio::time::sleep(FORWARD_POLL).await,
+        }
+    };
+    let command = match done.0 {
+        Some(command_id) => state.storage.get_command(command_id).await?,
+        None => None,
+    };
+    let Some(command) = command else {
+        return Err(ServiceError::Unavailable(format!(
+            "Zone {:?}: the server instance holding it could not send the target ({})",
+            zone.name,
+            done.1.unwrap_or_default()
+        )));
+    };
+    if command.status != CommandStatus::Confirmed {
+        return Err(ServiceError::Unavailable(format!(
+            "Zone {:?} did not take the target ({}); command {} is recorded as failed",
+            zone.name,
+            done.1.or(command.error).unwrap_or_default(),
+            command.id
+        )));
+    }
+    let record = HoldRecord { hold: Hold { target, until: hold_until, occupied_at_start: occupied }, set_at, source };
+    let details = json!({"target_temp": target.celsius(), "until": hold_until.map(crate::time::rfc3339),
+                         "source": source.as_str(), "command_id": command.id, "forwarded": true});
+    audit::record(state, caller, set_at, Change { action: "hold.set", zone_id: Some(zone.id), details }).await;
+    Ok((command, record))
 }

@@ -11,11 +11,11 @@ use zone_client::Endpoint;
 
 use super::{AppState, ServiceError, require_zone};
 use crate::config::MaintenanceJob;
-use crate::fleet::{Live, endpoint_of};
+use crate::fleet::{Live, LiveReading, endpoint_of};
 use crate::learning::model_in_use;
 use crate::metrics::DatabaseStats;
 use crate::state::{ControlReport, LearnReport, MaintenanceRecord, PollReport};
-use crate::storage::{GroupId, Zone, ZoneId};
+use crate::storage::{GroupId, InstanceRecord, Zone, ZoneId};
 use crate::strategy::zone_strategy;
 
 /// The whole building now.
@@ -43,6 +43,55 @@ pub struct Status {
     pub database: Option<(std::time::Duration, DatabaseStats)>,
     /// The open alerts counted.
     pub alerts: crate::alerts::AlertSummary,
+    /// Every instance serving this database (one on SQLite: this one), by id.
+    pub instances: Vec<InstanceNow>,
+}
+
+/// A server instance: its heartbeat and the zones it holds.
+#[derive(Debug, Clone)]
+pub struct InstanceNow {
+    pub record: InstanceRecord,
+    /// The instance answering.
+    pub this: bool,
+}
+
+/// The instances: from their heartbeat rows (PostgreSQL), or this one alone.
+async fn instances_now(state: &AppState) -> Result<Vec<InstanceNow>, ServiceError> {
+    let me = state.fleet.identity();
+    if !state.fleet.is_shared() {
+        let now = state.clock.now();
+        let record = InstanceRecord {
+            id: me.id.clone(),
+            name: me.name.clone(),
+            advertised_url: me.advertised_url.clone(),
+            started_at: state.fleet.started_at(),
+            heartbeat_at: now,
+            zones_held: i64::try_from(state.fleet.len()).unwrap_or(i64::MAX),
+            alive: true,
+        };
+        return Ok(vec![InstanceNow { record, this: true }]);
+    }
+    let rows = state.storage.list_instances(state.config.instances.lease_period()).await?;
+    Ok(rows.into_iter().map(|record| InstanceNow { this: record.id == me.id, record }).collect())
+}
+
+/// Zones another instance polls: their newest stored reading stands for the live one.
+async fn readings_from_storage(state: &AppState, zones: &mut [ZoneStatus]) -> Result<(), ServiceError> {
+    if !state.fleet.is_shared() {
+        return Ok(());
+    }
+    let elsewhere: Vec<ZoneId> =
+        zones.iter().filter(|z| z.endpoint.is_some() && !state.fleet.acts_on(z.zone.id)).map(|z| z.zone.id).collect();
+    if elsewhere.is_empty() {
+        return Ok(());
+    }
+    let latest = state.storage.latest_readings(&elsewhere).await?;
+    for reading in latest {
+        if let Some(z) = zones.iter_mut().find(|z| z.zone.id == reading.zone_id) {
+            z.live.reading = LiveReading::from_stored(&reading);
+        }
+    }
+    Ok(())
 }
 
 /// A maintenance job: its schedule, next and last run.
@@ -160,7 +209,10 @@ fn zone_now(state: &AppState, zone: Zone, default_strategy: Strategy) -> ZoneSta
 /// The status of one zone (`NotFound` if there is none).
 pub async fn zone_status(state: &AppState, id: ZoneId) -> Result<ZoneStatus, ServiceError> {
     let zone = require_zone(state, id).await?;
-    Ok(zone_now(state, zone, state.config.control_strategy()))
+    let mut zones = [zone_now(state, zone, state.config.control_strategy())];
+    readings_from_storage(state, &mut zones).await?;
+    let [zone] = zones;
+    Ok(zone)
 }
 
 /// The zones now, by id: every zone, or those in one of `groups`.
@@ -170,11 +222,13 @@ pub async fn zones_status(
 ) -> Result<Vec<ZoneStatus>, ServiceError> {
     let zones = state.storage.list_zones().await?;
     let default_strategy = state.config.control_strategy();
-    Ok(zones
+    let mut zones: Vec<_> = zones
         .into_iter()
         .filter(|z| groups.is_none_or(|g| z.group_id.is_some_and(|id| g.contains(&id))))
         .map(|zone| zone_now(state, zone, default_strategy))
-        .collect())
+        .collect();
+    readings_from_storage(state, &mut zones).await?;
+    Ok(zones)
 }
 
 /// The live status of every zone, the jobs and the weather.
@@ -190,6 +244,7 @@ pub async fn status_of(state: &AppState, group: Option<GroupId>) -> Result<Statu
         None => None,
     };
     let zones = zones_status(state, members.as_ref()).await?;
+    let instances = instances_now(state).await?;
     let now = state.clock.now();
     Ok(Status {
         now,
@@ -208,5 +263,6 @@ pub async fn status_of(state: &AppState, group: Option<GroupId>) -> Result<Statu
         maintenance: maintenance_now(state, now),
         database: super::metrics::database_stats_now(state),
         alerts: super::alerts::summary(state),
+        instances,
     })
 }

@@ -22,6 +22,10 @@ use self::sql::Backend;
 pub use model::*;
 
 pub use self::postgres::PostgresStorage;
+pub use self::sql::leases::{
+    FORWARD_CHANNEL, ForwardState, Forwarded, InstanceIdentity, InstanceRecord, LEASES_CHANNEL, LeaseGrant,
+    NewForwarded, Notifications,
+};
 pub use self::sql::rollups::{RebuildReport, RollupBucket};
 pub use self::sql::{DbCheck, Reclaimed, Retained, TABLES};
 pub use self::sqlite::SqliteStorage;
@@ -44,6 +48,9 @@ pub enum StorageError {
     /// A stored value cannot be read back into its type.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// Several instances need PostgreSQL; SQLite mode is single-instance.
+    #[error("several server instances need PostgreSQL (SQLite mode is single-instance)")]
+    SingleInstance,
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]

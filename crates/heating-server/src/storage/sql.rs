@@ -132,6 +132,7 @@ macro_rules! columns {
 
 mod export;
 mod groups;
+pub(crate) mod leases;
 
 impl Storage {
     /// Applies pending migrations. [`Storage::connect`] already does; running it again changes nothing.

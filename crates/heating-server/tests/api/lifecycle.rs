@@ -348,5 +348,11 @@ async fn status_shows_the_maintenance_jobs_and_rows_and_bytes_per_table() {
     assert_eq!(readings["rows"], 1);
     assert!(readings["bytes"].as_i64().unwrap() > 0, "{readings}");
     assert!(body["database"]["size_bytes"].as_i64().unwrap() > 0);
+    // SQLite: one instance, this one.
+    let instances = body["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 1, "{body}");
+    let me = &instances[0];
+    assert!(me["this"] == true && me["alive"] == true && !me["id"].as_str().unwrap().is_empty(), "{me}");
+    assert!(me["started_at"].as_str().unwrap().ends_with('Z'), "{me}");
     app.stop().await;
 }

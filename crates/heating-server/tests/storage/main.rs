@@ -25,6 +25,7 @@ mod access;
 mod groups;
 mod alerts;
 mod history;
+mod leases;
 mod lifecycle;
 mod rollups;
 mod stats;
