@@ -552,7 +552,8 @@ async fn check_hours(s: &Storage, raw: &[Raw], zone: i64, what: &str) {
     let hours = s.rollup_buckets(zone, Resolution::Hour).await.unwrap();
     let mut paged = Vec::new();
     let mut after = None;
-    while let [(z, bucket)] = s.rollups_page(Resolution::Hour, Some(zone), at(-86_400_000), at(86_400_000), after, 1)
+    while let [(z, bucket)] = s
+        .rollups_page(Resolution::Hour, Some(zone), at(-86_400_000), at(86_400_000), after, 1)
         .await
         .unwrap()
         .as_slice()
@@ -586,11 +587,8 @@ async fn hours_fold_from_quarters(url: &str, tables: &Tables) {
     let mut raw = Vec::new();
     // The first 20 minutes, a minute per batch: both quarters pending.
     for m in 0..20 {
-        let batch: Vec<NewReading> = early
-            .iter()
-            .filter(|r| r.ts >= at(minute(m)) && r.ts < at(minute(m + 1)))
-            .cloned()
-            .collect();
+        let batch: Vec<NewReading> =
+            early.iter().filter(|r| r.ts >= at(minute(m)) && r.ts < at(minute(m + 1))).cloned().collect();
         if !batch.is_empty() {
             store_batch(&s, &mut raw, batch).await;
         }

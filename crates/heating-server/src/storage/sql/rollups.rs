@@ -691,13 +691,16 @@ impl Storage {
         };
         on_backend!(self, |pool, B| {
             let mut tx = pool.begin_with(B::BEGIN_SNAPSHOT).await?;
-            let select = |table: &str| format!("SELECT {COLUMNS} FROM {table} WHERE zone_id = $1 AND bucket_ms >= $2 ORDER BY bucket_ms");
+            let select = |table: &str| {
+                format!("SELECT {COLUMNS} FROM {table} WHERE zone_id = $1 AND bucket_ms >= $2 ORDER BY bucket_ms")
+            };
             let rows = sqlx::query(AssertSqlSafe(select(level.table)))
                 .bind(zone_id)
                 .bind(i64::MIN)
                 .fetch_all(&mut *tx)
                 .await?;
-            let rows: Vec<(ZoneId, RollupBucket)> = rows.iter().map(ReadRow::rollup_bucket).collect::<Result<_, _>>()?;
+            let rows: Vec<(ZoneId, RollupBucket)> =
+                rows.iter().map(ReadRow::rollup_bucket).collect::<Result<_, _>>()?;
             let rows = if level.resolution == HOUR.resolution {
                 // The hourly rows, and the pending quarters added to them.
                 let folded: i64 = sqlx::query_scalar(FOLDED_SQL).fetch_one(&mut *tx).await?;
