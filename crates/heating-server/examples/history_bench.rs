@@ -132,7 +132,7 @@ async fn sqlite_sizes(url: &str) -> anyhow::Result<()> {
     for (table, indexes) in [
         ("sensor_readings", "'sensor_readings', 'sensor_readings_zone_ts', 'sensor_readings_ts'"),
         ("readings_1m", "'readings_1m', 'readings_1m_unsettled'"),
-        ("readings_15m", "'readings_15m', 'readings_15m_unsettled'"),
+        ("readings_15m", "'readings_15m', 'readings_15m_unsettled', 'readings_15m_bucket'"),
         ("readings_1h", "'readings_1h', 'readings_1h_unsettled'"),
     ] {
         let (rows,): (i64,) =

@@ -36,6 +36,9 @@ impl Backend for Postgres {
     /// Waits for transactions storing readings to commit and keeps new ones out, so that the recomputed buckets see
     /// every reading and no concurrent merge is lost (READ COMMITTED reads a fresh snapshot per statement).
     const LOCK_READINGS: Option<&'static str> = Some("LOCK TABLE sensor_readings IN SHARE MODE");
+    /// The watermark's row lock: writers of rollups fold one after another (READ COMMITTED would let two fold the
+    /// same quarters).
+    const LOCK_FOLD: &'static str = "SELECT folded_ms FROM rollup_fold FOR UPDATE";
     const BEGIN_WRITE: &'static str = "BEGIN";
     const LOCK_ZONE: &'static str = "SELECT 1 FROM zones WHERE id = $1 FOR UPDATE";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";

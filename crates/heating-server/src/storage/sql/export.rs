@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
-use super::rollups::{COLUMNS, LEVELS, RollupBucket};
+use super::Backend;
+use super::rollups::{COLUMNS, FOLDED_SQL, HOUR, LEVELS, QUARTER, RollupBucket, ceil_to, merge_pending};
 use super::rows::ReadRow;
 use crate::storage::{Reading, Resolution, Storage, StorageError, ZoneId};
 use crate::time::to_ms;
@@ -57,7 +58,10 @@ impl Storage {
         let Some(level) = LEVELS.iter().find(|l| l.resolution == level) else {
             return Ok(Vec::new());
         };
+        let level = *level;
         on_backend!(self, |pool, B| {
+            // One snapshot: the hourly rows and the pending quarters agree on the watermark.
+            let mut tx = pool.begin_with(B::BEGIN_SNAPSHOT).await?;
             let mut qb = QueryBuilder::<B>::new(format!("SELECT {COLUMNS} FROM {} WHERE ", level.table));
             if let Some(zone) = zone {
                 qb.push("zone_id = ").push_bind(zone).push(" AND ");
@@ -69,7 +73,33 @@ impl Storage {
                 qb.push(" AND bucket_ms > ").push_bind(start).push("))");
             }
             qb.push(" ORDER BY zone_id, bucket_ms LIMIT ").push_bind(i64::from(limit));
-            qb.build().fetch_all(pool).await?.iter().map(ReadRow::rollup_bucket).collect()
+            let rows: Vec<(ZoneId, RollupBucket)> =
+                qb.build().fetch_all(&mut *tx).await?.iter().map(ReadRow::rollup_bucket).collect::<Result<_, _>>()?;
+            if level != HOUR {
+                tx.commit().await?;
+                return Ok(rows);
+            }
+            // The pending quarters whose hour starts in the range and after `after`.
+            let folded: i64 = sqlx::query_scalar(FOLDED_SQL).fetch_one(&mut *tx).await?;
+            let w = HOUR.width_ms;
+            let mut qb = QueryBuilder::<B>::new(format!("SELECT {COLUMNS} FROM {} WHERE ", QUARTER.table));
+            if let Some(zone) = zone {
+                qb.push("zone_id = ").push_bind(zone).push(" AND ");
+            }
+            qb.push("bucket_ms >= ").push_bind(folded.max(ceil_to(to_ms(from), w)));
+            qb.push(" AND bucket_ms < ").push_bind(ceil_to(to_ms(to), w));
+            if let Some((z, start)) = after {
+                let next_hour = to_ms(start) + w;
+                qb.push(" AND (zone_id > ").push_bind(z).push(" OR (zone_id = ").push_bind(z);
+                qb.push(" AND bucket_ms >= ").push_bind(next_hour).push("))");
+            }
+            qb.push(" ORDER BY zone_id, bucket_ms");
+            let pending: Vec<(ZoneId, RollupBucket)> =
+                qb.build().fetch_all(&mut *tx).await?.iter().map(ReadRow::rollup_bucket).collect::<Result<_, _>>()?;
+            tx.commit().await?;
+            let mut merged = merge_pending(rows, pending);
+            merged.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            Ok(merged)
         })
     }
 }

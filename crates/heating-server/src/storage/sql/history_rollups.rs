@@ -13,11 +13,12 @@ use std::collections::BTreeMap;
 
 use sqlx::Row;
 
-use super::rollups::{Level, Sums, step_sql};
+use super::rollups::{Level, Sums, level_rows, step_sql};
 use super::rows::time_of;
 use crate::storage::{HistoryBucket, Stats, StorageError};
 
-/// The requested buckets from a rollup table: `$1` from, `$2` width, `$3` zone, `$4 <= bucket_ms < $5`.
+/// The requested buckets from a rollup level: `$1` from, `$2` width, `$3` zone, `$4 <= bucket_ms < $5`; for the
+/// hourly level also the pending 15-minute rows from `$6` = max(`$4`, the watermark) ([`level_rows`]).
 pub(super) fn rolled_stats_sql(level: Level) -> String {
     format!(
         "SELECT (bucket_ms - $1) / $2 AS bucket, CAST(SUM(n) AS BIGINT) AS n, \
@@ -28,8 +29,8 @@ pub(super) fn rolled_stats_sql(level: Level) -> String {
          MAX(outdoor_max) AS o_max, \
          CAST(SUM(heater_n) AS BIGINT) AS h_n, CAST(SUM(heater_on_n) AS BIGINT) AS h_on, \
          CAST(SUM(occupied_n) AS BIGINT) AS occ \
-         FROM {} WHERE zone_id = $3 AND bucket_ms >= $4 AND bucket_ms < $5 GROUP BY bucket",
-        level.table
+         FROM {} GROUP BY bucket",
+        level_rows(level, "$3", "$4", "$5", "$6")
     )
 }
 
@@ -57,7 +58,8 @@ pub(super) fn raw_counter_sql() -> String {
     )
 }
 
-/// The same over a rollup table's buckets with `$2 <= bucket_ms < $3`.
+/// The same over a rollup level's buckets with `$2 <= bucket_ms < $3` (hourly: and the pending 15-minute rows from
+/// `$4`), in time order.
 pub(super) fn rolled_counter_sql(level: Level) -> String {
     format!(
         "SELECT CAST(COALESCE(SUM(energy_n), 0) AS BIGINT) AS n, \
@@ -65,10 +67,10 @@ pub(super) fn rolled_counter_sql(level: Level) -> String {
          MAX(CASE WHEN next IS NULL THEN energy_last END) AS last, \
          CAST(COALESCE(SUM(energy_used + CASE WHEN prev IS NULL THEN 0 ELSE {step} END), 0) AS BIGINT) AS used \
          FROM (SELECT energy_n, energy_first, energy_last, energy_used, \
-         LAG(energy_last) OVER (ORDER BY bucket_ms) AS prev, LEAD(energy_first) OVER (ORDER BY bucket_ms) AS next \
-         FROM {table} WHERE zone_id = $1 AND bucket_ms >= $2 AND bucket_ms < $3 AND energy_n > 0) AS s",
+         LAG(energy_last) OVER (ORDER BY at_ms) AS prev, LEAD(energy_first) OVER (ORDER BY at_ms) AS next \
+         FROM {rows} WHERE energy_n > 0) AS s",
         step = step_sql("prev", "energy_first"),
-        table = level.table
+        rows = level_rows(level, "$1", "$2", "$3", "$4")
     )
 }
 

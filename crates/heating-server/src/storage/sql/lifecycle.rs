@@ -121,6 +121,10 @@ impl Storage {
     /// Deletes at most `limit` rows of `table` older than `cutoff` (never one at or after it; never a pending
     /// command), in one statement; how many it deleted. Fewer than `limit` means none is left.
     pub async fn purge_batch(&self, table: Retained, cutoff: DateTime<Utc>, limit: u32) -> Result<u64, StorageError> {
+        if table == Retained::Quarter {
+            // Pending quarters are folded into the hourly level before they may go.
+            self.fold_rollups(cutoff).await?;
+        }
         on_backend!(self, |pool| {
             let done = sqlx::query(table.spec().purge).bind(to_ms(cutoff)).bind(i64::from(limit)).execute(pool).await?;
             Ok(done.rows_affected())

@@ -2,11 +2,22 @@
 //! `readings_1h`; the migration `20261202000002_rollups.sql` explains the columns).
 //!
 //! Kept up to date in the transaction that stores readings ([`maintain_rollups!`]): the batch is aggregated here per
-//! (zone, bucket) first, then merged with one multi-row UPSERT per level. Counts, sums, minima and maxima merge
-//! exactly in any order. The energy used inside a bucket merges exactly when the new readings all come after the
-//! stored ones (the usual case) or all before; a reading landing between stored ones leaves `energy_used` NULL,
-//! and such buckets are recomputed from the raw readings before the transaction commits ([`settle_sql`]).
-//! `rebuild_rollups` recomputes a range from raw readings, in chunks of one transaction each.
+//! (zone, bucket) first, then merged into the 1-minute and 15-minute levels with one multi-row UPSERT each. Counts,
+//! sums, minima and maxima merge exactly in any order. The energy used inside a bucket merges exactly when the new
+//! readings all come after the stored ones (the usual case) or all before; a reading landing between stored ones
+//! leaves `energy_used` NULL, and such buckets are recomputed from the raw readings before the transaction commits
+//! ([`settle_sql`]).
+//!
+//! The hourly level is folded from the 15-minute one rather than merged with every reading (a third of the
+//! rollups' cost at a 1 s poll interval): one watermark for all zones, `rollup_fold.folded_ms` (migration
+//! `20261203000003`), says which quarters are in it. The hourly rows hold exactly the 15-minute buckets before the
+//! watermark; the 15-minute buckets at or after it are *pending*, and every reader of the hourly level adds them
+//! ([`hour_source`], [`merge_pending`]). A batch moves the watermark up to the quarter before its newest reading's
+//! ([`watermark_after`]) and folds the quarters it passes ([`fold_sql`]), in the same transaction: nothing is lost
+//! to a crash, and nothing is counted twice. A reading older than the watermark (late, or an import) is merged into
+//! the hourly level directly, as before. Writers take the watermark's row lock first ([`Backend::LOCK_FOLD`]).
+//! `rebuild_rollups` recomputes a range from raw readings, in chunks of one transaction each (the hourly level only
+//! below the watermark).
 
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
@@ -34,10 +45,36 @@ pub(super) const LEVELS: [Level; 3] = [
 /// The widest level's width: every level's buckets tile it.
 const WIDEST_MS: i64 = 3_600_000;
 
+/// The levels merged with every reading.
+pub(super) const PER_READING: [Level; 2] = [LEVELS[0], LEVELS[1]];
+
+/// The 15-minute level: the hourly one's source, and the fold's unit.
+pub(super) const QUARTER: Level = LEVELS[1];
+
+/// The hourly level, folded from [`QUARTER`].
+pub(super) const HOUR: Level = LEVELS[2];
+
+/// Reads the watermark: the first 15-minute bucket not yet folded into the hourly level.
+pub(super) const FOLDED_SQL: &str = "SELECT folded_ms FROM rollup_fold";
+
+/// The watermark after a batch whose newest reading is at `newest_ms`: the start of the quarter before that
+/// reading's, so that the quarter being filled and the one just ended stay pending (a poll cycle running over a
+/// quarter's end writes no late reading).
+pub(super) fn watermark_after(newest_ms: i64) -> i64 {
+    floor_to(newest_ms, QUARTER.width_ms) - QUARTER.width_ms
+}
+
+/// The rollup columns after the key, for `concat!`.
+macro_rules! rollup_values {
+    () => {
+        "n, temp_min, temp_sum, temp_max, target_n, target_min, target_sum, target_max, outdoor_n, outdoor_min, \
+         outdoor_sum, outdoor_max, heater_n, heater_on_n, occupied_n, energy_n, energy_first, energy_first_ms, \
+         energy_last, energy_last_ms, energy_used"
+    };
+}
+
 /// The columns of a rollup row, in the order [`RollupRow`] binds them.
-pub(super) const COLUMNS: &str = "zone_id, bucket_ms, n, temp_min, temp_sum, temp_max, target_n, target_min, \
-     target_sum, target_max, outdoor_n, outdoor_min, outdoor_sum, outdoor_max, heater_n, heater_on_n, occupied_n, \
-     energy_n, energy_first, energy_first_ms, energy_last, energy_last_ms, energy_used";
+pub(super) const COLUMNS: &str = concat!("zone_id, bucket_ms, ", rollup_values!());
 
 /// Start of the bucket of width `w` holding `ms` (floor, also before 1970).
 pub(super) fn floor_to(ms: i64, w: i64) -> i64 {
@@ -311,62 +348,204 @@ pub(super) fn rebuild_sql(level: Level, zone: bool) -> String {
     )
 }
 
-/// `maintain_rollups!(tx, B, readings)`: in `sql.rs` (which has `history_write_error`), inside `on_backend!`, in the transaction `tx` that has just stored
-/// `readings`, merges them into every level, then recomputes the buckets left unsettled. `?` returns from the
-/// enclosing method.
+/// Folds the 15-minute rows with `$1 <= bucket_ms < $2` (of zone `$3` when `zone`) into the hourly level: summed
+/// per (zone, hour), the energy chained over the quarters in time order (the energy used in each plus the counter
+/// steps between them), merged by [`upsert_tail`] (the folded quarters all come after what the hourly rows hold).
+pub(super) fn fold_sql(zone: bool) -> String {
+    let w = HOUR.width_ms;
+    let hour = format!("bucket_ms - ((bucket_ms % {w}) + {w}) % {w}");
+    let filter = format!("bucket_ms >= $1 AND bucket_ms < $2{}", if zone { " AND zone_id = $3" } else { "" });
+    let sum = |c: &str| format!("CAST(SUM({c}) AS BIGINT) AS {c}");
+    format!(
+        "INSERT INTO {table} ({COLUMNS}) \
+         SELECT s.zone_id, s.bucket, s.n, s.temp_min, s.temp_sum, s.temp_max, s.target_n, s.target_min, \
+         s.target_sum, s.target_max, s.outdoor_n, s.outdoor_min, s.outdoor_sum, s.outdoor_max, s.heater_n, \
+         s.heater_on_n, s.occupied_n, COALESCE(e.n, 0), e.first, e.first_ms, e.last, e.last_ms, COALESCE(e.used, 0) \
+         FROM (SELECT zone_id, {hour} AS bucket, {n}, MIN(temp_min) AS temp_min, SUM(temp_sum) AS temp_sum, \
+         MAX(temp_max) AS temp_max, {target_n}, MIN(target_min) AS target_min, SUM(target_sum) AS target_sum, \
+         MAX(target_max) AS target_max, {outdoor_n}, MIN(outdoor_min) AS outdoor_min, \
+         SUM(outdoor_sum) AS outdoor_sum, MAX(outdoor_max) AS outdoor_max, {heater_n}, {heater_on_n}, {occupied_n} \
+         FROM {source} WHERE {filter} GROUP BY zone_id, {hour}) AS s \
+         LEFT JOIN (SELECT zone_id, bucket, CAST(SUM(energy_n) AS BIGINT) AS n, \
+         MAX(CASE WHEN prev IS NULL THEN energy_first END) AS first, \
+         MAX(CASE WHEN prev IS NULL THEN energy_first_ms END) AS first_ms, \
+         MAX(CASE WHEN next IS NULL THEN energy_last END) AS last, \
+         MAX(CASE WHEN next IS NULL THEN energy_last_ms END) AS last_ms, \
+         CAST(SUM(energy_used + CASE WHEN prev IS NULL THEN 0 ELSE {step} END) AS BIGINT) AS used \
+         FROM (SELECT zone_id, {hour} AS bucket, energy_n, energy_first, energy_first_ms, energy_last, \
+         energy_last_ms, energy_used, \
+         LAG(energy_last) OVER (PARTITION BY zone_id, {hour} ORDER BY bucket_ms) AS prev, \
+         LEAD(energy_first) OVER (PARTITION BY zone_id, {hour} ORDER BY bucket_ms) AS next \
+         FROM {source} WHERE {filter} AND energy_n > 0) AS c \
+         GROUP BY zone_id, bucket) AS e ON e.zone_id = s.zone_id AND e.bucket = s.bucket WHERE TRUE{tail}",
+        table = HOUR.table,
+        source = QUARTER.table,
+        n = sum("n"),
+        target_n = sum("target_n"),
+        outdoor_n = sum("outdoor_n"),
+        heater_n = sum("heater_n"),
+        heater_on_n = sum("heater_on_n"),
+        occupied_n = sum("occupied_n"),
+        step = step_sql("prev", "energy_first"),
+        tail = upsert_tail(HOUR),
+    )
+}
+
+/// What a reader of `level` reads in place of its table: the table itself, or for the hourly level its rows with
+/// `{lo} <= bucket_ms < {hi}` and the pending 15-minute rows with `{pending} <= bucket_ms < {hi}` (callers bind
+/// `max(lo, watermark)`), of zone `{zone}`. Columns: [`COLUMNS`], `bucket_ms` the level's bucket, and `at_ms`, the
+/// row's own start (time order: a pending quarter comes after the hourly row of its hour).
+pub(super) fn level_rows(level: Level, zone: &str, lo: &str, hi: &str, pending: &str) -> String {
+    let own = format!(
+        "SELECT {COLUMNS}, bucket_ms AS at_ms FROM {} WHERE zone_id = {zone} AND bucket_ms >= {lo} AND bucket_ms < {hi}",
+        level.table
+    );
+    if level != HOUR {
+        return format!("({own}) AS rows_");
+    }
+    let w = HOUR.width_ms;
+    format!(
+        "({own} UNION ALL SELECT zone_id, bucket_ms - ((bucket_ms % {w}) + {w}) % {w} AS bucket_ms, {values}, \
+         bucket_ms AS at_ms FROM {quarter} WHERE zone_id = {zone} AND bucket_ms >= {pending} AND bucket_ms < {hi}) \
+         AS rows_",
+        values = rollup_values!(),
+        quarter = QUARTER.table,
+    )
+}
+
+/// Adds pending 15-minute rows (`pending`: (zone, row), in time order per zone) to hourly rows (`hours`, by zone
+/// and start): each merged into the row of its hour, a new row where there is none yet; by zone and start.
+pub(super) fn merge_pending(
+    hours: Vec<(ZoneId, RollupBucket)>,
+    pending: Vec<(ZoneId, RollupBucket)>,
+) -> Vec<(ZoneId, RollupBucket)> {
+    let mut all: std::collections::BTreeMap<(ZoneId, i64), RollupBucket> =
+        hours.into_iter().map(|(z, b)| ((z, b.start.timestamp_millis()), b)).collect();
+    for (zone, quarter) in pending {
+        let start = floor_to(quarter.start.timestamp_millis(), HOUR.width_ms);
+        match all.entry((zone, start)) {
+            std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().append(&quarter),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let mut first = quarter;
+                first.start = crate::time::from_ms(start).unwrap_or(first.start);
+                e.insert(first);
+            }
+        }
+    }
+    all.into_iter().map(|((z, _), b)| (z, b)).collect()
+}
+
+/// `upsert_level!(tx, B, readings, level)`: merges `readings` into `level` (one multi-row UPSERT per chunk), in the
+/// transaction `tx`. `?` returns from the enclosing method.
+macro_rules! upsert_level {
+    ($tx:ident, $db:ident, $readings:expr, $level:expr) => {{
+        use $crate::storage::sql::rollups as r;
+        let level = $level;
+        let (singles, rows): (Vec<_>, Vec<_>) = r::aggregate($readings, level).into_iter().partition(|g| g.n == 1);
+        // Buckets of one reading (every bucket of a poll cycle): the reading's 9 values, spread in SQL.
+        for chunk in singles.chunks(<$db as $crate::storage::sql::Backend>::ROLLUP_CHUNK) {
+            let mut qb = sqlx::QueryBuilder::<$db>::new(r::single_head(level));
+            qb.push_values(chunk, |mut b, row| {
+                b.push_bind(row.zone_id)
+                    .push_bind(row.bucket_ms)
+                    .push_bind(row.temp.0)
+                    .push_bind(row.target.min)
+                    .push_bind(row.outdoor.min)
+                    .push_bind((row.heater_n == 1).then_some(row.heater_on_n == 1))
+                    .push_bind(row.occupied_n == 1)
+                    .push_bind(row.energy.first.map(|f| f.0))
+                    .push_bind(row.energy.first.map(|f| f.1));
+            });
+            qb.push(") AS v WHERE TRUE");
+            qb.push(r::upsert_tail(level));
+            qb.build().execute(&mut *$tx).await.map_err(history_write_error)?;
+        }
+        for chunk in rows.chunks(<$db as $crate::storage::sql::Backend>::ROLLUP_CHUNK) {
+            let mut qb = sqlx::QueryBuilder::<$db>::new(r::upsert_head(level));
+            qb.push_values(chunk, |mut b, row| {
+                b.push_bind(row.zone_id)
+                    .push_bind(row.bucket_ms)
+                    .push_bind(row.n)
+                    .push_bind(row.temp.0)
+                    .push_bind(row.temp.1)
+                    .push_bind(row.temp.2)
+                    .push_bind(row.target.n)
+                    .push_bind(row.target.min)
+                    .push_bind(row.target.sum)
+                    .push_bind(row.target.max)
+                    .push_bind(row.outdoor.n)
+                    .push_bind(row.outdoor.min)
+                    .push_bind(row.outdoor.sum)
+                    .push_bind(row.outdoor.max)
+                    .push_bind(row.heater_n)
+                    .push_bind(row.heater_on_n)
+                    .push_bind(row.occupied_n)
+                    .push_bind(row.energy.n)
+                    .push_bind(row.energy.first.map(|f| f.0))
+                    .push_bind(row.energy.first.map(|f| f.1))
+                    .push_bind(row.energy.last.map(|l| l.0))
+                    .push_bind(row.energy.last.map(|l| l.1))
+                    .push_bind(row.energy.used);
+            });
+            qb.push(r::upsert_tail(level));
+            qb.build().execute(&mut *$tx).await.map_err(history_write_error)?;
+        }
+    }};
+}
+pub(super) use upsert_level;
+
+/// `fold_hours!(tx, B, folded, next)`: in the transaction `tx` that holds the fold's lock ([`Backend::LOCK_FOLD`],
+/// which read `folded`), folds the 15-minute buckets in `folded <= bucket < next` into the hourly level, recomputes
+/// the hourly buckets a late reading left unsettled (from the 15-minute level, below `next`) and stores `next` as the
+/// new watermark. `next <= folded` folds nothing. `?` returns from the enclosing method.
+macro_rules! fold_hours {
+    ($tx:ident, $db:ident, $folded:expr, $next:expr, $hour_written:expr) => {{
+        use $crate::storage::sql::rollups as r;
+        let (folded, next): (i64, i64) = ($folded, $next);
+        let mut written: bool = $hour_written;
+        if next > folded {
+            sqlx::query(sqlx::AssertSqlSafe(r::fold_sql(false))).bind(folded).bind(next).execute(&mut *$tx).await?;
+            sqlx::query("UPDATE rollup_fold SET folded_ms = $1").bind(next).execute(&mut *$tx).await?;
+            written = true;
+        }
+        if written {
+            let unsettled: Vec<(i64, i64)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(r::unsettled_sql(r::HOUR))).fetch_all(&mut *$tx).await?;
+            for (zone_id, bucket_ms) in unsettled {
+                sqlx::query(sqlx::AssertSqlSafe(r::clear_sql(r::HOUR, true)))
+                    .bind(bucket_ms)
+                    .bind(bucket_ms + r::HOUR.width_ms)
+                    .bind(zone_id)
+                    .execute(&mut *$tx)
+                    .await?;
+                let end = (bucket_ms + r::HOUR.width_ms).min(next.max(folded));
+                if end > bucket_ms {
+                    sqlx::query(sqlx::AssertSqlSafe(r::fold_sql(true)))
+                        .bind(bucket_ms)
+                        .bind(end)
+                        .bind(zone_id)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+            }
+        }
+    }};
+}
+pub(super) use fold_hours;
+
+/// `maintain_rollups!(tx, B, readings)`: in `sql.rs` (which has `history_write_error`), inside `on_backend!`, in the
+/// transaction `tx` that has just stored `readings`: takes the fold's lock, merges them into the 1-minute and
+/// 15-minute levels and recomputes the buckets left unsettled; merges those older than the watermark (late ones)
+/// into the hourly level too; then moves the watermark up to the quarter before the newest reading's, folding the
+/// 15-minute buckets it passes into the hourly level ([`fold_hours!`]). `?` returns from the enclosing method.
 macro_rules! maintain_rollups {
     ($tx:ident, $db:ident, $readings:expr) => {{
         use $crate::storage::sql::rollups as r;
-        for level in r::LEVELS {
-            let (singles, rows): (Vec<_>, Vec<_>) = r::aggregate($readings, level).into_iter().partition(|g| g.n == 1);
-            // Buckets of one reading (every bucket of a poll cycle): the reading's 9 values, spread in SQL.
-            for chunk in singles.chunks(<$db as $crate::storage::sql::Backend>::ROLLUP_CHUNK) {
-                let mut qb = sqlx::QueryBuilder::<$db>::new(r::single_head(level));
-                qb.push_values(chunk, |mut b, row| {
-                    b.push_bind(row.zone_id)
-                        .push_bind(row.bucket_ms)
-                        .push_bind(row.temp.0)
-                        .push_bind(row.target.min)
-                        .push_bind(row.outdoor.min)
-                        .push_bind((row.heater_n == 1).then_some(row.heater_on_n == 1))
-                        .push_bind(row.occupied_n == 1)
-                        .push_bind(row.energy.first.map(|f| f.0))
-                        .push_bind(row.energy.first.map(|f| f.1));
-                });
-                qb.push(") AS v WHERE TRUE");
-                qb.push(r::upsert_tail(level));
-                qb.build().execute(&mut *$tx).await.map_err(history_write_error)?;
-            }
-            for chunk in rows.chunks(<$db as $crate::storage::sql::Backend>::ROLLUP_CHUNK) {
-                let mut qb = sqlx::QueryBuilder::<$db>::new(r::upsert_head(level));
-                qb.push_values(chunk, |mut b, row| {
-                    b.push_bind(row.zone_id)
-                        .push_bind(row.bucket_ms)
-                        .push_bind(row.n)
-                        .push_bind(row.temp.0)
-                        .push_bind(row.temp.1)
-                        .push_bind(row.temp.2)
-                        .push_bind(row.target.n)
-                        .push_bind(row.target.min)
-                        .push_bind(row.target.sum)
-                        .push_bind(row.target.max)
-                        .push_bind(row.outdoor.n)
-                        .push_bind(row.outdoor.min)
-                        .push_bind(row.outdoor.sum)
-                        .push_bind(row.outdoor.max)
-                        .push_bind(row.heater_n)
-                        .push_bind(row.heater_on_n)
-                        .push_bind(row.occupied_n)
-                        .push_bind(row.energy.n)
-                        .push_bind(row.energy.first.map(|f| f.0))
-                        .push_bind(row.energy.first.map(|f| f.1))
-                        .push_bind(row.energy.last.map(|l| l.0))
-                        .push_bind(row.energy.last.map(|l| l.1))
-                        .push_bind(row.energy.used);
-                });
-                qb.push(r::upsert_tail(level));
-                qb.build().execute(&mut *$tx).await.map_err(history_write_error)?;
-            }
+        let readings: &[$crate::storage::NewReading] = $readings;
+        let (folded,): (i64,) =
+            sqlx::query_as(<$db as $crate::storage::sql::Backend>::LOCK_FOLD).fetch_one(&mut *$tx).await?;
+        for level in r::PER_READING {
+            r::upsert_level!($tx, $db, readings, level);
             let unsettled: Vec<(i64, i64)> =
                 sqlx::query_as(sqlx::AssertSqlSafe(r::unsettled_sql(level))).fetch_all(&mut *$tx).await?;
             for (zone_id, bucket_ms) in unsettled {
@@ -380,6 +559,15 @@ macro_rules! maintain_rollups {
                 }
             }
         }
+        // Readings in quarters already folded: straight into the hourly level as well.
+        let late = readings.iter().any(|x| $crate::time::to_ms(x.ts) < folded);
+        if late {
+            let late: Vec<$crate::storage::NewReading> =
+                readings.iter().filter(|x| $crate::time::to_ms(x.ts) < folded).cloned().collect();
+            r::upsert_level!($tx, $db, &late, r::HOUR);
+        }
+        let newest = readings.iter().map(|x| $crate::time::to_ms(x.ts)).max().unwrap_or(folded);
+        r::fold_hours!($tx, $db, folded, r::watermark_after(newest), late);
     }};
 }
 pub(super) use maintain_rollups;
@@ -444,15 +632,21 @@ impl Storage {
                 if let Some(lock) = B::LOCK_READINGS {
                     sqlx::query(lock).execute(&mut *tx).await?;
                 }
+                let (folded,): (i64,) = sqlx::query_as(B::LOCK_FOLD).fetch_one(&mut *tx).await?;
                 for &(level, lo, hi) in &bounds {
                     let (a, b) = (at.max(lo), next.min(hi));
                     if a >= b {
                         continue;
                     }
+                    // The hourly level holds only what is before the watermark.
+                    let until = if level == HOUR { b.min(folded) } else { b };
                     for (rebuild, sql) in
                         [(false, clear_sql(level, zone.is_some())), (true, rebuild_sql(level, zone.is_some()))]
                     {
-                        let query = sqlx::query(AssertSqlSafe(sql)).bind(a).bind(b);
+                        if rebuild && a >= until {
+                            continue;
+                        }
+                        let query = sqlx::query(AssertSqlSafe(sql)).bind(a).bind(if rebuild { until } else { b });
                         let query = if let Some(z) = zone { query.bind(z) } else { query };
                         let done = query.execute(&mut *tx).await?;
                         if rebuild {
@@ -468,7 +662,25 @@ impl Storage {
         })
     }
 
-    /// The rollup rows of one level for a zone, oldest first (for tests and tools).
+    /// Folds every 15-minute bucket before `upto` (rounded down to a quarter) into the hourly level, if the watermark
+    /// is below it: the retention job does so before it trims the 15-minute level, so that no pending quarter is
+    /// deleted unfolded. One transaction; whether anything was folded.
+    pub async fn fold_rollups(&self, upto: DateTime<Utc>) -> Result<bool, StorageError> {
+        let next = floor_to(to_ms(upto), QUARTER.width_ms);
+        on_backend!(self, |pool, B| {
+            let mut tx = pool.begin_with(B::BEGIN_WRITE).await?;
+            let (folded,): (i64,) = sqlx::query_as(B::LOCK_FOLD).fetch_one(&mut *tx).await?;
+            if next <= folded {
+                return Ok(false);
+            }
+            fold_hours!(tx, B, folded, next, false);
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// The rollup rows of one level for a zone, oldest first (for tests and tools); the hourly level with its pending
+    /// quarters added.
     pub async fn rollup_buckets(
         &self,
         zone_id: ZoneId,
@@ -477,15 +689,33 @@ impl Storage {
         let Some(level) = LEVELS.iter().find(|l| l.resolution == resolution) else {
             return Ok(Vec::new());
         };
-        on_backend!(self, |pool| {
-            let rows = sqlx::query(AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM {} WHERE zone_id = $1 ORDER BY bucket_ms",
-                level.table
-            )))
-            .bind(zone_id)
-            .fetch_all(pool)
-            .await?;
-            rows.iter().map(|row| row.rollup_bucket().map(|(_, bucket)| bucket)).collect()
+        on_backend!(self, |pool, B| {
+            let mut tx = pool.begin_with(B::BEGIN_SNAPSHOT).await?;
+            let select = |table: &str| {
+                format!("SELECT {COLUMNS} FROM {table} WHERE zone_id = $1 AND bucket_ms >= $2 ORDER BY bucket_ms")
+            };
+            let rows = sqlx::query(AssertSqlSafe(select(level.table)))
+                .bind(zone_id)
+                .bind(i64::MIN)
+                .fetch_all(&mut *tx)
+                .await?;
+            let rows: Vec<(ZoneId, RollupBucket)> =
+                rows.iter().map(ReadRow::rollup_bucket).collect::<Result<_, _>>()?;
+            let rows = if level.resolution == HOUR.resolution {
+                // The hourly rows, and the pending quarters added to them.
+                let folded: i64 = sqlx::query_scalar(FOLDED_SQL).fetch_one(&mut *tx).await?;
+                let pending = sqlx::query(AssertSqlSafe(select(QUARTER.table)))
+                    .bind(zone_id)
+                    .bind(folded)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let pending = pending.iter().map(ReadRow::rollup_bucket).collect::<Result<_, _>>()?;
+                merge_pending(rows, pending)
+            } else {
+                rows
+            };
+            tx.commit().await?;
+            Ok(rows.into_iter().map(|(_, bucket)| bucket).collect())
         })
     }
 }
@@ -505,6 +735,37 @@ pub struct RollupBucket {
     pub occupied: i64,
     /// counter values, first, last, energy used inside.
     pub energy: (i64, Option<i64>, Option<i64>, Option<i64>),
+}
+
+impl RollupBucket {
+    /// Merges a later bucket's row (all its readings after this one's) into this one.
+    fn append(&mut self, later: &RollupBucket) {
+        let min = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.count += later.count;
+        let (t, l) = (self.temperature, later.temperature);
+        self.temperature = (t.0.min(l.0), t.1 + l.1, t.2.max(l.2));
+        for (mine, theirs) in [(&mut self.target, later.target), (&mut self.outdoor, later.outdoor)] {
+            *mine = (mine.0 + theirs.0, min(mine.1, theirs.1), mine.2 + theirs.2, max(mine.3, theirs.3));
+        }
+        self.heater = (self.heater.0 + later.heater.0, self.heater.1 + later.heater.1);
+        self.occupied += later.occupied;
+        let (a, b) = (self.energy, later.energy);
+        self.energy = match (a.0, b.0, a.2, b.1) {
+            (_, 0, ..) => a,
+            (0, ..) => b,
+            (_, _, Some(last), Some(first)) => {
+                (a.0 + b.0, a.1, b.2, a.3.zip(b.3).map(|(x, y)| x + y + counter_step(last, first)))
+            }
+            _ => (a.0 + b.0, a.1, b.2, None),
+        };
+    }
 }
 
 #[cfg(test)]
