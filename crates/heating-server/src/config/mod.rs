@@ -151,6 +151,7 @@ pub struct Config {
     pub maintenance: MaintenanceSettings,
     #[command(flatten)]
     pub alerts: AlertSettings,
+    #[command(flatten)]
     pub instances: InstanceSettings,
     /// Run without the poller and the control job (API only). Not a flag: for tests and tools.
     #[arg(skip)]
