@@ -2,13 +2,14 @@
 // loaded without a build step. This entry point: who the page acts as (auth.js), the hash router mounting the
 // views, the clock badge, the poller.
 // Views (hash routes): #/ overview, #/zone/{id} detail and control, #/zone/{id}/edit, #/zones/new, #/alerts,
-// #/signin. The top bar's alert badge follows each status.
+// #/groups, #/signin. The top bar's alert badge follows each status.
 // Live data: GET status, polled at the server's poll interval (live.js), once GET auth/whoami has answered.
 import { alertsView, updateAlertBadge } from "./alerts.js";
 import { forgetToken, onUnauthorized } from "./api.js";
 import { can, refusedWith, session, showWho, signinView, whoami } from "./auth.js";
 import { fmtDay, fmtTimeS, h, siteZoneLabel } from "./dom.js";
 import { zoneFormView } from "./forms.js";
+import { groupsView } from "./groups.js";
 import { app, banner, refreshNow, serverNow, startPolling } from "./live.js";
 import { overviewView } from "./overview.js";
 import { zoneView } from "./zone.js";
@@ -39,6 +40,7 @@ function mount(main, hash) {
   if ((m = hash.match(/^#\/zone\/(\d+)$/))) return [zoneView(main, Number(m[1])), null];
   if (hash === "#/zones/new") return [zoneFormView(main, null), "new"];
   if (hash === "#/alerts") return [alertsView(main), "alerts"];
+  if (hash === "#/groups") return [groupsView(main), "groups"];
   return [overviewView(main), "overview"];
 }
 

@@ -7,6 +7,7 @@ import { h } from "./dom.js";
 export const FLAG = { offline: 1, degraded: 2, below: 4, heating: 8, occupied: 16, hold: 32 };
 /// The filters the toolbar offers: a zone shows when it matches any chosen one (and the search).
 const FILTERS = [
+  ["alerting", "Alerting", (z) => z.alerts > 0],
   ["offline", "Offline", (z) => z.flags & (FLAG.offline | FLAG.degraded)],
   ["below", "Below comfort", (z) => z.flags & FLAG.below],
   ["heating", "Heating", (z) => z.flags & FLAG.heating],
@@ -16,10 +17,11 @@ const FILTERS = [
 /// Above this many zones the sections start collapsed (their headers carry the counts), so the page stays short.
 const COLLAPSE_ABOVE = 200;
 
-/// How much a zone needs attention: offline, then below comfort, degraded, on hold; 0 for a zone that is fine.
+/// How much a zone needs attention: open alerts, then offline, below comfort, degraded, on hold; 0 for a zone that
+/// is fine.
 export function attention(z) {
   const f = z.flags;
-  return (f & FLAG.offline ? 8 : 0) + (f & FLAG.below ? 4 : 0) + (f & FLAG.degraded ? 2 : 0) + (f & FLAG.hold ? 1 : 0);
+  return (z.alerts > 0 ? 16 : 0) + (f & FLAG.offline ? 8 : 0) + (f & FLAG.below ? 4 : 0) + (f & FLAG.degraded ? 2 : 0) + (f & FLAG.hold ? 1 : 0);
 }
 
 /// The rows of a compact status as objects, by column name (columns may be added at the end).
@@ -27,7 +29,7 @@ export function rowsOf(s) {
   const c = Object.fromEntries(s.zone_columns.map((name, i) => [name, i]));
   return s.zone_rows.map((r) => ({
     id: r[c.id], name: r[c.name], group: r[c.group_id], health: r[c.health], air: r[c.air], target: r[c.target],
-    flags: r[c.flags],
+    flags: r[c.flags], alerts: c.alerts === undefined ? 0 : r[c.alerts] || 0,
   }));
 }
 
@@ -35,6 +37,7 @@ const fmt = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(1)
 
 function iconsOf(z) {
   const out = [];
+  if (z.alerts > 0) out.push(["i-alert", z.alerts > 1 ? `⚑${z.alerts}` : "⚑", z.alerts === 1 ? "1 open alert" : `${z.alerts} open alerts`]);
   if (z.flags & FLAG.offline) out.push(["i-off", "⚠", "offline"]);
   else if (z.flags & FLAG.degraded) out.push(["i-deg", "⚠", "degraded"]);
   if (z.flags & FLAG.below) out.push(["i-cold", "❄", "below comfort"]);
@@ -61,6 +64,7 @@ function fillTile(el, z) {
   el.title = `${z.name}: ${z.air === null ? "no reading" : `${fmt(z.air)} °C`}${z.target === null ? "" : `, target ${fmt(z.target)} °C`}` +
     (icons.length ? ` · ${icons.map((i) => i[2]).join(", ")}` : "");
   el.dataset.flags = z.flags;
+  el.dataset.alerts = z.alerts;
   el.dataset.health = z.health;
   el.className = `tile${z.flags & FLAG.heating ? " heating" : ""}${attention(z) >= 4 ? " alert" : ""}`;
 }
@@ -159,7 +163,7 @@ export function compactView(root) {
       const zones = bySection.get(key).sort(order);
       const s = section(key, key === "none" ? "No group" : labels.get(Number(key)));
       list.appendChild(s.el);
-      let shownHere = 0, cold = 0, off = 0, heat = 0;
+      let shownHere = 0, cold = 0, off = 0, heat = 0, alerting = 0;
       for (const z of zones) {
         const t = tiles.get(z.id);
         s.grid.appendChild(t.el); // keeps the order
@@ -169,6 +173,7 @@ export function compactView(root) {
         cold += z.flags & FLAG.below ? 1 : 0;
         off += z.flags & FLAG.offline ? 1 : 0;
         heat += z.flags & FLAG.heating ? 1 : 0;
+        alerting += z.alerts > 0 ? 1 : 0;
       }
       visible += shownHere;
       const chosen = state.open.get(key);
@@ -177,6 +182,7 @@ export function compactView(root) {
       s.grid.hidden = !open;
       s.el.hidden = filtering && shownHere === 0;
       const parts = [filtering ? `${shownHere} of ${zones.length} zones` : `${zones.length} zones`];
+      if (alerting) parts.push(`${alerting} alerting`);
       if (off) parts.push(`${off} offline`);
       if (cold) parts.push(`${cold} below comfort`);
       if (heat) parts.push(`${heat} heating`);
@@ -199,7 +205,7 @@ export function compactView(root) {
         seen.add(z.id);
         let t = tiles.get(z.id);
         if (!t) { t = { el: tile(z), key: "" }; tiles.set(z.id, t); }
-        const key = `${z.name}|${z.air}|${z.target}|${z.flags}|${z.health}`;
+        const key = `${z.name}|${z.air}|${z.target}|${z.flags}|${z.health}|${z.alerts}`;
         if (t.key !== key) { fillTile(t.el, z); t.key = key; }
       }
       for (const [id, t] of tiles) if (!seen.has(id)) { t.el.remove(); tiles.delete(id); }

@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { can, needsRole } from "./auth.js";
 import { f1, h, setText } from "./dom.js";
+import { groupOptions } from "./groups.js";
 import { app, refreshNow } from "./live.js";
 
 const PREFS = [
@@ -42,6 +43,8 @@ function collect(fields) {
   const unit = v("modbus_unit_id");
   if (!/^\d+$/.test(unit) || +unit > 255) { fieldError(fields, "modbus_unit_id", "A unit id is a whole number from 0 to 255."); ok = false; }
   else body.modbus_unit_id = +unit;
+  // Until GET groups has answered the select is empty: the zone's group is then left as it is.
+  if (fields.group_id.el.options.length) body.group_id = v("group_id") === "" ? null : Number(v("group_id"));
   body.preferences = {};
   for (const [key] of PREFS) {
     const raw = v(key).replace(",", ".");
@@ -59,7 +62,17 @@ function fillFields(fields, z) {
   fields.modbus_host.el.value = z.modbus_host;
   fields.modbus_port.el.value = z.modbus_port === null ? "" : String(z.modbus_port);
   fields.modbus_unit_id.el.value = String(z.modbus_unit_id);
+  fields.group_id.el.value = z.group_id === null || z.group_id === undefined ? "" : String(z.group_id);
   for (const [key] of PREFS) fields[key].el.value = z.preferences[key] === undefined ? "" : f1(z.preferences[key]);
+}
+
+/// The zone's group: a select of every group by path (GET groups), "No group" first.
+function groupField(fields) {
+  const el = h("select", { id: "f-group_id", name: "group_id", "aria-describedby": "f-group_id-hint f-group_id-error" });
+  const err = h("span", { class: "field-error", id: "f-group_id-error" });
+  fields.group_id = { el, err };
+  return h("div", { class: "field" }, h("label", { for: "f-group_id" }, "Group"), el,
+    h("span", { class: "hint", id: "f-group_id-hint" }, h("a", { href: "#/groups" }, "Manage groups")), err);
 }
 
 /// The "Delete zone" panel: a button, then a confirmation; deleting returns to the overview.
@@ -106,7 +119,8 @@ export function zoneFormView(main, id) {
   const saveButton = h("button", { class: "btn primary", type: "submit" }, editing ? "Save changes" : "Add zone");
   const form = h("form", { class: "panel form-narrow", id: "zone-form", novalidate: true, onsubmit: save },
     h("fieldset", {}, h("legend", {}, "Zone"),
-      input("name", "Name", { type: "text", required: true, maxlength: "100", autocomplete: "off" }, "Unique, 1 to 100 characters")),
+      input("name", "Name", { type: "text", required: true, maxlength: "100", autocomplete: "off" }, "Unique, 1 to 100 characters"),
+      groupField(fields)),
     h("fieldset", {}, h("legend", {}, "Modbus device"),
       h("div", { class: "field-row" },
         input("modbus_host", "Host", { type: "text", value: "localhost", autocomplete: "off" }),
@@ -124,13 +138,17 @@ export function zoneFormView(main, id) {
     h("div", { class: "page-head" }, h("h1", {}, editing ? "Edit zone" : "Add a zone")),
     form);
 
+  const groupsLoaded = api("GET", "groups").then((groups) => {
+    fields.group_id.el.append(...groupOptions(groups, "No group"));
+  });
   if (editing) {
     main.append(deleteSection(id));
-    api("GET", `zones/${id}`).then((z) => {
+    Promise.all([api("GET", `zones/${id}`), groupsLoaded]).then(([z]) => {
       setText(main, "name", z.name);
       fillFields(fields, z);
     }).catch((e) => { formError.textContent = e.message; });
   } else {
+    groupsLoaded.catch((e) => { formError.textContent = e.message; });
     fields.occupied_temp.el.value = "21.0";
     fields.unoccupied_temp.el.value = "17.0";
     fields.min_temp.el.value = "10.0";
@@ -154,6 +172,7 @@ export function zoneFormView(main, id) {
       return;
     }
     if (!editing && body.modbus_port === null) delete body.modbus_port;
+    if (!editing && !body.group_id) delete body.group_id;
     saveButton.disabled = true;
     try {
       const z = editing ? await api("PUT", `zones/${id}`, body) : await api("POST", "zones", body);

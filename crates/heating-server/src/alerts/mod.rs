@@ -88,6 +88,16 @@ impl AlertState {
         self.open_map().values().cloned().collect()
     }
 
+    /// The open alerts (active or acknowledged) per zone, for the compact status's `alerts` column.
+    #[must_use]
+    pub fn open_per_zone(&self) -> BTreeMap<crate::storage::ZoneId, usize> {
+        let mut per_zone = BTreeMap::new();
+        for a in self.open_map().values() {
+            *per_zone.entry(a.zone_id).or_default() += 1;
+        }
+        per_zone
+    }
+
     #[must_use]
     pub fn summary(&self) -> AlertSummary {
         let open = self.open_map();

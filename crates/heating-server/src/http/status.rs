@@ -19,8 +19,8 @@ use super::model::ZoneModelOut;
 use super::status_grid::{DemandStatus, PricesStatus};
 use super::status_lifecycle::{DatabaseOut, MaintenanceOut};
 use crate::fleet::Live;
-use crate::services::groups;
 use crate::services::status::{self, Status, WeatherNow, ZoneStatus as ZoneNow};
+use crate::services::{alerts as alert_service, groups};
 use crate::state::{AppState, ControlReport, LearnReport, PollReport};
 use crate::storage::{GroupId, ZoneId};
 use crate::time::{serialize_opt_rfc3339, serialize_rfc3339};
@@ -431,13 +431,14 @@ pub struct StatusCompactOut {
     /// The names of `zone_rows`' columns, in order: `id`, `name`, `group_id` (null: none), `health` (`online`,
     /// `degraded`, `offline`, `unknown`, `no_device`), `air` (°C, tenths; null without a reading), `target` (the
     /// target in force, °C: the control decision's, else the device's; null without either), `flags` (a bit set:
-    /// 1 offline, 2 degraded, 4 below comfort, 8 heating, 16 occupied, 32 on a manual hold). Columns may be added
-    /// at the end: read them by name.
-    #[schema(example = json!(["id", "name", "group_id", "health", "air", "target", "flags"]))]
+    /// 1 offline, 2 degraded, 4 below comfort, 8 heating, 16 occupied, 32 on a manual hold), `alerts` (the zone's
+    /// open alerts, active or acknowledged: `GET /alerts?zone_id=`). Columns may be added at the end: read them
+    /// by name.
+    #[schema(example = json!(["id", "name", "group_id", "health", "air", "target", "flags", "alerts"]))]
     #[schema(value_type = Vec<String>)]
-    pub zone_columns: [&'static str; 7],
+    pub zone_columns: [&'static str; 8],
     /// One row per zone, by id.
-    #[schema(value_type = Vec<Vec<serde_json::Value>>, example = json!([[1, "Room 1.01", 3, "online", 20.4, 21.0, 24]]))]
+    #[schema(value_type = Vec<Vec<serde_json::Value>>, example = json!([[1, "Room 1.01", 3, "online", 20.4, 21.0, 24, 0]]))]
     pub zone_rows: Vec<CompactZone>,
 }
 
@@ -469,13 +470,13 @@ pub struct GroupBrief {
     pub parent_id: Option<GroupId>,
 }
 
-/// A zone row of the compact status: `[id, name, group_id, health, air, target, flags]`.
+/// A zone row of the compact status: `[id, name, group_id, health, air, target, flags, alerts]`.
 #[derive(Debug)]
-pub struct CompactZone(ZoneId, String, Option<GroupId>, &'static str, Option<f64>, Option<f64>, u8);
+pub struct CompactZone(ZoneId, String, Option<GroupId>, &'static str, Option<f64>, Option<f64>, u8, usize);
 
 impl Serialize for CompactZone {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        (&self.0, &self.1, &self.2, &self.3, &self.4, &self.5, &self.6).serialize(s)
+        (&self.0, &self.1, &self.2, &self.3, &self.4, &self.5, &self.6, &self.7).serialize(s)
     }
 }
 
@@ -483,7 +484,7 @@ fn tenths(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-fn compact_zone(z: &ZoneNow, counts: &mut ZoneCounts) -> CompactZone {
+fn compact_zone(z: &ZoneNow, alerts: usize, counts: &mut ZoneCounts) -> CompactZone {
     let f = groups::flags(z);
     let health = health_out(z).state;
     let health: &'static str = match health.as_str() {
@@ -525,6 +526,7 @@ fn compact_zone(z: &ZoneNow, counts: &mut ZoneCounts) -> CompactZone {
         reading.map(|r| tenths(r.snapshot.air_temperature)),
         target.map(tenths),
         bits,
+        alerts,
     )
 }
 
@@ -547,7 +549,12 @@ async fn get_status(
     let s: Status = status::status_of(&state, params.group).await?;
     if params.view == Some(StatusView::Compact) {
         let mut counts = ZoneCounts::default();
-        let zone_rows = s.zones.iter().map(|z| compact_zone(z, &mut counts)).collect();
+        let alerts = alert_service::open_per_zone(&state);
+        let zone_rows = s
+            .zones
+            .iter()
+            .map(|z| compact_zone(z, alerts.get(&z.zone.id).copied().unwrap_or(0), &mut counts))
+            .collect();
         let groups = groups::list_briefs(&state).await?;
         return Ok(Json(StatusAnswer::Compact(StatusCompactOut {
             view: "compact",
@@ -567,7 +574,7 @@ async fn get_status(
                 .into_iter()
                 .map(|g| GroupBrief { id: g.id, name: g.name, kind: g.kind.as_str(), parent_id: g.parent_id })
                 .collect(),
-            zone_columns: ["id", "name", "group_id", "health", "air", "target", "flags"],
+            zone_columns: ["id", "name", "group_id", "health", "air", "target", "flags", "alerts"],
             zone_rows,
         })));
     }

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::audit::{self, Change};
 use super::{AppState, Caller, Role, ServiceError, require};
 use crate::alerts::{AlertSummary, Event};
-use crate::storage::{AlertFilter, AlertId, StoredAlert};
+use crate::storage::{AlertFilter, AlertId, StoredAlert, ZoneId};
 
 /// A page of alerts, newest first.
 pub async fn list(state: &AppState, filter: AlertFilter) -> Result<Vec<StoredAlert>, ServiceError> {
@@ -18,6 +18,12 @@ pub async fn list(state: &AppState, filter: AlertFilter) -> Result<Vec<StoredAle
 #[must_use]
 pub fn summary(state: &AppState) -> AlertSummary {
     state.alerts.summary()
+}
+
+/// The open alerts (active or acknowledged) per zone; zones without one are absent (from memory).
+#[must_use]
+pub fn open_per_zone(state: &AppState) -> std::collections::BTreeMap<ZoneId, usize> {
+    state.alerts.open_per_zone()
 }
 
 /// The name of an alert's zone, if it still has a device in the fleet.

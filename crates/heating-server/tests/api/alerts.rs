@@ -60,6 +60,18 @@ async fn operators_acknowledge_alerts_with_their_name_and_viewers_only_read_them
         "newest_raised_at": "2026-11-27T10:00:00.000Z"})
     );
 
+    // The compact status counts each zone's open alerts in its `alerts` column (read by name).
+    let r = app.client.post(app.url("/zones")).bearer_auth(&admin).json(&json!({"name": "Quiet"})).send().await;
+    let quiet = json_of(r.unwrap()).await.1["id"].as_i64().unwrap();
+    let alerts_column = |compact: &Value| -> Vec<(i64, i64)> {
+        let col = compact["zone_columns"].as_array().unwrap().iter().position(|c| c == "alerts").unwrap();
+        let id = compact["zone_columns"].as_array().unwrap().iter().position(|c| c == "id").unwrap();
+        let rows = compact["zone_rows"].as_array().unwrap();
+        rows.iter().map(|r| (r[id].as_i64().unwrap(), r[col].as_i64().unwrap())).collect()
+    };
+    let (_, compact) = get(&app, "/status?view=compact", &viewer).await;
+    assert_eq!(alerts_column(&compact), [(z, 2), (quiet, 0)]);
+
     assert_error(acknowledge(&app, offline, &viewer).await, StatusCode::FORBIDDEN, "operator role").await;
     let r = acknowledge(&app, offline, &operator).await;
     let (s, acked) = json_of(r).await;
@@ -82,6 +94,8 @@ async fn operators_acknowledge_alerts_with_their_name_and_viewers_only_read_them
 
     let (_, status) = get(&app, "/status", &viewer).await;
     assert_eq!((&status["alerts"]["active"], &status["alerts"]["acknowledged"]), (&json!(1), &json!(1)));
+    let (_, compact) = get(&app, "/status?view=compact", &viewer).await;
+    assert_eq!(alerts_column(&compact), [(z, 2), (quiet, 0)], "an acknowledged alert is still open");
     let (_, active) = get(&app, "/alerts?state=active", &viewer).await;
     assert_eq!(active.as_array().unwrap().iter().map(|a| a["id"].clone()).collect::<Vec<_>>(), [json!(cold)]);
     let (_, acked_only) = get(&app, &format!("/alerts?state=acknowledged&zone_id={z}"), &viewer).await;
@@ -109,6 +123,8 @@ async fn operators_acknowledge_alerts_with_their_name_and_viewers_only_read_them
     let cleared = app.state.storage.clear_alert(cold, t0()).await.unwrap();
     app.state.alerts.record(&cleared);
     assert_error(acknowledge(&app, cold, &operator).await, StatusCode::CONFLICT, "has cleared").await;
+    let (_, compact) = get(&app, "/status?view=compact", &viewer).await;
+    assert_eq!(alerts_column(&compact), [(z, 1), (quiet, 0)], "a cleared alert no longer counts");
     assert_error(acknowledge(&app, 999_999, &operator).await, StatusCode::NOT_FOUND, "Alert not found").await;
     let (_, open) = get(&app, "/alerts", &viewer).await;
     assert_eq!(open.as_array().unwrap().len(), 1);

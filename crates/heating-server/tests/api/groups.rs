@@ -151,13 +151,16 @@ async fn status_and_summaries_answer_per_group() {
     let (status, compact) = json_of(app.get("/status?view=compact").await).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(compact["view"], "compact");
-    assert_eq!(compact["zone_columns"], json!(["id", "name", "group_id", "health", "air", "target", "flags"]));
+    assert_eq!(
+        compact["zone_columns"],
+        json!(["id", "name", "group_id", "health", "air", "target", "flags", "alerts"])
+    );
     assert_eq!(
         compact["zone_rows"],
         json!([
-            [id(&a), "A", id(&f1), "no_device", null, null, 0],
-            [id(&b), "B", id(&f2), "no_device", null, null, 0],
-            [id(&c), "C", null, "no_device", null, null, 0]
+            [id(&a), "A", id(&f1), "no_device", null, null, 0, 0],
+            [id(&b), "B", id(&f2), "no_device", null, null, 0, 0],
+            [id(&c), "C", null, "no_device", null, null, 0, 0]
         ])
     );
     assert_eq!(compact["counts"]["zones"], 3);

@@ -5,10 +5,12 @@
 //! install them. `refresh_screenshots` (ignored by default) rewrites the README's screenshots under `docs/`:
 //! `cargo test -p heating-server --test browser -- --ignored`. `signin.rs`: the same demo with `--auth`, signed in
 //! as a viewer and as an operator. `grid.rs`: the plan chart with comfort ceilings and a building demand cap.
+//! `groups.rs`: groups edited through the dashboard, alerting zones in the compact overview.
 
 mod alerts;
 mod demo;
 mod grid;
+mod groups;
 mod scale;
 mod signin;
 mod webdriver;
