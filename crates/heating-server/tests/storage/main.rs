@@ -22,8 +22,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 mod access;
-mod groups;
 mod alerts;
+mod groups;
 mod history;
 mod leases;
 mod lifecycle;
