@@ -52,6 +52,8 @@ pub(crate) enum Exception {
     IllegalFunction = 0x01,
     IllegalDataAddress = 0x02,
     IllegalDataValue = 0x03,
+    /// A write refused by an injected fault ([`crate::SimulatorHandle::set_writes_refused`]).
+    ServerDeviceFailure = 0x04,
     GatewayTargetDevice = 0x0B,
 }
 

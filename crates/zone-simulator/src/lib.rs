@@ -52,6 +52,16 @@ pub struct Zone {
     pub device: Arc<DeviceMap>,
     sim: Mutex<SimZone>,
     env: Arc<Environment>,
+    faults: Mutex<SensorFaults>,
+}
+
+/// Faults of the zone's electronics (not its physics), injected at run time for tests.
+#[derive(Debug, Default, Clone, Copy)]
+struct SensorFaults {
+    /// The air temperature the sensor is stuck at, if frozen.
+    frozen_air: Option<f64>,
+    /// Target writes are answered with exception 04 (server device failure) and change nothing.
+    refuse_writes: bool,
 }
 
 impl Zone {
@@ -91,6 +101,36 @@ impl Zone {
     /// Injects or removes a heater fault, effective from now: the heater reports on but no heat reaches the room.
     pub fn set_heater_fault(&self, fault: bool) {
         self.advanced().set_heater_fault(fault);
+    }
+
+    fn faults(&self) -> MutexGuard<'_, SensorFaults> {
+        self.faults.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Freezes (or thaws) the air temperature sensor, effective from now: while frozen, the served air
+    /// temperature stays at its value when frozen, while the room's physics (and every other register) go on.
+    pub fn set_sensor_frozen(&self, frozen: bool) {
+        let air = frozen.then(|| self.current().air_temperature);
+        self.faults().frozen_air = air;
+    }
+
+    /// Makes the zone refuse (or accept again) target writes: a refused write is answered with Modbus exception
+    /// 04 (server device failure) and changes nothing.
+    pub fn set_writes_refused(&self, refused: bool) {
+        self.faults().refuse_writes = refused;
+    }
+
+    pub(crate) fn writes_refused(&self) -> bool {
+        self.faults().refuse_writes
+    }
+
+    /// The state served over Modbus: [`Zone::current`] as the zone's sensors report it (a frozen sensor's value).
+    pub(crate) fn served(&self) -> ZoneSnapshot {
+        let mut snapshot = self.current();
+        if let Some(air) = self.faults().frozen_air {
+            snapshot.air_temperature = air;
+        }
+        snapshot
     }
 }
 
@@ -159,6 +199,7 @@ impl Simulator {
                 device,
                 sim: Mutex::new(sim),
                 env: env.clone(),
+                faults: Mutex::new(SensorFaults::default()),
             }));
         }
         Ok(Self { zones, listeners, env, limits: config.connections })
@@ -236,6 +277,18 @@ impl SimulatorHandle {
     /// Injects (or removes) a heater fault in zone `index`: its heater reports on but heats nothing.
     pub fn set_heater_fault(&self, index: usize, fault: bool) {
         self.zones[index].set_heater_fault(fault);
+    }
+
+    /// Freezes (or thaws) zone `index`'s air temperature sensor: the served value stops changing while the room
+    /// keeps its physics ([`Zone::set_sensor_frozen`]).
+    pub fn set_sensor_frozen(&self, index: usize, frozen: bool) {
+        self.zones[index].set_sensor_frozen(frozen);
+    }
+
+    /// Makes zone `index` answer target writes with exception 04, or accept them again
+    /// ([`Zone::set_writes_refused`]).
+    pub fn set_writes_refused(&self, index: usize, refused: bool) {
+        self.zones[index].set_writes_refused(refused);
     }
 
     /// Puts a stopped zone back on the network at the same address.

@@ -3,7 +3,8 @@
 //!
 //! Every refusal is a Modbus exception, never a dropped connection: another unit id gets 0x0B, a function the
 //! profile does not serve 0x01, a PDU whose length does not fit its function 0x03, an address outside the map (or a
-//! write to a read-only address) 0x02, a bad quantity or an out-of-range target 0x03. A refused write changes
+//! write to a read-only address) 0x02, a bad quantity or an out-of-range target 0x03, a
+//! write while the zone's injected write fault is on 0x04. A refused write changes
 //! nothing.
 
 use std::sync::Arc;
@@ -38,7 +39,7 @@ impl ZoneService {
         let function = request.function();
         match request {
             ZoneRequest::Read { function, addr, quantity } => {
-                let snapshot = self.zone.current();
+                let snapshot = self.zone.served();
                 self.zone.device.read(&snapshot, function, addr, quantity).map(|values| {
                     if matches!(function, FC_READ_COILS | FC_READ_DISCRETE) {
                         Reply::Bits { function, values: values.into_iter().map(|v| v != 0).collect() }
@@ -66,6 +67,8 @@ impl ZoneService {
 
     /// Applies an accepted write to the zone; a refused one changes nothing.
     fn written(&self, target: Result<Setpoint, Exception>, addr: u16, values: &[u16]) -> Result<(), Exception> {
+        let target =
+            target.and_then(|t| if self.zone.writes_refused() { Err(Exception::ServerDeviceFailure) } else { Ok(t) });
         let target = target.inspect_err(|e| {
             tracing::debug!(zone = %self.zone.name, addr, ?values, "write refused: {e:?}");
         })?;

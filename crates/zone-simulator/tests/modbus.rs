@@ -240,3 +240,37 @@ async fn a_heater_fault_and_an_open_window_show_in_the_registers() {
     assert!(air(&read(&mut office).await) > office_cold + 1.0, "repaired, it heats");
     assert!(air(&read(&mut bedroom).await) > cold, "the window closed, the room recovers or holds");
 }
+
+/// Sensor and device faults at run time: a frozen air sensor (the register stops changing while the room's physics
+/// go on) and refused target writes (exception 04, nothing changed); both undone again.
+#[tokio::test]
+async fn a_frozen_sensor_and_refused_writes_show_over_modbus() {
+    let (sim, clock) = start().await;
+    let air = |regs: &[u16]| regs[0] as i16;
+    let mut office = connect(sim.addrs()[3]).await;
+    // The office heating hard: its air rises.
+    office.write_single_register(1, encode_deci_celsius(30.0) as u16).await.unwrap().unwrap();
+    clock.advance(Duration::minutes(5));
+    let before = air(&read(&mut office).await);
+    sim.set_sensor_frozen(3, true);
+    clock.advance(Duration::hours(1));
+    let regs = read(&mut office).await;
+    assert_eq!(air(&regs), before, "the frozen sensor reports the same value");
+    let real = sim.zones()[3].current().air_temperature;
+    assert!(real > f64::from(before) / 10.0 + 1.0, "while the room warms: {before} → {real}");
+    assert_eq!(regs[3], 1, "the other registers go on: the heater runs");
+    sim.set_sensor_frozen(3, false);
+    let thawed = air(&read(&mut office).await);
+    assert_eq!(thawed, encode_deci_celsius(real), "thawed, the sensor reports the room again");
+
+    sim.set_writes_refused(3, true);
+    let refused = office.write_single_register(1, encode_deci_celsius(18.0) as u16).await.unwrap();
+    assert_eq!(refused, Err(ExceptionCode::ServerDeviceFailure));
+    let refused = office.write_multiple_registers(1, &[encode_deci_celsius(18.0) as u16]).await.unwrap();
+    assert_eq!(refused, Err(ExceptionCode::ServerDeviceFailure));
+    assert_eq!(read(&mut office).await[1], encode_deci_celsius(30.0) as u16, "a refused write changes nothing");
+    sim.set_writes_refused(3, false);
+    office.write_single_register(1, encode_deci_celsius(18.0) as u16).await.unwrap().unwrap();
+    assert_eq!(read(&mut office).await[1], encode_deci_celsius(18.0) as u16, "accepted again");
+    sim.shutdown().await;
+}

@@ -2,7 +2,9 @@
 //! the network, a window held open in an occupied room (the simulator's UA raised at run time), a heater that runs
 //! but heats nothing (the simulator's heater fault). Each alert appears within its rule's delay (one poll step),
 //! a local webhook receiver gets each event exactly once (its first attempt answered 503, so a retry is needed),
-//! acknowledging records the actor, and the alert clears once its condition has ended for the clear delay.
+//! acknowledging records the actor, and the alert clears once its condition has ended for the clear delay. Also
+//! the sensor and write rules: a room leaving a narrow physical range (a site setting), a frozen air sensor and
+//! refused target writes (the simulator's sensor and write faults).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -93,9 +95,16 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(|_| {}).await
+}
+
+/// As [`setup`], with the alert settings changed by `change`.
+async fn setup_with(change: impl FnOnce(&mut AlertSettings)) -> Setup {
     let (url, received, task) = receiver().await;
     let clock = Arc::new(ManualClock::new(monday_3am()));
-    let env = start(Options { alerts: settings(&url), ..Options::stepped(clock.clone()) }).await;
+    let mut alerts = settings(&url);
+    change(&mut alerts);
+    let env = start(Options { alerts, ..Options::stepped(clock.clone()) }).await;
     let report = poll_once(&env.state).await;
     assert_eq!(report.ok, 5, "{report:?}");
     Setup { env, clock, received, _receiver: task }
@@ -319,5 +328,141 @@ async fn a_heater_that_heats_nothing_raises_no_heat_rise_and_clears_once_repaire
     t.env.sim.set_heater_fault(3, false);
     t.until_cleared(3, "no_heat_rise", 60).await;
     t.delivered_once(alert_id, &["raised", "acknowledged", "cleared"]).await;
+    t.env.shutdown().await;
+}
+
+/// The office (3), vacant at 3 am: the room with no one to mind a test heating it hard.
+const OFFICE: usize = 3;
+
+fn air_of(status: &Value) -> f64 {
+    status["reading"]["temperature"].as_f64().unwrap()
+}
+
+#[tokio::test]
+async fn a_room_leaving_the_sites_sensor_range_raises_sensor_range_and_clears_when_back() {
+    // The site's range: 0.5 K above the air now is out of range (as a sensor reading 60 °C would be elsewhere).
+    let probe = setup().await;
+    let air = air_of(&probe.env.zone_status(OFFICE).await);
+    probe.env.shutdown().await;
+    let (lo, hi) = (air - 5.0, air + 0.5);
+    let t = setup_with(|a| {
+        a.alert_sensor_min_c = lo;
+        a.alert_sensor_max_c = hi;
+    })
+    .await;
+    assert_eq!(air_of(&t.env.zone_status(OFFICE).await), air, "the same simulated start");
+    t.env.sim.zones()[OFFICE].set_target(Setpoint::from_celsius(28.0).unwrap());
+    let mut above_at = None;
+    let mut raised = None;
+    for m in 1..=60 {
+        t.minute().await;
+        let now_air = air_of(&t.env.zone_status(OFFICE).await);
+        if above_at.is_none() && now_air > hi {
+            above_at = Some(m);
+        }
+        if let Some(a) = t.of(OFFICE, "sensor_range").await.first() {
+            raised = Some((a.clone(), m));
+            break;
+        }
+        assert!(now_air <= hi, "above {hi} at minute {m} and not raised");
+    }
+    let (alert, m) = raised.expect("sensor_range raised");
+    assert_eq!(Some(m), above_at, "raised at the first reading out of range (the rule has no delay)");
+    assert!(alert["message"].as_str().unwrap().contains("outside the physical range"), "{alert}");
+    let id = alert["id"].as_i64().unwrap();
+    t.received.wait(id, "raised").await;
+    for _ in 0..5 {
+        t.minute().await;
+    }
+    assert_eq!(t.of(OFFICE, "sensor_range").await.len(), 1, "one alert while it stays out of range");
+    t.acknowledge(&alert).await;
+
+    // Heating off: the room cools back into the range (0.3 K inside its bound), then the clear delay.
+    t.env.sim.zones()[OFFICE].set_target(Setpoint::from_celsius(5.0).unwrap());
+    let took = t.until_cleared(OFFICE, "sensor_range", 240).await;
+    assert!(air_of(&t.env.zone_status(OFFICE).await) <= hi - 0.3, "cleared inside the band");
+    assert!(took > 2, "{took}");
+    t.delivered_once(id, &["raised", "acknowledged", "cleared"]).await;
+    t.env.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_frozen_air_sensor_raises_sensor_frozen_and_clears_when_it_reports_again() {
+    let t = setup_with(|a| a.alert_frozen_minutes = 30.0).await;
+    // The office heats hard, so its air changes every minute; then its sensor freezes.
+    t.env.sim.zones()[OFFICE].set_target(Setpoint::from_celsius(28.0).unwrap());
+    let mut airs = Vec::new();
+    for _ in 0..5 {
+        t.minute().await;
+        airs.push(air_of(&t.env.zone_status(OFFICE).await));
+    }
+    t.env.sim.set_sensor_frozen(OFFICE, true);
+    let frozen = t.env.sim.zones()[OFFICE].current().air_temperature;
+    // The register's 0.1 K steps: the frozen value may have been read a minute or two before the freeze already.
+    let last = airs[4];
+    let seen_before = airs.iter().rev().take_while(|a| **a == last).count() as i64 - 1;
+    assert!(seen_before < 4, "the room was warming: {airs:?}");
+    let (alert, took) = t.until_raised(OFFICE, "sensor_frozen", 40).await;
+    assert_eq!(took, 30 - seen_before, "30 min after the value was first read ({seen_before} min before the freeze)");
+    let status = t.env.zone_status(OFFICE).await;
+    let real = t.env.sim.zones()[OFFICE].current().air_temperature;
+    assert!(real > frozen + 0.3, "the room kept warming: {frozen} → {real}");
+    assert!((air_of(&status) - frozen).abs() < 0.1, "while the sensor reports {}: {status}", air_of(&status));
+    assert!(alert["message"].as_str().unwrap().contains("unchanged"), "{alert}");
+    let id = alert["id"].as_i64().unwrap();
+    t.received.wait(id, "raised").await;
+    for _ in 0..5 {
+        t.minute().await;
+    }
+    assert_eq!(t.of(OFFICE, "sensor_frozen").await.len(), 1);
+    t.acknowledge(&alert).await;
+
+    t.env.sim.set_sensor_frozen(OFFICE, false);
+    let took = t.until_cleared(OFFICE, "sensor_frozen", 10).await;
+    assert_eq!(took, 3, "a changed value at the first poll, then the 2-min clear delay");
+    t.delivered_once(id, &["raised", "acknowledged", "cleared"]).await;
+    t.env.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_control_writes_raise_write_failures_and_clear_once_a_write_succeeds() {
+    let t = setup().await;
+    // The office is vacant: the control job wants 18 °C where the device holds 20 °C, and the device refuses.
+    t.env.sim.set_writes_refused(OFFICE, true);
+    let mut raised = None;
+    for m in 1..=6 {
+        let report = heating_server::jobs::control_once(&t.env.state).await;
+        assert!(report.failed >= 1, "{report:?}");
+        t.minute().await;
+        if let Some(a) = t.of(OFFICE, "write_failures").await.first() {
+            raised = Some((a.clone(), m));
+            break;
+        }
+    }
+    let (alert, m) = raised.expect("write_failures raised");
+    assert_eq!(m, 3, "raised at the poll after the third refused write (the setting's default 3)");
+    assert!(alert["message"].as_str().unwrap().contains("3 control writes failed in a row"), "{alert}");
+    let commands = t.env.commands(OFFICE).await;
+    assert_eq!(commands.len(), 3, "{commands:?}");
+    assert!(commands.iter().all(|c| c["status"] == "failed" && c["target_temp"] == 18.0), "{commands:?}");
+    assert_eq!(t.env.device_target(OFFICE), 20.0, "the device kept its target");
+    assert!(t.of(OFFICE, "offline").await.is_empty(), "the zone still answers reads: not offline");
+    let id = alert["id"].as_i64().unwrap();
+    t.received.wait(id, "raised").await;
+    // Still refused: the same alert.
+    for _ in 0..3 {
+        heating_server::jobs::control_once(&t.env.state).await;
+        t.minute().await;
+    }
+    assert_eq!(t.of(OFFICE, "write_failures").await.len(), 1);
+    t.acknowledge(&alert).await;
+
+    t.env.sim.set_writes_refused(OFFICE, false);
+    let report = heating_server::jobs::control_once(&t.env.state).await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(t.env.device_target(OFFICE), 18.0, "written at last");
+    let took = t.until_cleared(OFFICE, "write_failures", 10).await;
+    assert_eq!(took, 3, "good from the first poll, then the 2-min clear delay");
+    t.delivered_once(id, &["raised", "acknowledged", "cleared"]).await;
     t.env.shutdown().await;
 }
