@@ -82,11 +82,11 @@ pub fn references(sc: &Scenario, zones: &[ZoneTruth<'_>]) -> anyhow::Result<Vec<
         Some(cap) => {
             let n = zones.first().map_or(0, |z| z.t_out.len());
             let test_start = sc.start + chrono::Duration::days(i64::from(sc.warmup_days));
-            let (per, cap_w) = cap.series(test_start, sc.step, n);
+            let (_, windows) = cap.plan_windows(test_start, sc.step, n, None);
             let joint = |objective| {
                 JointProblem {
                     zones: (0..zones.len()).map(|zi| problem(zi, objective)).collect(),
-                    cap: Some(CapSeries { steps_per_window: per, cap_w: &cap_w }),
+                    cap: Some(CapSeries { windows: &windows }),
                     fairness_penalty_eur_per_kh: sc.predictive.shortfall_penalty_eur_per_kh,
                 }
                 .solve()

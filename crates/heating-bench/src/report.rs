@@ -234,7 +234,7 @@ fn joint_timing(
             .collect();
         let t = Instant::now();
         let decision =
-            control_building(&mut zones, Some(&cap), PredictiveConfig::default().shortfall_penalty_eur_per_kh);
+            control_building(&mut zones, Some(&cap), None, PredictiveConfig::default().shortfall_penalty_eur_per_kh);
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         let joint = decision.joint.context("no joint plan")?;
         anyhow::ensure!(joint.error.is_none(), "joint plan failed: {:?}", joint.error);

@@ -343,7 +343,12 @@ pub fn run(
                 let mut pairs: Vec<(&mut dyn Controller, ControlContext<'_>)> =
                     controllers.iter_mut().map(|c| &mut **c as &mut dyn Controller).zip(ctxs).collect();
                 let t = Instant::now();
-                let decision = control_building(&mut pairs, Some(plan_cap), sc.predictive.shortfall_penalty_eur_per_kh);
+                let decision = control_building(
+                    &mut pairs,
+                    Some(plan_cap),
+                    Some(&budget),
+                    sc.predictive.shortfall_penalty_eur_per_kh,
+                );
                 timing.record(t.elapsed().as_secs_f64());
                 decision.outputs.into_iter().map(|o| o.target).collect()
             } else {

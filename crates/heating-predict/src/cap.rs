@@ -16,6 +16,8 @@
 use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::lp::CapSpan;
+
 /// The length of a demand window (billing and connection limits use the mean power over 15 minutes).
 pub const WINDOW: Duration = Duration::minutes(15);
 
@@ -105,19 +107,56 @@ impl DemandCap {
         self.windows.iter().find(inside).map_or(self.kw, |w| w.kw) * 1000.0
     }
 
-    /// The cap over `n` steps of `step` from `from`, one value per cap window of [`WINDOW`] (steps of 15 minutes or
-    /// less that divide it; each window takes the lowest cap in force during it), and the steps per window.
+    /// The lowest cap in force at any time in `[from, to)`, W. Exact: the windows' bounds and the UTC offset are
+    /// whole minutes, so the cap is constant over each clock minute, and every minute the span touches is looked at.
     #[must_use]
-    pub fn series(&self, from: DateTime<Utc>, step: Duration, n: usize) -> (usize, Vec<f64>) {
-        let per = if step > Duration::zero() && step <= WINDOW && WINDOW.num_seconds() % step.num_seconds() == 0 {
-            (WINDOW.num_seconds() / step.num_seconds()) as usize
-        } else {
-            1
-        };
-        let caps = (0..n.div_ceil(per))
-            .map(|w| (0..per).map(|i| self.cap_w(from + step * (w * per + i) as i32)).fold(f64::INFINITY, f64::min))
-            .collect();
-        (per, caps)
+    pub fn lowest_w(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+        let minute = from.timestamp().div_euclid(60) * 60;
+        let mut at = DateTime::from_timestamp(minute, 0).unwrap_or(from);
+        let mut low = self.cap_w(from);
+        while at < to {
+            low = low.min(self.cap_w(at));
+            if self.windows.is_empty() {
+                break;
+            }
+            at += Duration::minutes(1);
+        }
+        low
+    }
+
+    /// The cap windows a plan of `n` steps of `step` from `from` overlaps, as the joint LP holds them: the clock's
+    /// 15-minute windows ([`WINDOW`], aligned in UTC as the guard's [`CapBudget`] and meters align them), so a plan
+    /// started inside a window counts that window's energy already used (`budget`, when it is for that window;
+    /// without one the window is taken as used at the cap so far), each window at the lowest cap in force during
+    /// the part of it the plan covers ([`DemandCap::lowest_w`]), the last one over the part the plan covers. The
+    /// windows' times are in seconds from `from`; the first window's start is returned too.
+    #[must_use]
+    pub fn plan_windows(
+        &self,
+        from: DateTime<Utc>,
+        step: Duration,
+        n: usize,
+        budget: Option<&CapBudget>,
+    ) -> (DateTime<Utc>, Vec<CapSpan>) {
+        let first = window_start(from);
+        let end = from + step * i32::try_from(n).unwrap_or(i32::MAX);
+        let secs = |t: DateTime<Utc>| (t - from).as_seconds_f64();
+        let mut spans = Vec::new();
+        let mut start = first;
+        while start < end {
+            let stop = (start + WINDOW).min(end);
+            let cap_w = self.lowest_w(start.max(from), stop);
+            let before_s = secs(start).min(0.0).abs();
+            let used_j = match budget {
+                _ if before_s <= 0.0 => 0.0,
+                Some(b) if b.window_start == start => b.used_j.max(0.0),
+                Some(_) => 0.0,
+                None => cap_w * before_s,
+            };
+            spans.push(CapSpan { from_s: secs(start), to_s: secs(stop), cap_w, used_j });
+            start += WINDOW;
+        }
+        (first, spans)
     }
 }
 
@@ -355,8 +394,29 @@ mod tests {
         assert_eq!(cap.cap_w(t(16 * 60)), 3000.0, "17:00 local");
         assert_eq!(cap.cap_w(t(20 * 60)), 4000.0, "21:00 local");
         assert_eq!(cap.cap_w(t(23 * 60 + 30)), 5000.0, "00:30 local");
-        let (per, series) = cap.series(t(15 * 60 + 50), Duration::minutes(5), 6);
-        assert_eq!((per, series), (3, vec![3000.0, 3000.0]), "the lowest cap in each window");
+        // 16:07-16:37 UTC (17:07-17:37 local, the 3 kW window) in 10-minute steps: three clock windows, the first
+        // begun before the plan.
+        let (from, w) = cap.plan_windows(t(16 * 60 + 7), Duration::minutes(10), 3, None);
+        assert_eq!(from, t(16 * 60));
+        let spans: Vec<_> = w.iter().map(|s| (s.from_s, s.to_s, s.cap_w)).collect();
+        assert_eq!(spans, vec![(-420.0, 480.0, 3000.0), (480.0, 1380.0, 3000.0), (1380.0, 1800.0, 3000.0)]);
+        assert_eq!(w[0].used_j, 3000.0 * 420.0, "without the guard's count: used at the cap so far");
+        // A boundary inside a window: the lowest cap of the part the plan covers, exact to the minute.
+        let late = DemandCap { windows: vec!["17:05-18:00=2.5".parse().unwrap()], ..cap.clone() };
+        assert_eq!(late.lowest_w(t(16 * 60), t(16 * 60 + 4)), 4000.0);
+        assert_eq!(late.lowest_w(t(16 * 60), t(16 * 60 + 5) + Duration::seconds(1)), 2500.0);
+        let (_, w) = late.plan_windows(t(15 * 60 + 52), Duration::minutes(10), 3, None);
+        assert_eq!(w.iter().map(|s| s.cap_w).collect::<Vec<_>>(), vec![4000.0, 2500.0, 2500.0]);
+        // The guard's count for the window the plan starts in; a count for another window is not this one's.
+        let budget = CapBudget { window_start: t(16 * 60), used_j: 1.0e6 };
+        assert_eq!(cap.plan_windows(t(16 * 60 + 7), Duration::minutes(10), 3, Some(&budget)).1[0].used_j, 1.0e6);
+        let old = CapBudget { window_start: t(15 * 60 + 45), ..budget };
+        assert_eq!(cap.plan_windows(t(16 * 60 + 7), Duration::minutes(10), 3, Some(&old)).1[0].used_j, 0.0);
+        // A plan on a quarter hour: full windows from its start, nothing used before it.
+        let (from, w) = cap.plan_windows(t(60), Duration::minutes(15), 4, Some(&budget));
+        assert_eq!(from, t(60));
+        assert!(w.iter().enumerate().all(|(i, s)| s.from_s == 900.0 * i as f64 && s.to_s == s.from_s + 900.0));
+        assert!(w.iter().all(|s| s.used_j == 0.0 && s.cap_w == 4000.0));
         assert!("17:00-21:00".parse::<CapWindow>().is_err());
         assert!("25:00-21:00=3".parse::<CapWindow>().is_err());
         assert!(DemandCap::constant(0.0).validate().unwrap_err().0.contains("above 0"));

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 mod joint;
 
-pub use joint::{CapSeries, JointPlan, JointProblem};
+pub use joint::{CapSeries, CapSpan, JointPlan, JointProblem};
 
 /// What a plan minimizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

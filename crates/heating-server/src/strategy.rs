@@ -223,6 +223,9 @@ pub fn decide_building(
             *c = controller(inp.strategy, &PredictiveConfig::default());
         }
     }
+    // The energy the building used so far in the current 15-minute window (the guard's count), which the joint
+    // plan's first window leaves out.
+    let budget = state.demand.guard().budget;
     let started = std::time::Instant::now();
     let decision = {
         let mut pairs: Vec<(&mut dyn heating_predict::Controller, ControlContext<'_>)> = slots
@@ -232,7 +235,7 @@ pub fn decide_building(
                 slot.as_mut().map(|c| (&mut **c as &mut dyn heating_predict::Controller, context(state, inp, run)))
             })
             .collect();
-        heating_predict::control::building::control_building(&mut pairs, Some(cap), FAIRNESS_EUR_PER_KH)
+        heating_predict::control::building::control_building(&mut pairs, Some(cap), Some(&budget), FAIRNESS_EUR_PER_KH)
     };
     if let Some(rt) = zones.first() {
         rt.metrics.controller_step("building", started.elapsed());

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{ControlContext, ControlOutput, Controller, PreparedPlan};
-use crate::cap::DemandCap;
+use crate::cap::{CapBudget, DemandCap};
 use crate::lp::{CapSeries, JointProblem};
 
 /// What the building step decided.
@@ -29,9 +29,13 @@ pub struct JointSummary {
     pub made_at: DateTime<Utc>,
     /// The zones (indices into the ones given) planned jointly.
     pub zones: Vec<usize>,
-    /// Planned building power per cap window, W.
+    /// Start of the first cap window: the windows are the clock's 15-minute windows from here on (the first one
+    /// began at or before `made_at`).
+    pub windows_from: DateTime<Utc>,
+    /// Planned building power per cap window (mean over the window, counting the energy used in the first one
+    /// before the plan), W.
     pub building_w: Vec<f64>,
-    /// The cap per window, W.
+    /// The cap per window (the lowest in force in the part of it the plan covers), W.
     pub cap_w: Vec<f64>,
     /// Windows where the cap binds.
     pub capped_windows: usize,
@@ -43,11 +47,14 @@ pub struct JointSummary {
     pub error: Option<String>,
 }
 
-/// Decides for all zones at once (see the module documentation). `fairness_penalty_eur_per_kh`: the joint plan's
-/// penalty on the largest per-zone shortfall.
+/// Decides for all zones at once (see the module documentation). The joint plan holds the cap over the clock's
+/// 15-minute windows ([`DemandCap::plan_windows`]), the one it starts in counting the energy `budget` (the guard's,
+/// for the current window) says was used; `fairness_penalty_eur_per_kh`: the joint plan's penalty on the largest
+/// per-zone shortfall.
 pub fn control_building(
     zones: &mut [(&mut dyn Controller, ControlContext<'_>)],
     cap: Option<&DemandCap>,
+    budget: Option<&CapBudget>,
     fairness_penalty_eur_per_kh: f64,
 ) -> BuildingDecision {
     let mut outputs: Vec<Option<ControlOutput>> = vec![None; zones.len()];
@@ -69,17 +76,18 @@ pub fn control_building(
         (Some(cap), Some((first, p0))) if same_shape => {
             let now = zones[*first].1.now;
             let step = chrono::Duration::milliseconds((p0.dt_s * 1000.0).round() as i64);
-            let (per, cap_w) = cap.series(now, step, p0.t_out.len());
+            let (windows_from, spans) = cap.plan_windows(now, step, p0.t_out.len(), budget);
             let problem = JointProblem {
                 zones: prepared.iter().map(|(_, p)| p.problem()).collect(),
-                cap: Some(CapSeries { steps_per_window: per, cap_w: &cap_w }),
+                cap: Some(CapSeries { windows: &spans }),
                 fairness_penalty_eur_per_kh,
             };
             let mut summary = JointSummary {
                 made_at: now,
                 zones: prepared.iter().map(|(i, _)| *i).collect(),
+                windows_from,
                 building_w: Vec::new(),
-                cap_w: cap_w.clone(),
+                cap_w: spans.iter().map(|s| s.cap_w).collect(),
                 capped_windows: 0,
                 shortfall_kh: Vec::new(),
                 comfort_limited: None,
@@ -176,7 +184,7 @@ mod tests {
         }
         let mut zones: Vec<(&mut dyn Controller, ControlContext<'_>)> =
             controllers.iter_mut().map(|c| &mut **c as &mut dyn Controller).zip(ctxs).collect();
-        control_building(&mut zones, cap, 50.0)
+        control_building(&mut zones, cap, None, 50.0)
     }
 
     #[test]

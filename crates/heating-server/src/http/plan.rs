@@ -5,6 +5,7 @@
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
 use heating_predict::PriceProfile;
+use heating_predict::cap::WINDOW;
 use heating_predict::control::PlanSummary;
 use heating_predict::model::ModelSource;
 use serde::Serialize;
@@ -45,8 +46,9 @@ pub struct PlanPointOut {
     /// The building demand cap in force from `at` to the next point (the lowest during the step), kW; null
     /// without `DEMAND_CAP_KW` and at the last point.
     pub cap_kw: Option<f64>,
-    /// The building's planned power (all predictive zones, the joint plan under the cap) from `at` to the next
-    /// point, kW; null without a cap, when the plan was not made jointly, and at the last point.
+    /// The building's planned mean power (all predictive zones, the joint plan under the cap) over the clock's
+    /// 15-minute cap window containing `at`, kW; null without a cap, when the plan was not made jointly, and at the
+    /// last point.
     pub building_kw: Option<f64>,
 }
 
@@ -115,8 +117,12 @@ fn plan_out(
 ) -> PlanOut {
     let step = Duration::seconds(plan.step_s);
     let n = plan.power_w.len();
-    let caps = demand.map(|d| d.cap.series(plan.made_at, step, n));
-    let per = caps.as_ref().map_or(1, |(per, _)| (*per).max(1));
+    // The joint plan's window containing `at` (windows of the clock's quarter hours from `windows_from`).
+    let building_w = |d: &PlanDemand, at: DateTime<Utc>| {
+        let from = d.windows_from?;
+        let i = usize::try_from((at - from).num_seconds().div_euclid(WINDOW.num_seconds())).ok()?;
+        d.building_w.get(i).copied()
+    };
     let points = plan
         .temp_c
         .iter()
@@ -130,8 +136,8 @@ fn plan_out(
                 upper_c: k.checked_sub(1).and_then(|i| plan.upper_c.get(i)).copied(),
                 power_w: plan.power_w.get(k).copied(),
                 price_eur_kwh: (k < n).then(|| prices.mean_over(at, step)),
-                cap_kw: caps.as_ref().filter(|_| k < n).and_then(|(_, w)| w.get(k / per)).map(|w| w / 1000.0),
-                building_kw: demand.filter(|_| k < n).and_then(|d| d.building_w.get(k / per)).map(|w| w / 1000.0),
+                cap_kw: demand.filter(|_| k < n).map(|d| d.cap.lowest_w(at, at + step) / 1000.0),
+                building_kw: demand.filter(|_| k < n).and_then(|d| building_w(d, at)).map(|w| w / 1000.0),
             }
         })
         .collect();

@@ -74,7 +74,7 @@ pub struct ZonePlan {
     /// What the controller assumed where the device has no measurement.
     pub assumptions: Vec<String>,
     /// The building demand cap (`DEMAND_CAP_KW`) and, when this plan was made in the joint plan under it, the
-    /// building power that plan has per 15-minute step, W; `None` without a cap.
+    /// building power that plan has per 15-minute window, W; `None` without a cap.
     pub demand: Option<PlanDemand>,
 }
 
@@ -82,9 +82,11 @@ pub struct ZonePlan {
 #[derive(Debug, Clone)]
 pub struct PlanDemand {
     pub cap: heating_predict::cap::DemandCap,
-    /// The joint plan's building power per step from the plan's start (steps of the plan's length), W; empty when
-    /// the plan was not made jointly (no joint plan at that run, or it failed).
+    /// The joint plan's building power per cap window (the clock's 15-minute windows from `windows_from`), W;
+    /// empty when the plan was not made jointly (no joint plan at that run, or it failed).
     pub building_w: Vec<f64>,
+    /// Start of the joint plan's first cap window (the plan's start without a joint plan).
+    pub windows_from: Option<DateTime<Utc>>,
 }
 
 /// The predictive controller's current plan for the zone (24 hours in 15-minute steps). Only the `predictive`
@@ -96,11 +98,10 @@ pub async fn zone_plan(state: &AppState, id: ZoneId) -> Result<ZonePlan, Service
     let demand = |made_at: Option<DateTime<Utc>>| {
         let cap = state.demand.cap()?.clone();
         let joint = state.demand.joint();
-        let building_w = joint
-            .filter(|j| j.error.is_none() && Some(j.made_at) == made_at && !j.zones.is_empty())
-            .map(|j| j.building_w)
-            .unwrap_or_default();
-        Some(PlanDemand { cap, building_w })
+        let joint = joint.filter(|j| j.error.is_none() && Some(j.made_at) == made_at && !j.zones.is_empty());
+        let windows_from = joint.as_ref().map(|j| j.windows_from);
+        let building_w = joint.map(|j| j.building_w).unwrap_or_default();
+        Some(PlanDemand { cap, building_w, windows_from })
     };
     let answer = |plan: Result<(PlanSummary, ModelSource, PriceProfile), String>| {
         let made_at = plan.as_ref().ok().map(|(p, _, _)| p.made_at);
