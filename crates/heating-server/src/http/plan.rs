@@ -43,8 +43,8 @@ pub struct PlanPointOut {
     pub power_w: Option<f64>,
     /// Electricity price from `at` to the next point, €/kWh; null at the last point.
     pub price_eur_kwh: Option<f64>,
-    /// The building demand cap in force from `at` to the next point (the lowest during the step), kW; null
-    /// without `DEMAND_CAP_KW` and at the last point.
+    /// The building demand cap over the clock's 15-minute cap window containing `at` (the lowest during it: the
+    /// bound `building_kw` is held to), kW; null without `DEMAND_CAP_KW` and at the last point.
     pub cap_kw: Option<f64>,
     /// The building's planned mean power (all predictive zones, the joint plan under the cap) over the clock's
     /// 15-minute cap window containing `at`, kW; null without a cap, when the plan was not made jointly, and at the
@@ -108,6 +108,13 @@ async fn zone_plan(State(state): State<AppState>, Path(id): Path<ZoneId>) -> Res
     Ok(Json(ZonePlanOut { zone_id, strategy: strategy.as_str().to_string(), plan, reason, assumptions }))
 }
 
+/// Start of the clock's 15-minute cap window holding `at` (windows start at the quarter hours, UTC).
+fn window_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    let width = WINDOW.num_seconds();
+    let secs = at.timestamp();
+    DateTime::from_timestamp(secs - secs.rem_euclid(width), 0).unwrap_or(at)
+}
+
 /// The plan as points, each with the price of its step (and the building cap and planned building power).
 fn plan_out(
     plan: &PlanSummary,
@@ -136,7 +143,10 @@ fn plan_out(
                 upper_c: k.checked_sub(1).and_then(|i| plan.upper_c.get(i)).copied(),
                 power_w: plan.power_w.get(k).copied(),
                 price_eur_kwh: (k < n).then(|| prices.mean_over(at, step)),
-                cap_kw: demand.filter(|_| k < n).map(|d| d.cap.lowest_w(at, at + step) / 1000.0),
+                cap_kw: demand.filter(|_| k < n).map(|d| {
+                    let window = window_start(at);
+                    d.cap.lowest_w(window, window + WINDOW) / 1000.0
+                }),
                 building_kw: demand.filter(|_| k < n).and_then(|d| building_w(d, at)).map(|w| w / 1000.0),
             }
         })
