@@ -58,6 +58,8 @@ async fn compact_status_and_summaries_agree_with_the_full_status() {
     assert_eq!((zones.len(), rows.len()), (3, 3));
     for (z, row) in zones.iter().zip(rows) {
         let target = z["active"]["target_temp"].as_f64().or(z["reading"]["target_temp"].as_f64());
+        let (_, open) = env.get(&format!("/alerts?zone_id={}", z["id"])).await;
+        let open_alerts = open.as_array().expect("a list of alerts").len();
         let tenths = |v: Option<f64>| v.map(|v| (v * 10.0).round() / 10.0);
         let expected = json!([
             z["id"],
@@ -66,7 +68,8 @@ async fn compact_status_and_summaries_agree_with_the_full_status() {
             z["health"]["state"],
             tenths(z["reading"]["temperature"].as_f64()),
             tenths(target),
-            flags_of(z)
+            flags_of(z),
+            open_alerts
         ]);
         assert_eq!(row, &expected, "compact row of {}", z["name"]);
     }
