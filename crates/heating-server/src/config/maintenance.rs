@@ -8,8 +8,9 @@
 //! | `--maintenance-rollup-rebuild-cron` | `MAINTENANCE_ROLLUP_REBUILD_CRON` | `off` |
 //! | `--maintenance-rollup-rebuild-days` | `MAINTENANCE_ROLLUP_REBUILD_DAYS` | `1` (the days before the run it rebuilds) |
 //!
-//! Six fields, seconds first: `sec min hour day-of-month month day-of-week`, evaluated in UTC on the server clock
-//! (the same parser as tokio-cron-scheduler's, which runs them): `0 30 3 * * *` = 03:30:00 every day,
+//! Six fields, seconds first: `sec min hour day-of-month month day-of-week`, evaluated in site-local time
+//! (`SITE_TIMEZONE`, else `SITE_UTC_OFFSET_MINUTES`; UTC by default) on the server clock (the same parser as
+//! tokio-cron-scheduler's, which runs them): `0 30 3 * * *` = 03:30:00 every day,
 //! `0 */10 * * * *` = every ten minutes, `0 0 4 * * SUN` = Sundays at 04:00, `*/30 * * * * *` = every 30 seconds.
 //!
 //! Why retention runs every ten minutes rather than nightly: each run then has only ten minutes' worth of expired
@@ -20,6 +21,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Timelike, Utc};
+
+use super::SiteZone;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 
@@ -49,11 +52,28 @@ impl CronSchedule {
         &self.expression
     }
 
-    /// The first time the expression matches strictly after `after` (whole seconds), or `None` if it never will.
+    /// The first time the expression matches strictly after `after` (whole seconds) in UTC, or `None` if it never
+    /// will.
     #[must_use]
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.next_after_in(after, &SiteZone::UTC)
+    }
+
+    /// The first time the expression matches strictly after `after` (whole seconds), its fields read as the site's
+    /// local time, or `None` if it never will. In a zone with daylight saving, croner follows Vixie cron: a fixed
+    /// time in the hour skipped in spring runs right after the gap, a fixed time in the hour repeated in autumn runs
+    /// once, and interval expressions (`*/10` minutes) match the wall clock as it is.
+    #[must_use]
+    pub fn next_after_in(&self, after: DateTime<Utc>, zone: &SiteZone) -> Option<DateTime<Utc>> {
         let whole = after.with_nanosecond(0).unwrap_or(after);
-        self.cron.find_next_occurrence(&whole, false).ok()
+        match zone {
+            SiteZone::Fixed(offset) => {
+                self.cron.find_next_occurrence(&whole.with_timezone(offset), false).ok().map(|t| t.to_utc())
+            }
+            SiteZone::Named(tz) => {
+                self.cron.find_next_occurrence(&whole.with_timezone(tz), false).ok().map(|t| t.to_utc())
+            }
+        }
     }
 }
 
@@ -149,7 +169,7 @@ impl MaintenanceJob {
 /// When each maintenance job runs (flattened into [`super::Config`]).
 #[derive(Debug, Clone, clap::Args)]
 pub struct MaintenanceSettings {
-    /// When the retention job deletes expired history (cron, six fields, seconds first, UTC; or off).
+    /// When the retention job deletes expired history (cron, six fields, seconds first, site-local time; or off).
     #[arg(long, env = "MAINTENANCE_RETENTION_CRON", default_value = DEFAULT_RETENTION_CRON,
           value_parser = parse_cron_or_off)]
     pub maintenance_retention_cron: JobSchedule,
@@ -227,6 +247,38 @@ mod tests {
         assert_eq!(s.next_after(at("2026-12-01T10:05:00Z")), Some(at("2026-12-01T10:10:00Z")));
         let s: CronSchedule = "0 0 4 * * SUN".parse().unwrap();
         assert_eq!(s.next_after(at("2026-12-01T00:00:00Z")), Some(at("2026-12-06T04:00:00Z")));
+    }
+
+    #[test]
+    fn expressions_read_their_fields_as_site_local_time() {
+        use chrono::FixedOffset;
+        let fixed = |secs| SiteZone::Fixed(FixedOffset::east_opt(secs).unwrap());
+        let s: CronSchedule = "0 30 3 * * *".parse().unwrap();
+        // 03:30 at UTC+1 is 02:30 UTC.
+        assert_eq!(s.next_after_in(at("2026-12-01T01:00:00Z"), &fixed(3600)), Some(at("2026-12-01T02:30:00Z")));
+        assert_eq!(s.next_after_in(at("2026-12-01T02:30:00Z"), &fixed(3600)), Some(at("2026-12-02T02:30:00Z")));
+        // West of UTC the local day starts later: 03:30 at UTC-5 is 08:30 UTC.
+        assert_eq!(s.next_after_in(at("2026-12-01T04:00:00Z"), &fixed(-5 * 3600)), Some(at("2026-12-01T08:30:00Z")));
+        // Day-of-week is the local day: Sunday 00:30 at UTC+2 is Saturday 22:30 UTC.
+        let s: CronSchedule = "0 30 0 * * SUN".parse().unwrap();
+        assert_eq!(s.next_after_in(at("2026-12-01T00:00:00Z"), &fixed(7200)), Some(at("2026-12-05T22:30:00Z")));
+    }
+
+    #[test]
+    fn a_named_zone_follows_daylight_saving_as_vixie_cron_does() {
+        let berlin = SiteZone::Named(chrono_tz::Europe::Berlin);
+        let s: CronSchedule = "0 30 3 * * *".parse().unwrap();
+        // Winter (UTC+1) and summer (UTC+2).
+        assert_eq!(s.next_after_in(at("2026-12-01T00:00:00Z"), &berlin), Some(at("2026-12-01T02:30:00Z")));
+        assert_eq!(s.next_after_in(at("2026-07-01T00:00:00Z"), &berlin), Some(at("2026-07-01T01:30:00Z")));
+        // 2026-03-29: 02:00 CET jumps to 03:00 CEST (01:00 UTC). 02:30 does not exist that night: it runs right
+        // after the gap, at 03:00 CEST.
+        let s: CronSchedule = "0 30 2 * * *".parse().unwrap();
+        assert_eq!(s.next_after_in(at("2026-03-28T23:00:00Z"), &berlin), Some(at("2026-03-29T01:00:00Z")));
+        // 2026-10-25: 03:00 CEST falls back to 02:00 CET (01:00 UTC). 02:30 happens twice: it runs once.
+        let first = s.next_after_in(at("2026-10-24T23:00:00Z"), &berlin).unwrap();
+        assert_eq!(first, at("2026-10-25T00:30:00Z"));
+        assert_eq!(s.next_after_in(first, &berlin), Some(at("2026-10-26T01:30:00Z")));
     }
 
     #[test]

@@ -76,6 +76,19 @@ fn parse_timezone(s: &str) -> Result<chrono_tz::Tz, String> {
     s.trim().parse().map_err(|_| format!("unknown time zone {s:?}: expected an IANA name such as Europe/Berlin or UTC"))
 }
 
+/// Site-local time: a fixed offset from UTC (`SITE_UTC_OFFSET_MINUTES`, UTC by default) or an IANA zone with its
+/// daylight-saving changes (`SITE_TIMEZONE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SiteZone {
+    Fixed(chrono::FixedOffset),
+    Named(chrono_tz::Tz),
+}
+
+impl SiteZone {
+    const UTC_OFFSET: chrono::FixedOffset = chrono::FixedOffset::east_opt(0).expect("UTC is a valid offset");
+    pub const UTC: Self = Self::Fixed(Self::UTC_OFFSET);
+}
+
 fn parse_interval(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
     if v.is_finite() && (0.1..=86_400.0).contains(&v) {
@@ -222,6 +235,17 @@ impl Config {
         match self.site_timezone {
             Some(tz) => tz.offset_from_utc_datetime(&at.naive_utc()).fix().local_minus_utc() / 60,
             None => self.site_utc_offset_minutes,
+        }
+    }
+
+    /// The site's time zone, for anything that reads wall-clock times as site-local (the maintenance schedules).
+    #[must_use]
+    pub fn site_zone(&self) -> SiteZone {
+        match self.site_timezone {
+            Some(tz) => SiteZone::Named(tz),
+            None => SiteZone::Fixed(
+                chrono::FixedOffset::east_opt(self.site_utc_offset_minutes * 60).unwrap_or(SiteZone::UTC_OFFSET),
+            ),
         }
     }
 

@@ -6,7 +6,9 @@
 //! tokio-cron-scheduler jobs, the scheduler the design names; on any other server clock ([`Trigger::ServerClock`]:
 //! the demo's scaled clock, tests' manual clock) the same expressions, parsed by the same parser
 //! ([`CronSchedule`], croner with tokio-cron-scheduler's options), are evaluated against `AppState.clock`, so a
-//! job follows the server's time like everything else it records. Either trigger only sends the job to
+//! job follows the server's time like everything else it records. Expressions are read in site-local time
+//! ([`SiteZone`]); with a named zone (daylight saving) the wall clock is evaluated the server-clock way too, since
+//! tokio-cron-scheduler keeps one fixed offset per job. Either trigger only sends the job to
 //! [`run_maintenance`], which owns the runs: one task per run in its `JoinSet`, stopped with it.
 
 use std::time::{Duration, Instant};
@@ -19,7 +21,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
 use super::learn::relearn_occupancy;
-use crate::config::{CronSchedule, MaintenanceJob};
+use crate::config::{CronSchedule, MaintenanceJob, SiteZone};
 use crate::state::{AppState, MaintenanceRun};
 use crate::storage::Retained;
 
@@ -117,8 +119,17 @@ pub async fn run_maintenance(state: AppState, stop: CancellationToken, trigger: 
     let (tx, mut rx) = mpsc::channel::<MaintenanceJob>(64);
     let mut cron = None;
     let mut triggers = JoinSet::new();
+    let zone = state.config.site_zone();
     match trigger {
-        Trigger::WallClock => match wall_clock_scheduler(&jobs, tx).await {
+        Trigger::WallClock if matches!(zone, SiteZone::Named(_)) => {
+            // tokio-cron-scheduler holds one offset per job, taken when the job is made: it would run an hour off
+            // after a daylight-saving change. The same parser, evaluated here in the named zone, follows it.
+            tracing::info!(
+                "site time zone with daylight saving: the maintenance schedules follow it on the server clock"
+            );
+            triggers.spawn(server_clock_trigger(state.clone(), jobs.clone(), tx, stop.clone()));
+        }
+        Trigger::WallClock => match wall_clock_scheduler(&jobs, zone, tx).await {
             Ok(scheduler) => cron = Some(scheduler),
             Err(e) => {
                 tracing::error!("the maintenance scheduler did not start: {e}");
@@ -151,15 +162,20 @@ pub async fn run_maintenance(state: AppState, stop: CancellationToken, trigger: 
     runs.shutdown().await;
 }
 
-/// A tokio-cron-scheduler with one job per schedule, each sending its job to the runner when it fires.
+/// A tokio-cron-scheduler with one job per schedule, read in the site's fixed offset, each sending its job to the
+/// runner when it fires.
 async fn wall_clock_scheduler(
     jobs: &[(MaintenanceJob, CronSchedule)],
+    zone: SiteZone,
     tx: mpsc::Sender<MaintenanceJob>,
 ) -> Result<JobScheduler, tokio_cron_scheduler::JobSchedulerError> {
     let scheduler = JobScheduler::new().await?;
     for (job, schedule) in jobs {
         let (job, tx) = (*job, tx.clone());
-        let cron_job = Job::new_async(schedule.expression(), move |_id, _scheduler| {
+        let SiteZone::Fixed(offset) = zone else {
+            unreachable!("a named zone is evaluated on the server clock (run_maintenance)")
+        };
+        let cron_job = Job::new_async_tz(schedule.expression(), offset, move |_id, _scheduler| {
             let tx = tx.clone();
             Box::pin(async move {
                 // Full only if runs pile up by the dozen; the runner would skip them anyway.
@@ -180,14 +196,15 @@ async fn server_clock_trigger(
     tx: mpsc::Sender<MaintenanceJob>,
     stop: CancellationToken,
 ) {
+    let zone = state.config.site_zone();
     let start = state.clock.now();
-    let mut next: Vec<Option<DateTime<Utc>>> = jobs.iter().map(|(_, s)| s.next_after(start)).collect();
+    let mut next: Vec<Option<DateTime<Utc>>> = jobs.iter().map(|(_, s)| s.next_after_in(start, &zone)).collect();
     loop {
         let now = state.clock.now();
         for ((job, schedule), next) in jobs.iter().zip(next.iter_mut()) {
             if next.is_some_and(|at| now >= at) {
                 let _ = tx.try_send(*job);
-                *next = schedule.next_after(now);
+                *next = schedule.next_after_in(now, &zone);
             }
         }
         tokio::select! {

@@ -108,6 +108,7 @@ pub struct MaintenanceStatus {
 /// Every maintenance job at `now`.
 fn maintenance_now(state: &AppState, now: DateTime<Utc>) -> Vec<MaintenanceStatus> {
     let enabled = !state.config.background_jobs_disabled;
+    let zone = state.config.site_zone();
     MaintenanceJob::ALL
         .iter()
         .map(|&job| {
@@ -115,7 +116,7 @@ fn maintenance_now(state: &AppState, now: DateTime<Utc>) -> Vec<MaintenanceStatu
             MaintenanceStatus {
                 job,
                 schedule: schedule.map(|s| s.expression().to_string()),
-                next_run: schedule.and_then(|s| s.next_after(now)),
+                next_run: schedule.and_then(|s| s.next_after_in(now, &zone)),
                 record: state.reports.maintenance(job),
             }
         })

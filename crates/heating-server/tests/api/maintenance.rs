@@ -93,6 +93,38 @@ async fn each_job_fires_when_its_expression_says_on_the_server_clock() {
 }
 
 #[tokio::test]
+async fn expressions_are_read_in_site_local_time() {
+    for (what, configure) in [
+        (
+            "SITE_UTC_OFFSET_MINUTES=60",
+            Box::new(|c: &mut Config| c.site_utc_offset_minutes = 60) as Box<dyn FnOnce(&mut Config)>,
+        ),
+        ("SITE_TIMEZONE=Europe/Berlin", Box::new(|c: &mut Config| c.site_timezone = Some(chrono_tz::Europe::Berlin))),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        // Winter in Berlin: 03:30 local is 02:30 UTC.
+        let clock = Arc::new(ManualClock::new(at("2026-12-01T02:29:58Z")));
+        let state = app_on(&dir, clock.clone(), |c| {
+            c.maintenance.maintenance_retention_cron = parse_cron_or_off("off").unwrap();
+            c.maintenance.maintenance_occupancy_cron = parse_cron_or_off("off").unwrap();
+            c.maintenance.maintenance_db_check_cron = parse_cron_or_off("0 30 3 * * *").unwrap();
+            configure(c);
+        })
+        .await;
+        let stop = CancellationToken::new();
+        let runner = tokio::spawn(run_maintenance(state.clone(), stop.clone(), Trigger::ServerClock));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(runs(&state), [0, 0, 0], "{what}: nothing before 03:30 local");
+        clock.set(at("2026-12-01T02:30:00Z"));
+        until("the check at 03:30 local", || runs(&state) == [0, 0, 1]).await;
+        let check = state.reports.maintenance(MaintenanceJob::DbCheck).last_run.unwrap();
+        assert_eq!(check.started_at, at("2026-12-01T02:30:00Z"), "{what}");
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), runner).await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
 async fn tokio_cron_scheduler_fires_the_jobs_on_the_wall_clock() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(at("2026-12-01T00:00:00Z")));
