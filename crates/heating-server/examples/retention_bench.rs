@@ -165,7 +165,7 @@ async fn main() -> anyhow::Result<()> {
     let mut latencies = poller.await?;
     let polled = latencies.len() * POLL_BATCH;
     let reclaim = Instant::now();
-    let reclaimed = state.storage.reclaim_space(i64::MAX, 1024, Duration::from_millis(10)).await?;
+    let reclaimed = state.storage.reclaim_space(i64::MAX, 1024, Duration::from_millis(10), i64::MAX).await?;
     let reclaim_s = reclaim.elapsed().as_secs_f64();
 
     latencies.sort();

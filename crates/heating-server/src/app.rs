@@ -124,6 +124,12 @@ fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     (!path.is_empty() && path != ":memory:" && !url.contains("mode=memory")).then(|| path.into())
 }
 
+/// For an SQLite database URL, takes the lock a running server holds on its file (see [`lock_database_file`]),
+/// held until the returned file is dropped; `None` for PostgreSQL and in-memory databases.
+pub fn lock_sqlite_database(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    sqlite_path(url).map(|path| lock_database_file(&path)).transpose()
+}
+
 /// Takes the exclusive lock of `<database>.lock` beside the SQLite file, or fails naming the file: another server
 /// runs on it. The OS releases the lock when the process ends, however it ends (`kill -9` included).
 fn lock_database_file(db: &std::path::Path) -> anyhow::Result<std::fs::File> {
@@ -203,10 +209,7 @@ impl App {
             }
         };
         // SQLite: one running server per database file (the lock is the OS's: gone with the process).
-        let _file_lock = match sqlite_path(&self.state.config.database_url) {
-            Some(path) => Some(lock_database_file(&path)?),
-            _ => None,
-        };
+        let _file_lock = lock_sqlite_database(&self.state.config.database_url)?;
         let mut tasks = JoinSet::new();
         let shared = self.state.storage.shares_instances() && !self.state.config.background_jobs_disabled;
         if shared {

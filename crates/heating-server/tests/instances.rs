@@ -429,6 +429,60 @@ fn a_second_server_on_one_sqlite_file_is_refused() {
     assert!(again.log().contains("listening on"));
 }
 
+/// `heating-server vacuum` switches an SQLite file made before incremental auto-vacuum (too large for the retention
+/// job to switch while running) and gives its free pages back; it is refused while a server holds the file.
+#[tokio::test]
+async fn vacuum_switches_an_older_sqlite_file_and_waits_for_the_server_to_stop() {
+    use sqlx::sqlite::SqliteConnectOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    {
+        // An older file: no auto-vacuum, 20 MB of rows, all deleted again (free pages the file keeps).
+        let mut conn = SqliteConnectOptions::new().filename(&path).create_if_missing(true).connect().await.unwrap();
+        sqlx::query("CREATE TABLE legacy (x TEXT)").execute(&mut conn).await.unwrap();
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) \
+             INSERT INTO legacy SELECT printf('%.100d', i) FROM n",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        sqlx::query("DELETE FROM legacy").execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    }
+    let full = std::fs::metadata(&path).unwrap().len();
+    assert!(full > 20_000_000, "{full}");
+    let vacuum = || {
+        Command::new(env!("CARGO_BIN_EXE_heating-server"))
+            .arg("vacuum")
+            .current_dir(dir.path())
+            .env("DATABASE_URL", &url)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let server = Instance::start("server", &url, dir.path());
+    let refused = vacuum();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another heating-server is running on the SQLite database"), "{stderr}");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), full, "nothing done while the server runs");
+    server.signal("-TERM");
+    drop(server);
+
+    let done = vacuum();
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(done.status.success(), "{stdout} {}", String::from_utf8_lossy(&done.stderr));
+    assert!(stdout.contains("switched to incremental auto-vacuum"), "{stdout}");
+    let small = std::fs::metadata(&path).unwrap().len();
+    assert!(small < full / 10, "{small} bytes of {full}");
+    let again = vacuum();
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success() && stdout.contains("already in incremental auto-vacuum"), "{stdout}");
+}
+
 /// A zone taken over is first polled once its previous owner's last reading is 0.6 interval old (never twice in
 /// an interval); a lease lost behind the instance's back stops its writes before anything is recorded or sent.
 #[tokio::test]

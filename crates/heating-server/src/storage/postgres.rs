@@ -88,6 +88,7 @@ impl Backend for Postgres {
         _max_pages: i64,
         _step_pages: i64,
         _pause: Duration,
+        _switch_max_bytes: i64,
     ) -> Result<Option<Reclaimed>, StorageError> {
         Ok(None)
     }

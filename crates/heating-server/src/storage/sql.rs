@@ -63,6 +63,7 @@ pub trait Backend: Database {
         max_pages: i64,
         step_pages: i64,
         pause: std::time::Duration,
+        switch_max_bytes: i64,
     ) -> impl Future<Output = Result<Option<lifecycle::Reclaimed>, StorageError>> + Send;
     /// A cheap consistency check (`Storage::check`).
     fn check(pool: &Pool<Self>) -> impl Future<Output = Result<lifecycle::DbCheck, StorageError>> + Send;

@@ -78,12 +78,14 @@ impl Backend for Sqlite {
     /// Deleted rows leave free pages, which later inserts reuse but the file keeps. A file in incremental
     /// auto-vacuum mode gives them back with `PRAGMA incremental_vacuum(n)`, a short write per step. A file created
     /// before this mode was set is switched once by `VACUUM` (logged: it rewrites the file and holds the write lock
-    /// meanwhile, so other writers wait up to the busy timeout).
+    /// meanwhile, so other writers wait), but only if it is at most `switch_max_bytes`: a larger file would hold the
+    /// poller's inserts past the busy timeout, so it is left for `heating-server vacuum` with the server stopped.
     async fn reclaim_space(
         pool: &SqlitePool,
         max_pages: i64,
         step_pages: i64,
         pause: Duration,
+        switch_max_bytes: i64,
     ) -> Result<Option<Reclaimed>, StorageError> {
         let mut conn = pool.acquire().await?;
         // SQLite computes `auto_vacuum`'s value when it prepares the pragma, from what the connection read of the file
@@ -94,6 +96,14 @@ impl Backend for Sqlite {
         let mut done = Reclaimed::default();
         if mode != 2 {
             let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count").persistent(false).fetch_one(&mut *conn).await?;
+            let (page_size,): (i64,) =
+                sqlx::query_as("PRAGMA page_size").persistent(false).fetch_one(&mut *conn).await?;
+            let bytes = pages.saturating_mul(page_size);
+            if bytes > switch_max_bytes {
+                let (free,): (i64,) =
+                    sqlx::query_as("PRAGMA freelist_count").persistent(false).fetch_one(&mut *conn).await?;
+                return Ok(Some(Reclaimed { switch_deferred_bytes: Some(bytes), free_pages_left: free, ..done }));
+            }
             tracing::warn!(pages, "switching the SQLite file to incremental auto-vacuum: a one-time VACUUM");
             let started = std::time::Instant::now();
             sqlx::query("PRAGMA auto_vacuum = INCREMENTAL").execute(&mut *conn).await?;

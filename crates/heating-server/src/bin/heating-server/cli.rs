@@ -29,6 +29,10 @@ pub enum Command {
     /// Commissioning: read every point of a device profile once from a device (`--host H --port P [--unit U]
     /// --profile NAME`, or `--file PATH`) and print raw and decoded values. Exit status 1 if a required point fails.
     Probe(ProbeArgs),
+    /// SQLite: switch a database file made by an older version to incremental auto-vacuum (one `VACUUM`, which
+    /// rewrites the file; run it with the server stopped), so that retention gives freed space back to the file
+    /// system. Uses DATABASE_URL.
+    Vacuum,
 }
 
 impl Cli {

@@ -7,6 +7,7 @@ mod cli;
 mod demo;
 mod probe;
 mod token;
+mod vacuum;
 
 use anyhow::Context;
 use cli::{Cli, Command};
@@ -61,6 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let demo = match cli.command {
         Some(Command::Token(args)) => return token::run(config, args).await,
         Some(Command::Probe(args)) => return probe::run(config, args).await,
+        Some(Command::Vacuum) => return vacuum::run(config).await,
         Some(Command::Demo(args)) => Some(args),
         None => None,
     };

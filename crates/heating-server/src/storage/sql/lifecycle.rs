@@ -103,6 +103,9 @@ impl Retained {
 pub struct Reclaimed {
     /// The file was switched to incremental auto-vacuum by a one-time `VACUUM`.
     pub converted: bool,
+    /// The file (this many bytes) is not in incremental auto-vacuum mode and was too large to switch while the
+    /// server runs: freed pages are reused by later inserts but not given back (`heating-server vacuum` switches it).
+    pub switch_deferred_bytes: Option<i64>,
     /// Free pages given back to the file system.
     pub pages: i64,
     /// Free pages left in the file (reused by later inserts, or given back by the next run).
@@ -132,16 +135,18 @@ impl Storage {
     }
 
     /// Gives free pages back to the file system, at most `max_pages` in steps of `step_pages`, sleeping `pause`
-    /// between steps. SQLite: switches an older file to incremental auto-vacuum once (a `VACUUM`, which holds the
-    /// database for as long as it takes to rewrite the file), then `PRAGMA incremental_vacuum`. PostgreSQL:
-    /// `None`, its autovacuum makes deleted rows' space reusable by itself.
+    /// between steps. SQLite: switches an older file to incremental auto-vacuum once if it is at most
+    /// `switch_max_bytes` (a `VACUUM`, which holds the database for as long as it takes to rewrite the file; a larger
+    /// file is left as it is and reported), then `PRAGMA incremental_vacuum`. PostgreSQL: `None`, its autovacuum makes
+    /// deleted rows' space reusable by itself.
     pub async fn reclaim_space(
         &self,
         max_pages: i64,
         step_pages: i64,
         pause: Duration,
+        switch_max_bytes: i64,
     ) -> Result<Option<Reclaimed>, StorageError> {
-        on_backend!(self, |pool, B| { B::reclaim_space(pool, max_pages, step_pages, pause).await })
+        on_backend!(self, |pool, B| { B::reclaim_space(pool, max_pages, step_pages, pause, switch_max_bytes).await })
     }
 
     /// A cheap consistency check: SQLite `PRAGMA quick_check`; PostgreSQL, that every index of the schema is valid,
