@@ -81,7 +81,13 @@ struct Instance {
 impl Instance {
     /// Starts the binary and waits for its `listening on http://ADDR/` line.
     fn start(id: &'static str, database_url: &str, cwd: &std::path::Path) -> Self {
+        Self::start_with(id, database_url, cwd, &[])
+    }
+
+    /// [`Instance::start`] with further settings.
+    fn start_with(id: &'static str, database_url: &str, cwd: &std::path::Path, env: &[(&str, String)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_heating-server"))
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .current_dir(cwd)
             .env("RUST_LOG", "info")
             .env("DATABASE_URL", database_url)
@@ -571,4 +577,144 @@ async fn a_zone_taken_over_waits_for_its_previous_reading_and_a_lost_lease_stops
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
+}
+
+/// MQTT commands with two instances: the command topics are a shared subscription, so each command reaches one
+/// instance, which applies it (forwarded to the zone's holder when that is the other one): written once. A command
+/// for a zone whose holder was just killed waits for the takeover and is written once, where before it was dropped
+/// (the surviving instance did not hold the zone yet, and the dead one could not apply it).
+#[tokio::test]
+async fn mqtt_commands_reach_the_device_once_and_survive_a_takeover() {
+    let db = TestDatabase::create().await;
+    let outcome = tokio::spawn(mqtt_scenario(db.url.clone())).await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn mqtt_scenario(url: String) {
+    let sim_config = SimulatorConfig {
+        base_port: 0,
+        zones: SimulatorConfig::default().zones[..4].to_vec(),
+        ..SimulatorConfig::default()
+    };
+    let sim = Simulator::bind(&sim_config).await.unwrap().spawn();
+    let storage = Storage::connect(&url).await.unwrap();
+    let mut zone_ids = Vec::new();
+    for (i, addr) in sim.addrs().iter().enumerate() {
+        let fields = ZoneFields {
+            name: ZoneName::parse(&format!("mqtt zone {i}")).unwrap(),
+            preferences: Preferences::default(),
+            modbus_host: ModbusHost::parse("127.0.0.1").unwrap(),
+            modbus_port: NonZeroU16::new(addr.port()),
+            modbus_unit_id: 1,
+            device_profile: "heating-sim".into(),
+            rated_power_w: None,
+        };
+        zone_ids.push(storage.create_zone(&fields, chrono::Utc::now()).await.unwrap().id);
+    }
+    storage.close().await;
+    let pool = PgPool::connect(&url).await.unwrap();
+
+    let broker = std::env::var("TEST_MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into());
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let prefix = format!("test-{}-{nanos}-instances", std::process::id());
+    let env = |id: &str| {
+        vec![
+            ("MQTT_URL", broker.clone()),
+            ("MQTT_TOPIC_PREFIX", prefix.clone()),
+            ("MQTT_CLIENT_ID", format!("{prefix}-{id}")),
+            ("FORWARD_TIMEOUT_MS", "8000".to_string()),
+        ]
+    };
+    let cwd = tempfile::tempdir().unwrap();
+    let a = Instance::start_with("mq-a", &url, cwd.path(), &env("a"));
+    let b = Instance::start_with("mq-b", &url, cwd.path(), &env("b"));
+    until("two zones each", Duration::from_secs(30), || {
+        let pool = pool.clone();
+        async move {
+            let o = owners(&pool).await;
+            o.len() == 4 && o.values().filter(|w| *w == "mq-a").count() == 2
+        }
+    })
+    .await;
+    until("both bridges connected", Duration::from_secs(10), || {
+        let ready = [&a, &b].iter().all(|i| i.log().contains("connected to the MQTT broker"));
+        async move { ready }
+    })
+    .await;
+
+    let broker: heating_server::config::MqttUrl = broker.parse().unwrap();
+    let mut options = rumqttc::MqttOptions::new(format!("{prefix}-sender"), broker.host.clone(), broker.port);
+    options.set_keep_alive(Duration::from_secs(5));
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 16);
+    let driver = tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    let mqtt_writes = |zone: i64, target: f64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query("SELECT count(*) FROM commands WHERE zone_id = $1 AND actor = 'mqtt' AND target_temp = $2")
+                .bind(zone)
+                .bind(target)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .get::<i64, _>(0)
+        }
+    };
+    let sim_index = |zone: i64| zone_ids.iter().position(|z| *z == zone).unwrap();
+
+    // Steady state: one command per zone, each written once whichever instance the broker gave it to.
+    let before = owners(&pool).await;
+    for (n, zone) in zone_ids.iter().enumerate() {
+        let target = 22.0 + n as f64 * 0.5;
+        client
+            .publish(format!("{prefix}/zone/{zone}/target/set"), rumqttc::QoS::AtLeastOnce, false, target.to_string())
+            .await
+            .unwrap();
+    }
+    for (n, zone) in zone_ids.iter().enumerate() {
+        let target = 22.0 + n as f64 * 0.5;
+        let zone = *zone;
+        until("the MQTT target on the device", Duration::from_secs(10), || {
+            let on_device = sim.zones()[sim_index(zone)].current().target.celsius();
+            async move { (on_device - target).abs() < 1e-9 }
+        })
+        .await;
+        until("its command recorded", Duration::from_secs(5), || async { mqtt_writes(zone, target).await >= 1 }).await;
+    }
+    // No instance writes it a second time (the other instance's copy, as before the shared subscription, would
+    // come within a poll cycle or two).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for (n, zone) in zone_ids.iter().enumerate() {
+        assert_eq!(
+            mqtt_writes(*zone, 22.0 + n as f64 * 0.5).await,
+            1,
+            "zone {zone} written once\n{}\n{}",
+            a.log(),
+            b.log()
+        );
+    }
+
+    // Kill mq-a; at once, a command for one of its zones: the survivor waits for the takeover, then writes it.
+    let zone = *zone_ids.iter().find(|z| before[*z] == "mq-a").unwrap();
+    a.signal("-KILL");
+    drop(a);
+    let sent = Instant::now();
+    client.publish(format!("{prefix}/zone/{zone}/target/set"), rumqttc::QoS::AtLeastOnce, false, "19.5").await.unwrap();
+    let took = until("the command after the takeover on the device", Duration::from_secs(10), || {
+        let on_device = sim.zones()[sim_index(zone)].current().target.celsius();
+        async move { (on_device - 19.5).abs() < 1e-9 }
+    })
+    .await;
+    println!(
+        "MQTT command sent right after its zone's holder was killed: on the device after {took:?} ({:?} since sent)",
+        sent.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(mqtt_writes(zone, 19.5).await, 1, "written once\n{}", b.log());
+    assert_eq!(owners(&pool).await[&zone], "mq-b");
+    driver.abort();
+    drop(b);
+    sim.shutdown().await;
 }

@@ -6,7 +6,7 @@
 //! | `--instance-name` | `INSTANCE_NAME` | the host name |
 //! | `--advertised-url` | `ADVERTISED_URL` | none (shown in `/status` only) |
 //! | `--lease-period-ms` | `LEASE_PERIOD_MS` | `10000` (500..=600000): a zone lease's lifetime, renewed every third |
-//! | `--forward-timeout-ms` | `FORWARD_TIMEOUT_MS` | lease period + 2 × `MODBUS_TIMEOUT_MS`: how long a write sent to another instance waits for its confirmation |
+//! | `--forward-timeout-ms` | `FORWARD_TIMEOUT_MS` | 1.5 × lease period + 2 × `MODBUS_TIMEOUT_MS`: how long a write sent to another instance waits for its confirmation |
 //!
 //! On SQLite none of this applies: one instance per database file.
 
@@ -32,7 +32,7 @@ pub struct InstanceSettings {
     #[arg(long, env = "LEASE_PERIOD_MS", value_parser = clap::value_parser!(u64).range(500..=600_000))]
     pub lease_period_ms: Option<u64>,
     /// How long a manual write arriving at an instance that does not hold the zone waits for the owner's
-    /// confirmation, in milliseconds [default: lease period + 2 × MODBUS_TIMEOUT_MS].
+    /// confirmation, in milliseconds [default: 1.5 × lease period + 2 × MODBUS_TIMEOUT_MS].
     #[arg(long, env = "FORWARD_TIMEOUT_MS", value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub forward_timeout_ms: Option<u64>,
 }
@@ -55,10 +55,12 @@ impl InstanceSettings {
         Duration::from_millis(self.lease_period_ms.unwrap_or(DEFAULT_LEASE_PERIOD_MS))
     }
 
-    /// How long a forwarded write waits for its confirmation.
+    /// How long a forwarded write waits for its confirmation. The default outlasts a takeover after a crash (the
+    /// dead holder's lease runs out at most one period after its last renewal, and the next lease round, a third
+    /// of a period later, takes it), so a write sent meanwhile waits for the new holder rather than failing.
     #[must_use]
     pub fn forward_timeout(&self, modbus_timeout: Duration) -> Duration {
-        self.forward_timeout_ms.map_or(self.lease_period() + modbus_timeout * 2, Duration::from_millis)
+        self.forward_timeout_ms.map_or(self.lease_period() * 3 / 2 + modbus_timeout * 2, Duration::from_millis)
     }
 
     /// The configured id, or a fresh one: the host name and 8 random hex digits.
@@ -109,6 +111,6 @@ mod tests {
         assert_ne!(a, b);
         assert!(parse_instance_id(&a).is_ok(), "{a}");
         assert_eq!(s.lease_period(), Duration::from_secs(10));
-        assert_eq!(s.forward_timeout(Duration::from_secs(1)), Duration::from_secs(12));
+        assert_eq!(s.forward_timeout(Duration::from_secs(1)), Duration::from_secs(17));
     }
 }

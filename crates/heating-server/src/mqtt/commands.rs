@@ -9,6 +9,11 @@
 //!
 //! A payload that is not one of these, a zone that does not exist, or a target outside the zone's limits is
 //! refused and logged at WARN; nothing is written.
+//!
+//! With several instances on one database the broker hands each command to one of them (a shared subscription,
+//! [`super::topics::Topics::subscriptions`]); a target for a zone another instance holds is forwarded to it by the
+//! control service, which waits through a lease hand-over (up to `FORWARD_TIMEOUT_MS`), so a command sent while
+//! the zones change hands is applied once, not dropped.
 
 use std::sync::Arc;
 
@@ -64,11 +69,6 @@ pub fn parse(kind: CommandKind, payload: &[u8]) -> Result<Action, String> {
 pub async fn run_worker(state: AppState, mut commands: mpsc::Receiver<Command>, changed: Arc<Notify>) {
     while let Some(command) = commands.recv().await {
         let zone = command.zone;
-        if !control::held_here(&state, zone) {
-            // Several instances: every one's bridge receives the command; the zone's holder applies it.
-            tracing::debug!(zone_id = zone, "MQTT command left to the instance holding the zone");
-            continue;
-        }
         match parse(command.kind, &command.payload) {
             Err(why) => tracing::warn!(zone_id = zone, "MQTT command refused: {why}; nothing written"),
             Ok(action) => match apply(&state, zone, action).await {

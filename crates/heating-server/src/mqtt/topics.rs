@@ -10,7 +10,8 @@
 //! | `P/zone/{id}/availability` | yes | `offline` while the zone's device is offline, else `online` |
 //! | `P/zone/{id}/state` | yes | [`state_json`]: one message per new reading or change |
 //! | `P/zone/{id}/target/set` | — | command: a target in °C, e.g. `21.5` |
-//! | `P/zone/{id}/mode/set` | — | command: `heat` or `off` |
+//! | `P/zone/{id}/mode/set` | — | command: `heat` or `off` (both command topics: a shared subscription
+//! `$share/heating-N/…` when several instances share the database, so each command reaches one of them) |
 //! | `D/climate/N/zone_{id}/config` | yes | the zone's `climate` entity |
 //! | `D/sensor/N/zone_{id}_{energy,outdoor,health}/config` | yes | its sensors |
 //! | `D/binary_sensor/N/zone_{id}_occupancy/config` | yes | its occupancy |
@@ -89,11 +90,16 @@ impl Topics {
 
     /// What the bridge subscribes to: the commands, its retained discovery configs (to clear those of zones that
     /// are gone) and Home Assistant's birth message (to publish the configs again when it restarts).
+    ///
+    /// `shared` (several instances on one database): the commands as an MQTT shared subscription
+    /// (`$share/heating-N/…`), so the broker hands each command to one instance only, which applies it through the
+    /// control service (forwarded to the zone's holder when that is another instance).
     #[must_use]
-    pub fn subscriptions(&self) -> Vec<String> {
+    pub fn subscriptions(&self, shared: bool) -> Vec<String> {
+        let share = if shared { format!("$share/heating-{}/", self.node) } else { String::new() };
         vec![
-            format!("{}/zone/+/target/set", self.prefix),
-            format!("{}/zone/+/mode/set", self.prefix),
+            format!("{share}{}/zone/+/target/set", self.prefix),
+            format!("{share}{}/zone/+/mode/set", self.prefix),
             format!("{}/+/{}/+/config", self.discovery, self.node),
             self.ha_status(),
         ]
@@ -316,6 +322,11 @@ mod tests {
         }
         assert_eq!(t.discovery_zone("homeassistant/climate/other/zone_7/config"), None);
         assert_eq!(t.discovery_zone("homeassistant/climate/site_a/thing/config"), None);
-        assert!(t.subscriptions().contains(&"homeassistant/+/site_a/+/config".to_string()));
+        assert!(t.subscriptions(false).contains(&"homeassistant/+/site_a/+/config".to_string()));
+        assert!(t.subscriptions(false).contains(&"site/a/zone/+/target/set".to_string()));
+        let shared = t.subscriptions(true);
+        assert!(shared.contains(&"$share/heating-site_a/site/a/zone/+/target/set".to_string()), "{shared:?}");
+        assert!(shared.contains(&"$share/heating-site_a/site/a/zone/+/mode/set".to_string()), "{shared:?}");
+        assert!(shared.contains(&"homeassistant/status".to_string()), "{shared:?}");
     }
 }

@@ -138,13 +138,6 @@ pub async fn create_command(
     Ok(stored)
 }
 
-/// Whether this instance holds the zone (always, unless several instances share a PostgreSQL database). The MQTT
-/// bridge, which runs on every instance, applies a zone's commands only on its holder, so they are sent once.
-#[must_use]
-pub fn held_here(state: &AppState, id: ZoneId) -> bool {
-    state.fleet.acts_on(id)
-}
-
 /// A page of the zone's commands, newest first.
 pub async fn list_commands(state: &AppState, id: ZoneId, page: Page) -> Result<Vec<Command>, ServiceError> {
     require_zone(state, id).await?;
