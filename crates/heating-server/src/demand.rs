@@ -64,8 +64,10 @@ pub fn window_start(at: DateTime<Utc>) -> DateTime<Utc> {
 /// What `/status` shows of the cap.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemandNow {
-    /// The cap in force now, kW.
+    /// This instance's part of the cap in force now, kW (the whole cap with one instance).
     pub cap_kw: f64,
+    /// This instance's share of the cap: 1 with one instance; with several, the fraction of the zones it holds.
+    pub instance_share: f64,
     /// The configured cap outside the windows, kW, and the windows as configured.
     pub base_kw: f64,
     pub windows: Vec<String>,
@@ -83,6 +85,8 @@ pub struct DemandNow {
 #[derive(Debug)]
 pub struct DemandState {
     cap: Option<DemandCap>,
+    /// This instance's share of the cap (see [`DemandState::set_share`]).
+    share: Mutex<f64>,
     guard: Mutex<Guard>,
     joint: Mutex<Option<JointSummary>>,
 }
@@ -94,14 +98,39 @@ impl DemandState {
     pub fn new(cap: Option<DemandCap>) -> Self {
         Self {
             cap,
+            share: Mutex::new(1.0),
             guard: Mutex::new(Guard { budget: CapBudget::new(DateTime::UNIX_EPOCH), zones: HashMap::new() }),
             joint: Mutex::new(None),
         }
     }
 
+    /// The cap this instance holds its zones to: the building's cap times this instance's share (the whole cap
+    /// with one instance).
     #[must_use]
-    pub fn cap(&self) -> Option<&DemandCap> {
-        self.cap.as_ref()
+    pub fn cap(&self) -> Option<DemandCap> {
+        let mut cap = self.cap.clone()?;
+        let share = self.share();
+        if share < 1.0 {
+            cap.kw *= share;
+            for w in &mut cap.windows {
+                w.kw *= share;
+            }
+        }
+        Some(cap)
+    }
+
+    /// This instance's share of the cap, 0..=1.
+    #[must_use]
+    pub fn share(&self) -> f64 {
+        *self.share.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Several instances on one database: each holds the zones it holds to the cap times `held / zones` (set at
+    /// every lease round), so the building together stays within the cap — the shares add up to at most 1, but
+    /// for the seconds a rebalance takes. An instance cannot lend the part of its share its zones leave unused.
+    pub fn set_share(&self, held: usize, zones: usize) {
+        let share = if zones == 0 { 1.0 } else { (held as f64 / zones as f64).clamp(0.0, 1.0) };
+        *self.share.lock().unwrap_or_else(PoisonError::into_inner) = share;
     }
 
     /// The guard's state, locked (never across an await).
@@ -128,7 +157,8 @@ impl DemandState {
     /// The cap's state at `now`; `None` without a cap.
     #[must_use]
     pub fn now(&self, now: DateTime<Utc>) -> Option<DemandNow> {
-        let cap = self.cap.as_ref()?;
+        let configured = self.cap.as_ref()?;
+        let cap = self.cap()?;
         let guard = self.guard();
         let start = window_start(now);
         let used_j = if guard.budget.window_start == start { guard.budget.used_j } else { 0.0 };
@@ -138,8 +168,13 @@ impl DemandState {
         let hhmm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
         Some(DemandNow {
             cap_kw: cap.cap_w(now) / 1000.0,
-            base_kw: cap.kw,
-            windows: cap.windows.iter().map(|w| format!("{}-{}={}", hhmm(w.from_min), hhmm(w.to_min), w.kw)).collect(),
+            instance_share: self.share(),
+            base_kw: configured.kw,
+            windows: configured
+                .windows
+                .iter()
+                .map(|w| format!("{}-{}={}", hhmm(w.from_min), hhmm(w.to_min), w.kw))
+                .collect(),
             window_start: start,
             window_mean_kw: used_j / elapsed / 1000.0,
             shed_zones,
@@ -168,5 +203,20 @@ mod tests {
         let now = state.now(t("2026-01-05T10:16:00Z")).unwrap();
         assert!((now.window_mean_kw - 2.0).abs() < 1e-9, "{now:?}");
         assert_eq!(now.cap_kw, 2.0);
+    }
+
+    #[test]
+    fn an_instance_holds_its_zones_to_its_share_of_the_cap() {
+        let windows = vec!["17:00-20:00=3".parse().unwrap()];
+        let state = DemandState::new(Some(DemandCap { kw: 6.0, windows, utc_offset_minutes: 0 }));
+        assert_eq!(state.share(), 1.0, "alone: the whole cap");
+        state.set_share(100, 300);
+        let cap = state.cap().unwrap();
+        assert!((cap.kw - 2.0).abs() < 1e-9 && (cap.windows[0].kw - 1.0).abs() < 1e-9, "{cap:?}");
+        let now = state.now(t("2026-01-05T18:00:00Z")).unwrap();
+        assert!((now.cap_kw - 1.0).abs() < 1e-9 && (now.instance_share - 1.0 / 3.0).abs() < 1e-9, "{now:?}");
+        assert_eq!(now.base_kw, 6.0, "the configured cap is shown as configured");
+        state.set_share(0, 0);
+        assert_eq!(state.share(), 1.0, "no zones: nothing to share");
     }
 }

@@ -579,7 +579,8 @@ async fn a_zone_taken_over_waits_for_its_previous_reading_and_a_lost_lease_stops
     }
 }
 
-/// MQTT commands with two instances: the command topics are a shared subscription, so each command reaches one
+/// MQTT commands with two instances (and the demand cap, shared between them by the zones each holds): the
+/// command topics are a shared subscription, so each command reaches one
 /// instance, which applies it (forwarded to the zone's holder when that is the other one): written once. A command
 /// for a zone whose holder was just killed waits for the takeover and is written once, where before it was dropped
 /// (the surviving instance did not hold the zone yet, and the dead one could not apply it).
@@ -626,6 +627,8 @@ async fn mqtt_scenario(url: String) {
             ("MQTT_TOPIC_PREFIX", prefix.clone()),
             ("MQTT_CLIENT_ID", format!("{prefix}-{id}")),
             ("FORWARD_TIMEOUT_MS", "8000".to_string()),
+            // A cap too large to shed anything here; each instance holds its zones to its half of it.
+            ("DEMAND_CAP_KW", "1000".to_string()),
         ]
     };
     let cwd = tempfile::tempdir().unwrap();
@@ -639,6 +642,11 @@ async fn mqtt_scenario(url: String) {
         }
     })
     .await;
+    for instance in [&a, &b] {
+        let demand = until_value(instance, "/status", |s| s["demand"]["instance_share"] == 0.5).await;
+        assert_eq!(demand["demand"]["cap_kw"], 500.0, "{}", demand["demand"]);
+        assert_eq!(demand["demand"]["base_kw"], 1000.0, "{}", demand["demand"]);
+    }
     until("both bridges connected", Duration::from_secs(10), || {
         let ready = [&a, &b].iter().all(|i| i.log().contains("connected to the MQTT broker"));
         async move { ready }
@@ -717,4 +725,17 @@ async fn mqtt_scenario(url: String) {
     driver.abort();
     drop(b);
     sim.shutdown().await;
+}
+
+/// Polls `path` on `instance` (at most 10 s) until `done` holds for its JSON; that JSON.
+async fn until_value(instance: &Instance, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let value = instance.get(path).await;
+        if done(&value) {
+            return value;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{path} on {}: {value}", instance.id);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -49,8 +49,12 @@ impl From<PricesNow> for PricesStatus {
 /// The building demand cap (`DEMAND_CAP_KW`): null without one.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DemandStatus {
-    /// The cap in force now, kW (a window's cap inside `DEMAND_CAP_WINDOWS`, else `base_kw`).
+    /// The cap in force now, kW (a window's cap inside `DEMAND_CAP_WINDOWS`, else `base_kw`); with several
+    /// instances, this instance's part of it (`instance_share` × the cap).
     pub cap_kw: f64,
+    /// This instance's share of the cap: 1 with one instance; with several on one database, the fraction of the
+    /// zones it holds (each holds its zones to its part, so together they stay within the cap).
+    pub instance_share: f64,
     /// `DEMAND_CAP_KW`, and the windows as `HH:MM-HH:MM=KW` (site-local).
     pub base_kw: f64,
     pub windows: Vec<String>,
@@ -91,6 +95,7 @@ impl From<DemandNow> for DemandStatus {
     fn from(d: DemandNow) -> Self {
         Self {
             cap_kw: d.cap_kw,
+            instance_share: d.instance_share,
             base_kw: d.base_kw,
             windows: d.windows,
             window_start: d.window_start,

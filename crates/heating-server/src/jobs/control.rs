@@ -24,7 +24,7 @@ pub async fn control_once(state: &AppState) -> ControlReport {
     let decisions: Vec<Decided> = match state.demand.cap() {
         // Under a demand cap the zones decide together (the predictive ones in one plan within the cap).
         Some(cap) => {
-            let (decided, joint) = decide_building(state, &zones, &run, cap);
+            let (decided, joint) = decide_building(state, &zones, &run, &cap);
             if let Some(msg) = joint.as_ref().and_then(|j| j.comfort_limited.as_deref()) {
                 tracing::warn!("demand cap: {msg}");
             }

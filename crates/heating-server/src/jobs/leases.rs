@@ -65,9 +65,9 @@ pub async fn join(state: &AppState) -> anyhow::Result<()> {
     // Leases of an earlier run under this id (killed) are not ours any more: released, epochs start anew.
     state.storage.release_leases(&me.id, None).await?;
     if state.demand.cap().is_some() {
-        tracing::warn!(
-            "DEMAND_CAP_KW with several instances: each instance's guard counts only the zones it holds; run one \
-             instance (or none with a cap) until the cap is shared"
+        tracing::info!(
+            "DEMAND_CAP_KW with several instances: each holds the zones it holds to its share of the cap (the \
+             fraction of the zones it holds)"
         );
     }
     state.fleet.share_by_leases(margin);
@@ -139,6 +139,7 @@ pub async fn lease_tick(state: &AppState) -> Result<LeaseTick, StorageError> {
         state.fleet.set_held(held.clone());
     }
     tick.held = held.len();
+    state.demand.set_share(held.len(), usize::try_from(zones).unwrap_or(0));
     sync_holds(state, &held).await?;
     if tick.taken > 0 || tick.shed > 0 || tick.lost > 0 {
         tracing::info!(

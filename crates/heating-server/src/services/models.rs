@@ -96,7 +96,7 @@ pub async fn zone_plan(state: &AppState, id: ZoneId) -> Result<ZonePlan, Service
     let strategy = zone_strategy(&zone.preferences, state.config.control_strategy());
     let assumptions = assumptions_of(state, id);
     let demand = |made_at: Option<DateTime<Utc>>| {
-        let cap = state.demand.cap()?.clone();
+        let cap = state.demand.cap()?;
         let joint = state.demand.joint();
         let joint = joint.filter(|j| j.error.is_none() && Some(j.made_at) == made_at && !j.zones.is_empty());
         let windows_from = joint.as_ref().map(|j| j.windows_from);
