@@ -1,5 +1,5 @@
 //! Alerts as operators see them: the list (open ones or the history, of one zone or all) and acknowledging one
-//! (an operator action: who and when are stored, audited as `alert.acknowledge`, and sent to the webhook). Raising
+//! (an operator action: who and when are stored, audited as `alert.acknowledge`, and sent to the webhook and MQTT). Raising
 //! and clearing are the alert job's (`crate::jobs::alerts`).
 
 use serde_json::json;
@@ -73,6 +73,6 @@ pub async fn acknowledge(
         .await;
     tracing::info!(alert_id = alert.id, zone_id = alert.zone_id, kind = %alert.kind, by = %caller.name,
         "alert acknowledged");
-    state.alerts.webhook.send(Event::Acknowledged, &alert, zone_name(state, &alert).as_deref(), now);
+    state.alerts.announce(Event::Acknowledged, &alert, zone_name(state, &alert).as_deref(), now);
     Ok(alert)
 }
