@@ -23,7 +23,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::Bridge;
 use crate::alerts::{Announced, Event, latest_event};
-use crate::storage::StoredAlert;
+use crate::services::alerts::StoredAlert;
 
 /// The retained payload for the alert after an event: the event's webhook body; empty once the alert cleared.
 #[must_use]
@@ -116,44 +116,28 @@ impl Bridge {
         if !self.connected {
             return;
         }
-        let open = match self.state.storage.open_alerts().await {
+        let open = match crate::services::alerts::open_to_publish(&self.state).await {
             Ok(open) => open,
             Err(e) => {
                 tracing::warn!("MQTT bridge: open alerts not read, retried next cycle: {e}");
                 return;
             }
         };
-        let fleet = &self.state.fleet;
-        // The zones' names as stored (the fleet may not be loaded yet just after a start).
-        let names: BTreeMap<i64, String> = if open.iter().any(|a| fleet.acts_on(a.zone_id)) {
-            match self.state.storage.list_zones().await {
-                Ok(zones) => zones.into_iter().map(|z| (z.id, z.name)).collect(),
-                Err(e) => {
-                    tracing::warn!("MQTT bridge: zones not read, retried next cycle: {e}");
-                    return;
-                }
-            }
-        } else {
-            BTreeMap::new()
-        };
         self.alerts.resync = false;
-        let mut desired = BTreeMap::new();
-        let mut open_topics = BTreeSet::new();
-        for a in open {
-            let topic = self.topics.alert(a.zone_id, a.kind);
-            open_topics.insert(topic.clone());
-            if fleet.acts_on(a.zone_id) {
-                let zone_name = names.get(&a.zone_id).cloned();
-                desired.insert(topic, stored_payload(a, zone_name));
-            }
-        }
+        let open_topics: BTreeSet<String> =
+            open.open.iter().map(|(zone, kind)| self.topics.alert(*zone, *kind)).collect();
+        let desired: BTreeMap<String, String> = open
+            .held
+            .into_iter()
+            .map(|(a, zone_name)| (self.topics.alert(a.zone_id, a.kind), stored_payload(a, zone_name)))
+            .collect();
         let known: BTreeSet<String> = self.alerts.published.keys().chain(self.alerts.found.iter()).cloned().collect();
         let mut failed = BTreeSet::new();
         for topic in known.into_iter().filter(|t| !desired.contains_key(t)) {
             self.alerts.published.remove(&topic);
             let Some((zone, _)) = self.topics.alert_of(&topic) else { continue };
             // Open but held elsewhere, or a zone another instance holds: that instance's to publish or empty.
-            if open_topics.contains(&topic) || (fleet.get(zone).is_some() && !fleet.acts_on(zone)) {
+            if open_topics.contains(&topic) || !crate::services::alerts::published_here(&self.state, zone) {
                 continue;
             }
             if self.publish(&topic, String::new()) {
@@ -182,7 +166,7 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     use super::*;
-    use crate::storage::AlertKind;
+    use crate::services::alerts::AlertKind;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()

@@ -112,7 +112,7 @@ pub async fn run_bridge(state: AppState, stop: CancellationToken) {
     let worker = tokio::spawn(commands::run_worker(state.clone(), commands_rx, changed.clone()));
     tracing::info!(broker = %url, prefix = %settings.topic_prefix, "MQTT bridge started");
     // Subscribed before connecting: no alert event is missed from here on.
-    let alert_events = state.alerts.subscribe();
+    let alert_events = crate::services::alerts::subscribe(&state);
     let mut bridge = Bridge {
         state: state.clone(),
         client,

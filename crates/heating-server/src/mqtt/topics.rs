@@ -20,8 +20,8 @@
 use serde_json::{Value, json};
 use zone_client::HealthState;
 
+use crate::services::alerts::AlertKind;
 use crate::services::status::ZoneStatus;
-use crate::storage::AlertKind;
 
 /// Mode `heat`: automatic control (or a manual hold). Mode `off`: a hold at the zone's `min_temp` (frost
 /// protection), for [`OFF_HOLD_MINUTES`].
