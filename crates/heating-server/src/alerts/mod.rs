@@ -1,6 +1,7 @@
 //! Alerts: the rules ([`rules`], pure, with hysteresis), the open alerts in memory (what `/status` counts without
 //! asking the database), and the webhook that tells a receiver of each raise, acknowledgement and clear
-//! ([`webhook`]). The alert job (`crate::jobs::alerts`) feeds the rules after each poll cycle and stores what they
+//! ([`webhook`]); every such event is also broadcast in the process ([`AlertState::subscribe`]) for the MQTT
+//! bridge, which publishes it (`crate::mqtt::alerts`). The alert job (`crate::jobs::alerts`) feeds the rules after each poll cycle and stores what they
 //! raise and clear; acknowledging is an operator's service (`crate::services::alerts`).
 
 pub mod rules;
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
 
 use crate::config::{AlertThresholds, WebhookSettings};
 use crate::storage::{AlertId, AlertKind, StoredAlert};
@@ -29,6 +31,41 @@ pub struct AlertSummary {
     pub newest: Option<DateTime<Utc>>,
 }
 
+/// Events the broadcast channel holds for a slow listener; one that falls further behind misses events and is
+/// told so (`RecvError::Lagged`), it never holds up the alert job.
+pub const BROADCAST: usize = 1024;
+
+/// One event of one alert as it happened: what the webhook is sent and the MQTT bridge publishes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Announced {
+    pub event: Event,
+    /// The alert after the event.
+    pub alert: StoredAlert,
+    pub zone_name: Option<String>,
+    /// When it happened (server clock).
+    pub at: DateTime<Utc>,
+}
+
+impl Announced {
+    /// The webhook's body for this event.
+    #[must_use]
+    pub fn body(&self) -> serde_json::Value {
+        webhook::body(self.event, &self.alert, self.zone_name.as_deref(), self.at)
+    }
+}
+
+/// The event that brought an open alert to its current state and when: `acknowledged` at its acknowledgement, else
+/// `raised` at its raise (a cleared alert: `cleared` at its clear). With the zone's name, [`Announced::body`] of
+/// this is the body last sent for the alert.
+#[must_use]
+pub fn latest_event(alert: &StoredAlert) -> (Event, DateTime<Utc>) {
+    match (&alert.acknowledged, alert.cleared_at) {
+        (_, Some(at)) => (Event::Cleared, at),
+        (Some((at, _)), None) => (Event::Acknowledged, *at),
+        (None, None) => (Event::Raised, alert.raised_at),
+    }
+}
+
 /// The alert side of the application state (in `AppState.alerts`).
 #[derive(Debug)]
 pub struct AlertState {
@@ -36,6 +73,8 @@ pub struct AlertState {
     /// Every open alert (active or acknowledged), as stored.
     open: Mutex<BTreeMap<AlertId, StoredAlert>>,
     pub webhook: Webhook,
+    /// Every event, for listeners in the process (the MQTT bridge).
+    events: broadcast::Sender<Announced>,
 }
 
 impl AlertState {
@@ -52,9 +91,31 @@ impl AlertState {
             rules.mark_open(a.zone_id, a.kind);
         }
         let (webhook, worker) = Webhook::new(webhook);
-        let state =
-            Self { rules: Mutex::new(rules), open: Mutex::new(open.into_iter().map(|a| (a.id, a)).collect()), webhook };
+        let (events, _) = broadcast::channel(BROADCAST);
+        let state = Self {
+            rules: Mutex::new(rules),
+            open: Mutex::new(open.into_iter().map(|a| (a.id, a)).collect()),
+            webhook,
+            events,
+        };
         (state, worker)
+    }
+
+    /// An event of a stored alert: kept in memory ([`Self::record`]), queued for the webhook and broadcast to the
+    /// listeners; never waits.
+    pub fn announce(&self, event: Event, alert: &StoredAlert, zone_name: Option<&str>, at: DateTime<Utc>) {
+        self.record(alert);
+        self.webhook.send(event, alert, zone_name, at);
+        // An error only means that no one listens now.
+        let _ =
+            self.events.send(Announced { event, alert: alert.clone(), zone_name: zone_name.map(str::to_string), at });
+    }
+
+    /// Every event announced from now on (a listener that falls [`BROADCAST`] events behind misses some and is
+    /// told how many).
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<Announced> {
+        self.events.subscribe()
     }
 
     /// The rules, locked briefly (never across an await).

@@ -1,6 +1,6 @@
 //! The alert job, run at the end of every poll cycle (after the demand-cap guard) and after every control run:
 //! each zone's live state becomes an [`Observation`], the rules ([`crate::alerts::rules`]) say what to raise and
-//! clear, and each raise or clear is stored, kept in memory for `/status`, logged once, and queued for the webhook.
+//! clear, and each raise or clear is stored, kept in memory for `/status`, logged once, queued for the webhook and broadcast (MQTT).
 //!
 //! One pass over the zones this instance polls, no database access unless an alert changes. An alert whose zone
 //! is gone (deleted, or no longer polled) clears.
@@ -125,6 +125,5 @@ pub async fn alerts_once(state: &AppState) -> (usize, usize) {
 }
 
 fn announce(state: &AppState, event: Event, alert: &StoredAlert, zone: Option<&str>, at: DateTime<Utc>) {
-    state.alerts.record(alert);
-    state.alerts.webhook.send(event, alert, zone, at);
+    state.alerts.announce(event, alert, zone, at);
 }

@@ -1,15 +1,18 @@
 //! The MQTT bridge (an adapter beside HTTP, on when `MQTT_URL` is set): publishes each zone's state, the
 //! availability of the bridge and of each zone, and Home Assistant discovery configs (every zone a `climate`
 //! entity with sensors), and takes targets and modes from the broker through the manual-control service as the
-//! operator `mqtt`. See [`topics`] for the topics and payloads, [`commands`] for what a command does.
+//! operator `mqtt`. See [`topics`] for the topics and payloads, [`commands`] for what a command does, [`alerts`]
+//! for the open alerts (retained) and alert events it publishes.
 //!
 //! One task owns the connection: it polls rumqttc's event loop, and every poll interval reads the status service
 //! and publishes what changed since it last published (retained). It never waits on the poller or the devices:
 //! commands run in a worker task of their own, one at a time, in the order they came. A lost connection is
 //! retried with a capped exponential backoff; after every (re)connection everything is published again, so a
-//! broker that restarted without its retained messages gets them back. Zones that are gone (deleted, or no longer
-//! with a device) get their retained messages cleared, also those a previous run left behind.
+//! broker that restarted without its retained messages gets them back (the open alerts too). Zones that are gone
+//! (deleted, or no longer with a device) get their retained messages cleared, also those a previous run left
+//! behind.
 
+pub mod alerts;
 pub mod commands;
 pub mod topics;
 
@@ -18,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, Incoming, LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use self::commands::Command;
@@ -34,6 +37,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const QUEUE: usize = 4096;
 /// Commands waiting for the worker at most; more are refused (logged).
 const COMMAND_QUEUE: usize = 64;
+/// How often a due resync of the retained alert topics is looked for.
+const ALERT_RESYNC_CHECK: Duration = Duration::from_secs(1);
 
 /// The connection options `settings` describe: the broker, credentials, TLS, the last will. Fails with a message
 /// (never holding the password) when the TLS roots cannot be loaded.
@@ -106,9 +111,18 @@ pub async fn run_bridge(state: AppState, stop: CancellationToken) {
     let changed = Arc::new(Notify::new());
     let worker = tokio::spawn(commands::run_worker(state.clone(), commands_rx, changed.clone()));
     tracing::info!(broker = %url, prefix = %settings.topic_prefix, "MQTT bridge started");
-    let mut bridge =
-        Bridge { state: state.clone(), client, topics, published: BTreeMap::new(), connected: false, commands_tx };
-    bridge.run(eventloop, &stop, &changed).await;
+    // Subscribed before connecting: no alert event is missed from here on.
+    let alert_events = crate::services::alerts::subscribe(&state);
+    let mut bridge = Bridge {
+        state: state.clone(),
+        client,
+        topics,
+        published: BTreeMap::new(),
+        alerts: alerts::AlertTopics::default(),
+        connected: false,
+        commands_tx,
+    };
+    bridge.run(eventloop, alert_events, &stop, &changed).await;
     worker.abort();
     tracing::info!("MQTT bridge stopped");
 }
@@ -120,17 +134,29 @@ struct Bridge {
     /// Every retained topic this bridge owns and the payload it last queued there; a topic a previous run left
     /// behind is added by [`Bridge::seen_config`] with its payload, so the next sync clears it.
     published: BTreeMap<String, String>,
+    /// The retained alert topics ([`alerts`]).
+    alerts: alerts::AlertTopics,
     connected: bool,
     commands_tx: mpsc::Sender<Command>,
 }
 
 impl Bridge {
-    async fn run(&mut self, eventloop: EventLoop, stop: &CancellationToken, changed: &Notify) {
+    async fn run(
+        &mut self,
+        eventloop: EventLoop,
+        mut alert_events: broadcast::Receiver<crate::alerts::Announced>,
+        stop: &CancellationToken,
+        changed: &Notify,
+    ) {
         let (events_tx, mut events) = mpsc::channel(256);
         let closing = CancellationToken::new();
         let mut driver = tokio::spawn(drive(eventloop, events_tx, closing.clone()));
         let mut tick = tokio::time::interval(self.state.config.poll_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut alerts_open = true;
+        // A retained alert topic found on the broker is checked within a second, once for all found together.
+        let mut alerts_tick = tokio::time::interval(ALERT_RESYNC_CHECK);
+        alerts_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = stop.cancelled() => break,
@@ -144,7 +170,12 @@ impl Bridge {
                     None => break,
                 },
                 _ = tick.tick() => self.sync().await,
+                _ = alerts_tick.tick(), if self.alerts.resync => self.resync_alerts().await,
                 () = changed.notified() => self.sync().await,
+                received = alert_events.recv(), if alerts_open => {
+                    alerts_open = !matches!(received, Err(broadcast::error::RecvError::Closed));
+                    self.on_alert(received);
+                }
             }
         }
         // Says `offline` (retained) and disconnects; the driver sends both and ends, within two seconds.
@@ -169,6 +200,8 @@ impl Bridge {
         }
         self.published.clear();
         self.sync().await;
+        self.alerts.reset();
+        self.resync_alerts().await;
     }
 
     /// Publishes what changed: the bridge's `online`, and per zone with a device its state, availability and
@@ -224,6 +257,10 @@ impl Bridge {
         }
         if let Some(zone) = self.topics.discovery_zone(topic) {
             self.seen_config(topic, zone, payload);
+            return;
+        }
+        if self.topics.alert_of(topic).is_some() {
+            self.seen_alert(topic, payload, retained);
             return;
         }
         match self.topics.command(topic) {

@@ -15,10 +15,13 @@
 //! | `D/climate/N/zone_{id}/config` | yes | the zone's `climate` entity |
 //! | `D/sensor/N/zone_{id}_{energy,outdoor,health}/config` | yes | its sensors |
 //! | `D/binary_sensor/N/zone_{id}_occupancy/config` | yes | its occupancy |
+//! | `P/alerts/{zone_id}/{kind}` | yes | an open alert: the webhook body of its latest event; emptied when it clears |
+//! | `P/alerts/events` | no | every alert event (raised, acknowledged, cleared): the webhook body |
 
 use serde_json::{Value, json};
 use zone_client::HealthState;
 
+use crate::services::alerts::AlertKind;
 use crate::services::status::ZoneStatus;
 
 /// Mode `heat`: automatic control (or a manual hold). Mode `off`: a hold at the zone's `min_temp` (frost
@@ -88,8 +91,30 @@ impl Topics {
         format!("{}/zone/{zone}/mode/set", self.prefix)
     }
 
+    /// An alert's retained topic: its zone's alert of one kind.
+    #[must_use]
+    pub fn alert(&self, zone: i64, kind: AlertKind) -> String {
+        format!("{}/alerts/{zone}/{}", self.prefix, kind.as_str())
+    }
+
+    /// The (not retained) topic of every alert event.
+    #[must_use]
+    pub fn alert_events(&self) -> String {
+        format!("{}/alerts/events", self.prefix)
+    }
+
+    /// The zone and kind of one of this bridge's alert topics.
+    #[must_use]
+    pub fn alert_of(&self, topic: &str) -> Option<(i64, AlertKind)> {
+        let rest = topic.strip_prefix(&self.prefix)?.strip_prefix("/alerts/")?;
+        let (zone, kind) = rest.split_once('/')?;
+        let zone = zone.parse::<i64>().ok().filter(|z| *z > 0)?;
+        Some((zone, kind.parse().ok()?))
+    }
+
     /// What the bridge subscribes to: the commands, its retained discovery configs (to clear those of zones that
-    /// are gone) and Home Assistant's birth message (to publish the configs again when it restarts).
+    /// are gone), its retained alert topics (to clear those of alerts no longer open) and Home Assistant's birth
+    /// message (to publish the configs again when it restarts).
     ///
     /// `shared` (several instances on one database): the commands as an MQTT shared subscription
     /// (`$share/heating-N/…`), so the broker hands each command to one instance only, which applies it through the
@@ -101,6 +126,7 @@ impl Topics {
             format!("{share}{}/zone/+/target/set", self.prefix),
             format!("{share}{}/zone/+/mode/set", self.prefix),
             format!("{}/+/{}/+/config", self.discovery, self.node),
+            format!("{}/alerts/+/+", self.prefix),
             self.ha_status(),
         ]
     }
@@ -328,5 +354,26 @@ mod tests {
         assert!(shared.contains(&"$share/heating-site_a/site/a/zone/+/target/set".to_string()), "{shared:?}");
         assert!(shared.contains(&"$share/heating-site_a/site/a/zone/+/mode/set".to_string()), "{shared:?}");
         assert!(shared.contains(&"homeassistant/status".to_string()), "{shared:?}");
+    }
+
+    #[test]
+    fn alert_topics_name_their_zone_and_kind() {
+        let t = Topics::new("site/a", "homeassistant");
+        assert_eq!(t.alert(4, AlertKind::Offline), "site/a/alerts/4/offline");
+        assert_eq!(t.alert_of("site/a/alerts/4/offline"), Some((4, AlertKind::Offline)));
+        assert_eq!(t.alert_of(&t.alert(12, AlertKind::ModelFit)), Some((12, AlertKind::ModelFit)));
+        assert_eq!(t.alert_events(), "site/a/alerts/events");
+        for other in [
+            "site/a/alerts/events",
+            "site/a/alerts/x/offline",
+            "site/a/alerts/4/nonsense",
+            "site/b/alerts/4/offline",
+            "site/a/alerts/0/offline",
+            "site/a/alerts/4/offline/x",
+        ] {
+            assert_eq!(t.alert_of(other), None, "{other}");
+        }
+        assert!(t.subscriptions().contains(&"site/a/alerts/+/+".to_string()));
+        assert_eq!(t.command("site/a/alerts/4/offline"), Ok(None));
     }
 }

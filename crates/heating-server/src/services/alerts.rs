@@ -1,13 +1,16 @@
 //! Alerts as operators see them: the list (open ones or the history, of one zone or all) and acknowledging one
-//! (an operator action: who and when are stored, audited as `alert.acknowledge`, and sent to the webhook). Raising
+//! (an operator action: who and when are stored, audited as `alert.acknowledge`, and sent to the webhook and MQTT). Raising
 //! and clearing are the alert job's (`crate::jobs::alerts`).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
 use super::audit::{self, Change};
 use super::{AppState, Caller, Role, ServiceError, require};
 use crate::alerts::{AlertSummary, Event};
-use crate::storage::{AlertFilter, AlertId, StoredAlert, ZoneId};
+use crate::storage::{AlertFilter, AlertId, ZoneId};
+pub use crate::storage::{AlertKind, StoredAlert};
 
 /// A page of alerts, newest first.
 pub async fn list(state: &AppState, filter: AlertFilter) -> Result<Vec<StoredAlert>, ServiceError> {
@@ -73,6 +76,49 @@ pub async fn acknowledge(
         .await;
     tracing::info!(alert_id = alert.id, zone_id = alert.zone_id, kind = %alert.kind, by = %caller.name,
         "alert acknowledged");
-    state.alerts.webhook.send(Event::Acknowledged, &alert, zone_name(state, &alert).as_deref(), now);
+    state.alerts.announce(Event::Acknowledged, &alert, zone_name(state, &alert).as_deref(), now);
     Ok(alert)
+}
+
+/// Every alert event from now on, for the MQTT bridge (see [`crate::alerts::AlertState::subscribe`]).
+#[must_use]
+pub fn subscribe(state: &AppState) -> tokio::sync::broadcast::Receiver<crate::alerts::Announced> {
+    state.alerts.subscribe()
+}
+
+/// The open alerts as the MQTT bridge of this instance publishes them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OpenToPublish {
+    /// The open alerts of the zones this instance holds (every zone with one instance), each with its zone's name
+    /// as stored (the fleet may not be loaded yet just after a start).
+    pub held: Vec<(StoredAlert, Option<String>)>,
+    /// Every open alert's zone and kind, held here or not.
+    pub open: BTreeSet<(ZoneId, AlertKind)>,
+}
+
+/// The open alerts from storage, for the MQTT bridge's resync.
+pub async fn open_to_publish(state: &AppState) -> Result<OpenToPublish, ServiceError> {
+    let open = state.storage.open_alerts().await?;
+    let mut out = OpenToPublish { open: open.iter().map(|a| (a.zone_id, a.kind)).collect(), ..Default::default() };
+    let held: Vec<StoredAlert> = open.into_iter().filter(|a| state.fleet.acts_on(a.zone_id)).collect();
+    if held.is_empty() {
+        return Ok(out);
+    }
+    let names: BTreeMap<ZoneId, String> =
+        state.storage.list_zones().await?.into_iter().map(|z| (z.id, z.name)).collect();
+    out.held = held
+        .into_iter()
+        .map(|a| {
+            let name = names.get(&a.zone_id).cloned();
+            (a, name)
+        })
+        .collect();
+    Ok(out)
+}
+
+/// Whether this instance publishes, and empties, the alert topics of a zone: it holds the zone (always with one
+/// instance), or the zone is gone.
+#[must_use]
+pub fn published_here(state: &AppState, zone: ZoneId) -> bool {
+    state.fleet.get(zone).is_none() || state.fleet.acts_on(zone)
 }

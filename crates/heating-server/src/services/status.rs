@@ -2,8 +2,6 @@
 //! decision in force, the hold, the last command), its strategy and the model control uses; the jobs' latest
 //! reports; the outdoor temperature and the next 24 hours' range; the server clock.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 use heating_predict::Strategy;
 use heating_predict::model::ZoneModel;
@@ -216,18 +214,15 @@ pub async fn zone_status(state: &AppState, id: ZoneId) -> Result<ZoneStatus, Ser
     Ok(zone)
 }
 
-/// The zones now, by id: every zone, or those in one of `groups`.
-pub async fn zones_status(
-    state: &AppState,
-    groups: Option<&HashSet<GroupId>>,
-) -> Result<Vec<ZoneStatus>, ServiceError> {
-    let zones = state.storage.list_zones().await?;
+/// The zones now, by id: every zone, or those of group `group` and its subgroups (read alone; `NotFound` for an
+/// unknown group).
+pub async fn zones_status(state: &AppState, group: Option<GroupId>) -> Result<Vec<ZoneStatus>, ServiceError> {
+    let zones = match group {
+        None => state.storage.list_zones().await?,
+        Some(id) => super::groups::zones_of(state, id).await?,
+    };
     let default_strategy = state.config.control_strategy();
-    let mut zones: Vec<_> = zones
-        .into_iter()
-        .filter(|z| groups.is_none_or(|g| z.group_id.is_some_and(|id| g.contains(&id))))
-        .map(|zone| zone_now(state, zone, default_strategy))
-        .collect();
+    let mut zones: Vec<_> = zones.into_iter().map(|zone| zone_now(state, zone, default_strategy)).collect();
     readings_from_storage(state, &mut zones).await?;
     Ok(zones)
 }
@@ -240,11 +235,7 @@ pub async fn status(state: &AppState) -> Result<Status, ServiceError> {
 /// As [`status`], with only the zones of group `group` and its subgroups when given (`NotFound` for an unknown
 /// group).
 pub async fn status_of(state: &AppState, group: Option<GroupId>) -> Result<Status, ServiceError> {
-    let members = match group {
-        Some(id) => Some(super::groups::zones_in(state, id).await?),
-        None => None,
-    };
-    let zones = zones_status(state, members.as_ref()).await?;
+    let zones = zones_status(state, group).await?;
     let instances = instances_now(state).await?;
     let now = state.clock.now();
     Ok(Status {

@@ -21,10 +21,10 @@ use crate::helpers::{Env, LogCapture, Options, monday_3am, start};
 
 /// What the receiver was sent and answered 2xx to: (`X-Alert-Event-Id`, body).
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<(String, Value)>>>);
+pub(crate) struct Received(Arc<Mutex<Vec<(String, Value)>>>);
 
 impl Received {
-    fn events(&self, alert_id: i64, event: &str) -> Vec<Value> {
+    pub fn events(&self, alert_id: i64, event: &str) -> Vec<Value> {
         let all = self.0.lock().unwrap();
         all.iter()
             .filter(|(_, b)| b["alert"]["id"] == alert_id && b["event"] == event)
@@ -36,7 +36,7 @@ impl Received {
     }
 
     /// Waits (real time) until the receiver holds `event` of the alert; returns its body.
-    async fn wait(&self, alert_id: i64, event: &str) -> Value {
+    pub async fn wait(&self, alert_id: i64, event: &str) -> Value {
         let started = tokio::time::Instant::now();
         loop {
             if let Some(b) = self.events(alert_id, event).first() {
@@ -49,7 +49,7 @@ impl Received {
 }
 
 /// A webhook receiver on port 0: the first request of each event id is answered 503, the next ones 200 and kept.
-async fn receiver() -> (String, Received, tokio::task::JoinHandle<()>) {
+pub(crate) async fn receiver() -> (String, Received, tokio::task::JoinHandle<()>) {
     let received = Received::default();
     let seen = Arc::new(Mutex::new(std::collections::HashSet::<String>::new()));
     let kept = received.clone();

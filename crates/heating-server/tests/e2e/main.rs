@@ -3,6 +3,7 @@
 //! tests run the background loops on the wall clock.
 
 mod alerts;
+mod alerts_model;
 mod audit;
 mod control;
 mod demo;
@@ -15,4 +16,5 @@ mod learning;
 mod metrics;
 mod model;
 mod mqtt;
+mod mqtt_alerts;
 mod profiles;

@@ -16,12 +16,12 @@ use serde_json::Value;
 use crate::helpers::{Env, LogCapture, Options, start};
 
 /// A topic prefix no other test or run uses.
-fn unique_prefix(test: &str) -> String {
+pub(crate) fn unique_prefix(test: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     format!("test-{}-{nanos}-{test}", std::process::id())
 }
 
-fn shared_broker() -> MqttUrl {
+pub(crate) fn shared_broker() -> MqttUrl {
     let url = std::env::var("TEST_MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into());
     let url: MqttUrl = url.parse().unwrap();
     if std::net::TcpStream::connect_timeout(
@@ -38,7 +38,7 @@ fn shared_broker() -> MqttUrl {
     url
 }
 
-fn settings(url: MqttUrl, prefix: &str) -> MqttSettings {
+pub(crate) fn settings(url: MqttUrl, prefix: &str) -> MqttSettings {
     MqttSettings {
         url: Some(url),
         client_id: format!("{prefix}-server"),
@@ -49,25 +49,33 @@ fn settings(url: MqttUrl, prefix: &str) -> MqttSettings {
 
 /// One message as a watcher received it.
 #[derive(Debug, Clone)]
-struct Received {
-    topic: String,
-    payload: String,
-    at: DateTime<Utc>,
+pub(crate) struct Received {
+    pub topic: String,
+    pub payload: String,
+    pub at: DateTime<Utc>,
+    /// Sent as a retained message (one the broker kept, delivered at subscription).
+    pub retained: bool,
 }
 
 /// A client of the broker recording every message under the bridge's topics (subscribing again after each
 /// reconnection), and publishing commands.
-struct Watcher {
+pub(crate) struct Watcher {
     client: AsyncClient,
     seen: Arc<Mutex<Vec<Received>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Watcher {
-    async fn start(url: &MqttUrl, prefix: &str) -> Self {
+    pub async fn start(url: &MqttUrl, prefix: &str) -> Self {
+        Self::start_as(url, prefix, "watcher").await
+    }
+
+    /// As [`Self::start`], with a client id of its own (`{prefix}-{name}`): a second client with the same id would
+    /// take the first one's session.
+    pub async fn start_as(url: &MqttUrl, prefix: &str, name: &str) -> Self {
         let node: String =
             prefix.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-        let mut options = MqttOptions::new(format!("{prefix}-watcher"), url.host.clone(), url.port);
+        let mut options = MqttOptions::new(format!("{prefix}-{name}"), url.host.clone(), url.port);
         options.set_max_packet_size(1 << 20, 1 << 20);
         let (client, mut eventloop) = AsyncClient::new(options, 100);
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -93,6 +101,7 @@ impl Watcher {
                             topic: p.topic,
                             payload: String::from_utf8_lossy(&p.payload).into_owned(),
                             at: Utc::now(),
+                            retained: p.retain,
                         }),
                         Ok(_) => {}
                         Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -104,17 +113,17 @@ impl Watcher {
         Self { client, seen, task }
     }
 
-    fn count(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.seen.lock().unwrap().len()
     }
 
     /// Messages from index `from` on.
-    fn since(&self, from: usize) -> Vec<Received> {
+    pub fn since(&self, from: usize) -> Vec<Received> {
         self.seen.lock().unwrap()[from..].to_vec()
     }
 
     /// The last payload on `topic` from index `from` on, waiting up to `within` for one that `check` accepts.
-    async fn wait(&self, from: usize, topic: &str, within: Duration, check: impl Fn(&str) -> bool) -> Received {
+    pub async fn wait(&self, from: usize, topic: &str, within: Duration, check: impl Fn(&str) -> bool) -> Received {
         let started = tokio::time::Instant::now();
         loop {
             if let Some(r) = self.since(from).into_iter().rev().find(|r| r.topic == topic && check(&r.payload)) {
@@ -126,12 +135,21 @@ impl Watcher {
         }
     }
 
-    async fn publish(&self, topic: &str, payload: &str) {
+    pub async fn publish(&self, topic: &str, payload: &str) {
         self.client.publish(topic, QoS::AtLeastOnce, false, payload.to_string()).await.unwrap();
     }
 
+    pub async fn publish_retained(&self, topic: &str, payload: &str) {
+        self.client.publish(topic, QoS::AtLeastOnce, true, payload.to_string()).await.unwrap();
+    }
+
+    /// Stops, leaving the retained messages as they are.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+
     /// Clears every retained message seen (the shared broker keeps them across runs), then stops.
-    async fn clean_up(self) {
+    pub async fn clean_up(self) {
         let mut topics: Vec<String> = self.since(0).into_iter().map(|r| r.topic).collect();
         topics.sort();
         topics.dedup();
@@ -144,7 +162,7 @@ impl Watcher {
     }
 }
 
-fn json(r: &Received) -> Value {
+pub(crate) fn json(r: &Received) -> Value {
     serde_json::from_str(&r.payload).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", r.topic, r.payload))
 }
 
@@ -317,7 +335,7 @@ async fn commands_go_through_manual_control_and_invalid_ones_write_nothing() {
 }
 
 /// A private Mosquitto on a free loopback port, for tests that stop it.
-struct PrivateBroker {
+pub(crate) struct PrivateBroker {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
@@ -333,7 +351,7 @@ fn mosquitto_binary() -> String {
 }
 
 impl PrivateBroker {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = tempfile::tempdir().unwrap();
         let config = format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n");
@@ -343,11 +361,11 @@ impl PrivateBroker {
         broker
     }
 
-    fn url(&self) -> MqttUrl {
+    pub fn url(&self) -> MqttUrl {
         format!("mqtt://127.0.0.1:{}", self.port).parse().unwrap()
     }
 
-    async fn run(&mut self) {
+    pub async fn run(&mut self) {
         let child = Command::new(mosquitto_binary())
             .arg("-c")
             .arg(self.dir.path().join("mosquitto.conf"))
@@ -363,7 +381,7 @@ impl PrivateBroker {
         }
     }
 
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -400,7 +418,7 @@ async fn the_bridge_reconnects_after_a_broker_restart_and_publishes_again() {
         watcher.wait(from, &format!("{prefix}/zone/{id}/state"), Duration::from_secs(5), |p| !p.is_empty()).await;
     }
     // A client that connects now gets them retained.
-    let late = Watcher::start(&broker.url(), &prefix).await;
+    let late = Watcher::start_as(&broker.url(), &prefix, "late").await;
     late.wait(0, &status, Duration::from_secs(5), |p| p == "online").await;
     late.wait(0, &climate_topic(&prefix, env.zone_ids[0]), Duration::from_secs(5), |p| !p.is_empty()).await;
 

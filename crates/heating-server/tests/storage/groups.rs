@@ -60,6 +60,21 @@ async fn groups_conform(s: &Storage) {
     assert_eq!(s.get_zone(zone.id).await.unwrap().unwrap().group_id, Some(f1.id));
     let updated = s.update_zone(zone.id, &fields("Room 1a", None), at(7)).await.unwrap();
     assert_eq!(updated.group_id, Some(f1.id), "updating a zone's fields keeps its group");
+
+    // A group's zones, its subgroups' included, read in one query; zones elsewhere are not.
+    let deep = s.list_groups().await.unwrap().into_iter().find(|g| g.parent_id == Some(f2.id)).unwrap();
+    let deep_zone = s.create_zone(&fields("Room 2", None), at(7)).await.unwrap();
+    s.set_zone_group(deep_zone.id, Some(deep.id), at(7)).await.unwrap();
+    let lobby = s.create_zone(&fields("Lobby", None), at(7)).await.unwrap();
+    let ids = |zones: Vec<heating_server::storage::Zone>| zones.into_iter().map(|z| z.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.list_zones_in_group(hq.id).await.unwrap()), [zone.id, deep_zone.id]);
+    assert_eq!(ids(s.list_zones_in_group(f1.id).await.unwrap()), [zone.id, deep_zone.id], "Floor 2b is under Floor 1");
+    assert_eq!(ids(s.list_zones_in_group(f2.id).await.unwrap()), [deep_zone.id]);
+    assert_eq!(ids(s.list_zones_in_group(deep.id).await.unwrap()), [deep_zone.id]);
+    assert!(s.list_zones_in_group(999_999).await.unwrap().is_empty());
+    s.delete_zone(deep_zone.id, true).await.unwrap();
+    s.delete_zone(lobby.id, true).await.unwrap();
+    assert!(s.list_zones_in_group(deep.id).await.unwrap().is_empty());
     assert!(matches!(
         s.set_zone_group(zone.id, Some(999_999), at(8)).await,
         Err(StorageError::NotFound { what: "group" })

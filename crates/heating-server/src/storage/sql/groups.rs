@@ -56,6 +56,20 @@ impl Storage {
         })
     }
 
+    /// The zones of group `id` and of every group below it, by id: one query, reading only those zones (nothing for
+    /// an unknown group).
+    pub async fn list_zones_in_group(&self, id: GroupId) -> Result<Vec<Zone>, StorageError> {
+        on_backend!(self, |pool| {
+            let sql = concat!(
+                "WITH RECURSIVE subtree(id) AS (SELECT id FROM zone_groups WHERE id = $1 ",
+                "UNION SELECT g.id FROM zone_groups g JOIN subtree s ON g.parent_id = s.id) SELECT ",
+                columns!(zones),
+                " FROM zones WHERE group_id IN (SELECT id FROM subtree) ORDER BY id"
+            );
+            sqlx::query(sql).bind(id).fetch_all(pool).await?.iter().map(ReadRow::zone).collect()
+        })
+    }
+
     /// Every group, by id.
     pub async fn list_groups(&self) -> Result<Vec<ZoneGroup>, StorageError> {
         on_backend!(self, |pool| {
