@@ -373,7 +373,7 @@ mod tests {
         ] {
             assert_eq!(t.alert_of(other), None, "{other}");
         }
-        assert!(t.subscriptions().contains(&"site/a/alerts/+/+".to_string()));
+        assert!(t.subscriptions(false).contains(&"site/a/alerts/+/+".to_string()));
         assert_eq!(t.command("site/a/alerts/4/offline"), Ok(None));
     }
 }
