@@ -193,7 +193,7 @@ impl Bridge {
 
     /// After every (re)connection: subscribe, say `online`, and publish everything again.
     async fn on_connected(&mut self) {
-        for filter in self.topics.subscriptions(self.state.storage.shares_instances()) {
+        for filter in self.topics.subscriptions(crate::services::control::shared_by_instances(&self.state)) {
             if let Err(e) = self.client.try_subscribe(filter, QoS::AtLeastOnce) {
                 tracing::warn!("MQTT subscription not queued: {e}");
             }

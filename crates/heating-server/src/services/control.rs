@@ -138,6 +138,13 @@ pub async fn create_command(
     Ok(stored)
 }
 
+/// Whether several instances may share the zones (PostgreSQL): the MQTT bridge then takes commands by shared
+/// subscription, one instance per command, and this service forwards each to the zone's holder.
+#[must_use]
+pub fn shared_by_instances(state: &AppState) -> bool {
+    state.storage.shares_instances()
+}
+
 /// A page of the zone's commands, newest first.
 pub async fn list_commands(state: &AppState, id: ZoneId, page: Page) -> Result<Vec<Command>, ServiceError> {
     require_zone(state, id).await?;
