@@ -536,6 +536,20 @@ async fn a_zone_taken_over_waits_for_its_previous_reading_and_a_lost_lease_stops
         heating_server::jobs::leases::join(&state).await.unwrap();
         let tick = heating_server::jobs::leases::lease_tick(&state).await.unwrap();
         assert_eq!((tick.taken, tick.held, tick.live_instances), (1, 1, 1));
+        // An alert another instance raised (in the database, not in this one's memory) is in this one's summary.
+        let raised = heating_server::storage::NewAlert {
+            zone_id: zone,
+            kind: heating_server::storage::AlertKind::Offline,
+            message: "raised elsewhere".into(),
+            raised_at: last,
+        };
+        state.storage.insert_alert(&raised).await.unwrap();
+        assert_eq!(state.alerts.summary().active, 0, "not in memory");
+        let summary = heating_server::services::alerts::summary(&state).await.unwrap();
+        let newest_ms = summary.newest.map(|t| t.timestamp_millis());
+        assert_eq!((summary.active, newest_ms), (1, Some(last.timestamp_millis())), "{summary:?}");
+        let per_zone = heating_server::services::alerts::open_per_zone(&state).await.unwrap();
+        assert_eq!(per_zone.get(&zone), Some(&1));
         let after = state.fleet.poll_after(zone).expect("waits");
         let off = (after - last - chrono::Duration::milliseconds(600)).num_milliseconds();
         assert!(off.abs() <= 1, "poll after {after}, last reading {last}");

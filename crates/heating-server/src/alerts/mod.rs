@@ -31,6 +31,32 @@ pub struct AlertSummary {
     pub newest: Option<DateTime<Utc>>,
 }
 
+impl AlertSummary {
+    /// The summary of these open alerts.
+    pub fn of<'a>(open: impl IntoIterator<Item = &'a StoredAlert>) -> Self {
+        let mut s = Self::default();
+        for a in open {
+            if a.acknowledged.is_some() {
+                s.acknowledged += 1;
+            } else {
+                s.active += 1;
+            }
+            *s.by_kind.entry(a.kind).or_default() += 1;
+            s.newest = s.newest.max(Some(a.raised_at));
+        }
+        s
+    }
+
+    /// Open alerts per zone; zones without one are absent.
+    pub fn per_zone<'a>(open: impl IntoIterator<Item = &'a StoredAlert>) -> BTreeMap<crate::storage::ZoneId, usize> {
+        let mut per_zone = BTreeMap::new();
+        for a in open {
+            *per_zone.entry(a.zone_id).or_default() += 1;
+        }
+        per_zone
+    }
+}
+
 /// Events the broadcast channel holds for a slow listener; one that falls further behind misses events and is
 /// told so (`RecvError::Lagged`), it never holds up the alert job.
 pub const BROADCAST: usize = 1024;
@@ -152,26 +178,11 @@ impl AlertState {
     /// The open alerts (active or acknowledged) per zone, for the compact status's `alerts` column.
     #[must_use]
     pub fn open_per_zone(&self) -> BTreeMap<crate::storage::ZoneId, usize> {
-        let mut per_zone = BTreeMap::new();
-        for a in self.open_map().values() {
-            *per_zone.entry(a.zone_id).or_default() += 1;
-        }
-        per_zone
+        AlertSummary::per_zone(self.open_map().values())
     }
 
     #[must_use]
     pub fn summary(&self) -> AlertSummary {
-        let open = self.open_map();
-        let mut s = AlertSummary::default();
-        for a in open.values() {
-            if a.acknowledged.is_some() {
-                s.acknowledged += 1;
-            } else {
-                s.active += 1;
-            }
-            *s.by_kind.entry(a.kind).or_default() += 1;
-            s.newest = s.newest.max(Some(a.raised_at));
-        }
-        s
+        AlertSummary::of(self.open_map().values())
     }
 }

@@ -549,7 +549,7 @@ async fn get_status(
     let s: Status = status::status_of(&state, params.group).await?;
     if params.view == Some(StatusView::Compact) {
         let mut counts = ZoneCounts::default();
-        let alerts = alert_service::open_per_zone(&state);
+        let alerts = alert_service::open_per_zone(&state).await?;
         let zone_rows = s
             .zones
             .iter()

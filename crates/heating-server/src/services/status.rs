@@ -254,7 +254,7 @@ pub async fn status_of(state: &AppState, group: Option<GroupId>) -> Result<Statu
         demand: state.demand.now(now),
         maintenance: maintenance_now(state, now),
         database: super::metrics::database_stats_now(state),
-        alerts: super::alerts::summary(state),
+        alerts: super::alerts::summary(state).await?,
         instances,
     })
 }
