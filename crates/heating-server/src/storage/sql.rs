@@ -42,7 +42,7 @@ pub trait Backend: Database {
     /// In `rebuild_rollups`' write transaction: what keeps new readings out until it commits, if `BEGIN_WRITE`
     /// does not already.
     const LOCK_READINGS: Option<&'static str>;
-    /// The first rollup statement of every transaction that writes rollups: reads the hourly level's watermark
+    /// The first rollup statement of every transaction that writes rollups: reads the coarser levels' watermark
     /// (`rollup_fold.folded_ms`, one BIGINT) and keeps the other writers' folds out until it commits, if
     /// `BEGIN_WRITE` does not already.
     const LOCK_FOLD: &'static str;
@@ -242,12 +242,12 @@ impl Storage {
                 sqlx::query("DELETE FROM sensor_readings WHERE zone_id = $1").bind(id).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM commands WHERE zone_id = $1").bind(id).execute(&mut *tx).await?;
             } else {
-                // Readings whose raw rows have expired still count, from the hourly rollups (and the quarters not
+                // Readings whose raw rows have expired still count, from the hourly rollups (and the minutes not
                 // yet folded into them).
                 let row = sqlx::query(concat!(
                     "SELECT (SELECT COUNT(*) FROM sensor_readings WHERE zone_id = $1) AS readings, ",
                     "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM readings_1h WHERE zone_id = $1) ",
-                    "+ (SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM readings_15m WHERE zone_id = $1 ",
+                    "+ (SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM readings_1m WHERE zone_id = $1 ",
                     "AND bucket_ms >= (SELECT folded_ms FROM rollup_fold)) AS rolled, ",
                     "(SELECT COUNT(*) FROM commands WHERE zone_id = $1) AS commands"
                 ))

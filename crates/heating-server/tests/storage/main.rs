@@ -27,6 +27,7 @@ mod groups;
 mod history;
 mod leases;
 mod lifecycle;
+mod rollup_fold;
 mod rollups;
 mod stats;
 mod upgrades;

@@ -9,41 +9,41 @@ use sqlx::migrate::Migrator;
 use super::*;
 
 /// The rollups migration.
-const ROLLUPS_MIGRATION: i64 = 20261202000002;
+pub(super) const ROLLUPS_MIGRATION: i64 = 20261202000002;
 
-const LEVELS: [(Resolution, i64); 3] =
+pub(super) const LEVELS: [(Resolution, i64); 3] =
     [(Resolution::Minute, 60_000), (Resolution::Quarter, 900_000), (Resolution::Hour, 3_600_000)];
 
 /// SplitMix64: the same sequence on every run.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-    fn chance(&mut self, percent: u64) -> bool {
+    pub(super) fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
 }
 
 /// A reading with its place in the insertion order (which is the id order).
 #[derive(Debug, Clone)]
-struct Raw {
-    reading: NewReading,
-    ms: i64,
-    seq: usize,
+pub(super) struct Raw {
+    pub(super) reading: NewReading,
+    pub(super) ms: i64,
+    pub(super) seq: usize,
 }
 
 /// About `hours` hours of readings of `zone` from `at(0)`, 1 to 40 s apart, with a gap of 50 minutes, repeated
 /// times, missing values, counter resets and one wrap; not in insertion order.
-fn random_readings(rng: &mut Rng, zone: i64, hours: i64) -> Vec<NewReading> {
+pub(super) fn random_readings(rng: &mut Rng, zone: i64, hours: i64) -> Vec<NewReading> {
     let mut out = Vec::new();
     let (mut ms, mut energy) = (0_i64, 4_294_967_000_u32 - 3_000);
     while ms < hours * 3_600_000 {
@@ -74,7 +74,7 @@ fn random_readings(rng: &mut Rng, zone: i64, hours: i64) -> Vec<NewReading> {
 
 /// Stores `readings` in shuffled batches (and some one by one), so that many arrive before earlier ones; returns
 /// them with their insertion order.
-async fn store_shuffled(s: &Storage, rng: &mut Rng, readings: Vec<NewReading>) -> Vec<Raw> {
+pub(super) async fn store_shuffled(s: &Storage, rng: &mut Rng, readings: Vec<NewReading>) -> Vec<Raw> {
     let mut chunks: Vec<Vec<NewReading>> = Vec::new();
     let mut rest = readings.as_slice();
     while !rest.is_empty() {
@@ -106,7 +106,7 @@ async fn store_shuffled(s: &Storage, rng: &mut Rng, readings: Vec<NewReading>) -
 }
 
 /// What a level's rows must hold, computed here from the raw readings.
-fn expected_rollups(raw: &[Raw], zone: i64, width: i64) -> Vec<RollupBucket> {
+pub(super) fn expected_rollups(raw: &[Raw], zone: i64, width: i64) -> Vec<RollupBucket> {
     let mut mine: Vec<&Raw> = raw.iter().filter(|r| r.reading.zone_id == zone).collect();
     mine.sort_by_key(|r| (r.ms, r.seq));
     let mut out: Vec<RollupBucket> = Vec::new();
@@ -159,7 +159,7 @@ fn step(prev: i64, next: i64) -> i64 {
     }
 }
 
-fn assert_rollups_equal(got: &[RollupBucket], want: &[RollupBucket], what: &str) {
+pub(super) fn assert_rollups_equal(got: &[RollupBucket], want: &[RollupBucket], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: buckets");
     for (g, w) in got.iter().zip(want) {
         let ctx = format!("{what} at {}", w.start);
@@ -178,7 +178,7 @@ fn assert_rollups_equal(got: &[RollupBucket], want: &[RollupBucket], what: &str)
 }
 
 /// Every level of `zone` against the raw readings.
-async fn check_levels(s: &Storage, raw: &[Raw], zone: i64, what: &str) {
+pub(super) async fn check_levels(s: &Storage, raw: &[Raw], zone: i64, what: &str) {
     for (resolution, width) in LEVELS {
         let got = s.rollup_buckets(zone, resolution).await.unwrap();
         assert_rollups_equal(&got, &expected_rollups(raw, zone, width), &format!("{what}, {}", resolution.as_str()));
@@ -187,7 +187,7 @@ async fn check_levels(s: &Storage, raw: &[Raw], zone: i64, what: &str) {
 
 /// History of `zone` over `[from, to)` in `points` buckets computed here from the raw readings, each reading put in
 /// the bucket `index(ms)` says.
-fn expected_history(raw: &[Raw], zone: i64, q: HistoryQuery, index: impl Fn(i64) -> i64) -> History {
+pub(super) fn expected_history(raw: &[Raw], zone: i64, q: HistoryQuery, index: impl Fn(i64) -> i64) -> History {
     let (from, to) = (q.from().timestamp_millis(), q.to().timestamp_millis());
     let mut mine: Vec<&Raw> = raw.iter().filter(|r| r.reading.zone_id == zone && r.ms >= from && r.ms < to).collect();
     mine.sort_by_key(|r| (r.ms, r.seq));
@@ -223,7 +223,7 @@ fn expected_history(raw: &[Raw], zone: i64, q: HistoryQuery, index: impl Fn(i64)
     History { buckets, readings: mine.len() as i64, energy_wh, resolution: Resolution::Raw }
 }
 
-fn assert_history_equal(got: &History, want: &History, what: &str) {
+pub(super) fn assert_history_equal(got: &History, want: &History, what: &str) {
     assert_eq!((got.readings, got.energy_wh), (want.readings, want.energy_wh), "{what}: totals");
     assert_eq!(got.buckets.len(), want.buckets.len(), "{what}: buckets");
     for (g, w) in got.buckets.iter().zip(&want.buckets) {
@@ -244,7 +244,7 @@ fn assert_history_equal(got: &History, want: &History, what: &str) {
 /// `zone_history` against the raw computation: aligned requests bucket for bucket; unaligned ones over more than 6
 /// hours with each whole level bucket counted where it starts, the edges from raw readings; totals always the raw
 /// ones.
-async fn check_history(s: &Storage, raw: &[Raw], zone: i64) {
+pub(super) async fn check_history(s: &Storage, raw: &[Raw], zone: i64) {
     let hour = 3_600_000;
     let cases: [(i64, i64, u32, Resolution); 10] = [
         (0, 4 * hour, 4, Resolution::Hour),
@@ -327,14 +327,14 @@ pub(super) async fn rollups_match_raw(s: &Storage) {
 }
 
 /// The migrations before the rollups, from the backend's folder.
-async fn migrations_before_rollups(backend: &str) -> Migrator {
+pub(super) async fn migrations_before_rollups(backend: &str) -> Migrator {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations").join(backend);
     let all = Migrator::new(dir).await.unwrap();
     Migrator::with_migrations(all.iter().filter(|m| m.version < ROLLUPS_MIGRATION).cloned().collect())
 }
 
 /// One INSERT of `readings` as literals (`TRUE`/`FALSE` read as 1/0 by SQLite), for a database without `Storage`.
-fn insert_literal(readings: &[NewReading]) -> String {
+pub(super) fn insert_literal(readings: &[NewReading]) -> String {
     let opt = |v: Option<String>| v.unwrap_or_else(|| "NULL".into());
     let rows: Vec<String> = readings
         .iter()
@@ -392,7 +392,7 @@ async fn backfilled(s: &Storage, zone: i64, old: Vec<Raw>, expire: impl AsyncFnO
 }
 
 /// Two hours of readings of zone `zone`, stored by the earlier schema in one INSERT each.
-fn old_readings(zone: i64) -> Vec<Raw> {
+pub(super) fn old_readings(zone: i64) -> Vec<Raw> {
     let mut rng = Rng(3);
     let readings = random_readings(&mut rng, zone, 2);
     readings.into_iter().enumerate().map(|(seq, r)| Raw { ms: r.ts.timestamp_millis(), seq, reading: r }).collect()
@@ -444,10 +444,12 @@ async fn postgres_backfills_rollups_of_readings_stored_before() {
     .await;
 }
 
-/// Raw readings and 1-minute rollups expired (deleted directly, as retention would): 5-minute buckets over that
-/// period are answered from the 15-minute level instead of coming back empty, equal to the raw readings' aggregation
-/// with each quarter counted where it starts.
-async fn expired_minutes_fall_back(s: &Storage, expire: impl AsyncFnOnce()) {
+/// Raw readings and 1-minute rollups expired (by the retention job's own batches, which fold the pending minutes into
+/// the coarser levels before they trim the 1-minute level): 5-minute buckets over that period are answered from the
+/// 15-minute level instead of coming back empty, equal to the raw readings' aggregation with each quarter counted
+/// where it starts.
+async fn expired_minutes_fall_back(s: &Storage) {
+    use heating_server::storage::Retained;
     let zone = s.create_zone(&fields("Expired minutes", Some(9110)), at(0)).await.unwrap().id;
     let mut rng = Rng(21);
     let readings = random_readings(&mut rng, zone, 2);
@@ -458,8 +460,14 @@ async fn expired_minutes_fall_back(s: &Storage, expire: impl AsyncFnOnce()) {
     assert_eq!(fresh.resolution, Resolution::Minute);
     let f = q.from().timestamp_millis();
     assert_history_equal(&fresh, &expected_history(&raw, zone, q, |ms| (ms - f) / 300_000), "before expiry");
-    expire().await;
+    // Everything stored is older than the cutoff (the readings end before 2 h), the last minutes still pending.
+    let cutoff = at(2 * 3_600_000 + 60_000);
+    for table in [Retained::Readings, Retained::Minute] {
+        while s.purge_batch(table, cutoff, 100).await.unwrap() > 0 {}
+    }
     assert!(s.rollup_buckets(zone, Resolution::Minute).await.unwrap().is_empty());
+    let left = s.readings_page(Some(zone), at(0), cutoff, None, 10).await.unwrap();
+    assert!(left.is_empty(), "raw readings expired: {left:?}");
     let old = s.zone_history(zone, q).await.unwrap();
     assert_eq!(old.resolution, Resolution::Quarter);
     let quarter = |ms: i64| (ms - ms.rem_euclid(900_000) - f) / 300_000;
@@ -473,14 +481,7 @@ async fn sqlite_history_falls_back_to_a_coarser_level_where_a_finer_one_expired(
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("expired.db").display());
     let storage = Storage::connect(&url).await.unwrap();
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let expire = async || {
-        for table in ["sensor_readings", "readings_1m"] {
-            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&pool).await.unwrap();
-        }
-    };
-    expired_minutes_fall_back(&storage, expire).await;
-    pool.close().await;
+    expired_minutes_fall_back(&storage).await;
     storage.close().await;
 }
 
@@ -488,274 +489,8 @@ async fn sqlite_history_falls_back_to_a_coarser_level_where_a_finer_one_expired(
 async fn postgres_history_falls_back_to_a_coarser_level_where_a_finer_one_expired() {
     PgTestDatabase::run(|url| async move {
         let storage = Storage::connect(&url).await.unwrap();
-        let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-        let expire = async || {
-            for table in ["sensor_readings", "readings_1m"] {
-                sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&pool).await.unwrap();
-            }
-        };
-        expired_minutes_fall_back(&storage, expire).await;
-        pool.close().await;
+        expired_minutes_fall_back(&storage).await;
         storage.close().await;
-    })
-    .await;
-}
-
-// --- the hourly level folded from the 15-minute one ---
-
-/// The tables themselves, beside `Storage`: the watermark and a zone's rows in `readings_1h`.
-enum Tables {
-    Sqlite(sqlx::SqlitePool),
-    Postgres(sqlx::PgPool),
-}
-
-impl Tables {
-    async fn scalar(&self, sql: &str, zone: i64) -> i64 {
-        match self {
-            Tables::Sqlite(p) => sqlx::query_scalar(AssertSqlSafe(sql)).bind(zone).fetch_one(p).await.unwrap(),
-            Tables::Postgres(p) => sqlx::query_scalar(AssertSqlSafe(sql)).bind(zone).fetch_one(p).await.unwrap(),
-        }
-    }
-
-    /// The watermark (`$1` is bound and ignored).
-    async fn folded(&self) -> i64 {
-        self.scalar("SELECT folded_ms FROM rollup_fold WHERE $1 = $1", 0).await
-    }
-
-    async fn hour_rows(&self, zone: i64) -> i64 {
-        self.scalar("SELECT COUNT(*) FROM readings_1h WHERE zone_id = $1", zone).await
-    }
-
-    async fn close(&self) {
-        match self {
-            Tables::Sqlite(p) => p.close().await,
-            Tables::Postgres(p) => p.close().await,
-        }
-    }
-}
-
-/// Stores `batch` in one call and records it with its insertion order.
-async fn store_batch(s: &Storage, raw: &mut Vec<Raw>, batch: Vec<NewReading>) {
-    if batch.len() == 1 {
-        s.insert_reading(&batch[0]).await.unwrap();
-    } else {
-        s.insert_readings(&batch).await.unwrap();
-    }
-    for r in batch {
-        raw.push(Raw { ms: r.ts.timestamp_millis(), seq: raw.len(), reading: r });
-    }
-}
-
-/// The hourly level as every reader sees it (rows, history, export pages of one) against the raw readings.
-async fn check_hours(s: &Storage, raw: &[Raw], zone: i64, what: &str) {
-    check_levels(s, raw, zone, what).await;
-    let hours = s.rollup_buckets(zone, Resolution::Hour).await.unwrap();
-    let mut paged = Vec::new();
-    let mut after = None;
-    while let [(z, bucket)] = s
-        .rollups_page(Resolution::Hour, Some(zone), at(-86_400_000), at(86_400_000), after, 1)
-        .await
-        .unwrap()
-        .as_slice()
-    {
-        after = Some((*z, bucket.start));
-        paged.push(bucket.clone());
-    }
-    assert_rollups_equal(&paged, &hours, &format!("{what}, export pages"));
-    let all = s.rollups_page(Resolution::Hour, None, at(0), at(5 * 3_600_000), None, 1000).await.unwrap();
-    let mine: Vec<RollupBucket> = all.into_iter().filter(|(z, _)| *z == zone).map(|(_, b)| b).collect();
-    assert_rollups_equal(&mine, &hours, &format!("{what}, export of all zones"));
-}
-
-/// The hourly level folded from the quarters: only quarters before the watermark are in `readings_1h`, readers add
-/// the pending ones; the watermark follows the newest reading (a quarter behind), late readings in folded quarters
-/// (energy between stored values) are merged and settled; a restart mid-quarter changes nothing; a failed batch
-/// moves nothing; the retention of the 15-minute level folds what it trims first.
-async fn hours_fold_from_quarters(url: &str, tables: &Tables) {
-    let s = Storage::connect(url).await.unwrap();
-    assert_eq!(tables.folded().await, 0, "an empty database: nothing folded");
-    let zone = s.create_zone(&fields("Folded", Some(9120)), at(0)).await.unwrap().id;
-    let other = s.create_zone(&fields("Folded too", Some(9121)), at(0)).await.unwrap().id;
-    let mut rng = Rng(99);
-    let readings = random_readings(&mut rng, zone, 4);
-    let minute = |m: i64| m * 60_000;
-    let (mut early, mut held): (Vec<NewReading>, Vec<NewReading>) = (Vec::new(), Vec::new());
-    for (i, r) in readings.iter().filter(|r| r.ts < at(minute(20))).enumerate() {
-        // Every fifth reading of the first quarter comes late.
-        if i % 5 == 2 && r.ts < at(minute(15)) { held.push(r.clone()) } else { early.push(r.clone()) }
-    }
-    let mut raw = Vec::new();
-    // The first 20 minutes, a minute per batch: both quarters pending.
-    for m in 0..20 {
-        let batch: Vec<NewReading> =
-            early.iter().filter(|r| r.ts >= at(minute(m)) && r.ts < at(minute(m + 1))).cloned().collect();
-        if !batch.is_empty() {
-            store_batch(&s, &mut raw, batch).await;
-        }
-    }
-    let newest = raw.iter().map(|r| r.ms).max().unwrap();
-    assert!(newest >= at(minute(15)).timestamp_millis(), "readings in the second quarter");
-    assert_eq!(tables.folded().await, at(0).timestamp_millis(), "the quarter before the newest reading's");
-    assert_eq!(tables.hour_rows(zone).await, 0, "nothing folded yet");
-    check_hours(&s, &raw, zone, "two quarters pending").await;
-    let q = HistoryQuery::new(at(0), at(3_600_000), 1).unwrap();
-    let history = s.zone_history(zone, q).await.unwrap();
-    assert_eq!(history.resolution, Resolution::Hour);
-    let f = q.from().timestamp_millis();
-    assert_history_equal(&history, &expected_history(&raw, zone, q, |ms| (ms - f) / 3_600_000), "pending hour");
-
-    // Up to 35 minutes: the first quarter folds when the third begins.
-    let batch: Vec<NewReading> =
-        readings.iter().filter(|r| r.ts >= at(minute(20)) && r.ts < at(minute(35))).cloned().collect();
-    store_batch(&s, &mut raw, batch).await;
-    assert_eq!(tables.folded().await, at(minute(15)).timestamp_millis());
-    assert_eq!(tables.hour_rows(zone).await, 1, "the first quarter folded into its hour");
-    check_hours(&s, &raw, zone, "one quarter folded").await;
-
-    // The held-back readings of the first quarter, now folded: late, one by one and as a batch, with another zone's.
-    store_batch(&s, &mut raw, vec![held[0].clone()]).await;
-    let mut late = held[1..].to_vec();
-    late.push(NewReading { zone_id: other, ..held[0].clone() });
-    store_batch(&s, &mut raw, late).await;
-    assert_eq!(tables.folded().await, at(minute(15)).timestamp_millis(), "late readings move nothing");
-    check_hours(&s, &raw, zone, "late readings in a folded quarter").await;
-    check_hours(&s, &raw, other, "another zone's late reading").await;
-
-    // A restart in the middle of a quarter, then the rest in batches of 40 (a batch over a quarter's or an hour's
-    // end folds what it passes).
-    s.close().await;
-    let s = Storage::connect(url).await.unwrap();
-    check_hours(&s, &raw, zone, "after a restart").await;
-    let rest: Vec<NewReading> = readings.iter().filter(|r| r.ts >= at(minute(35))).cloned().collect();
-    for chunk in rest.chunks(40) {
-        store_batch(&s, &mut raw, chunk.to_vec()).await;
-    }
-    let newest = raw.iter().map(|r| r.ms).max().unwrap();
-    let expected = newest - newest.rem_euclid(900_000) - 900_000;
-    assert_eq!(tables.folded().await, expected);
-    check_hours(&s, &raw, zone, "four hours").await;
-    check_history(&s, &raw, zone).await;
-
-    // A batch that fails (a zone that does not exist) changes nothing, the watermark included.
-    let mut failing = vec![reading(zone, newest + 3_600_000, 20.0)];
-    failing.push(reading(999_999, newest + 3_600_000, 20.0));
-    assert!(s.insert_readings(&failing).await.is_err());
-    assert_eq!(tables.folded().await, expected, "rolled back");
-    check_hours(&s, &raw, zone, "after a failed batch").await;
-
-    // Trimming the 15-minute level folds the quarters it deletes first; the hourly level keeps them.
-    let cutoff = at(5 * 3_600_000);
-    while s.purge_batch(heating_server::storage::Retained::Quarter, cutoff, 7).await.unwrap() > 0 {}
-    assert_eq!(tables.folded().await, cutoff.timestamp_millis());
-    assert!(s.rollup_buckets(zone, Resolution::Quarter).await.unwrap().is_empty(), "quarters trimmed");
-    let hours = s.rollup_buckets(zone, Resolution::Hour).await.unwrap();
-    assert_rollups_equal(&hours, &expected_rollups(&raw, zone, 3_600_000), "hours after the quarters' retention");
-    assert_eq!(tables.hour_rows(zone).await, hours.len() as i64, "all in the hourly table now");
-    // A plain delete still counts every reading, raw or rolled up.
-    match s.delete_zone(zone, false).await {
-        Err(StorageError::HasHistory { readings, .. }) => {
-            assert_eq!(readings, raw.iter().filter(|r| r.reading.zone_id == zone).count() as i64)
-        }
-        other => panic!("expected HasHistory, got {other:?}"),
-    }
-    s.close().await;
-}
-
-#[tokio::test]
-async fn sqlite_folds_hours_from_quarters() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("fold.db").display());
-    Storage::connect(&url).await.unwrap().close().await;
-    let tables = Tables::Sqlite(sqlx::SqlitePool::connect(&url).await.unwrap());
-    hours_fold_from_quarters(&url, &tables).await;
-    tables.close().await;
-}
-
-#[tokio::test]
-async fn postgres_folds_hours_from_quarters() {
-    PgTestDatabase::run(|url| async move {
-        Storage::connect(&url).await.unwrap().close().await;
-        let tables = Tables::Postgres(PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap());
-        hours_fold_from_quarters(&url, &tables).await;
-        tables.close().await;
-    })
-    .await;
-}
-
-/// The fold's migration.
-const FOLD_MIGRATION: i64 = 20261203000003;
-
-/// The migrations before the fold, from the backend's folder.
-async fn migrations_before_fold(backend: &str) -> Migrator {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations").join(backend);
-    let all = Migrator::new(dir).await.unwrap();
-    Migrator::with_migrations(all.iter().filter(|m| m.version < FOLD_MIGRATION).cloned().collect())
-}
-
-/// A database of the schema before the fold, whose three levels hold all its readings (as that schema kept them):
-/// after the upgrade the watermark starts after its newest quarter, nothing is pending or counted twice, and new
-/// readings (later, and late) fold as usual.
-async fn upgraded_to_the_fold(url: &str, tables: &Tables, zone: i64, old: Vec<Raw>) {
-    let s = Storage::connect(url).await.unwrap();
-    let newest = old.iter().map(|r| r.ms).max().unwrap();
-    assert_eq!(tables.folded().await, newest - newest.rem_euclid(900_000) + 900_000, "after the newest quarter");
-    let hours: std::collections::BTreeSet<i64> = old.iter().map(|r| r.ms - r.ms.rem_euclid(3_600_000)).collect();
-    assert_eq!(tables.hour_rows(zone).await, hours.len() as i64, "the old hourly rows");
-    check_hours(&s, &old, zone, "upgraded").await;
-    let mut raw = old;
-    let mut rng = Rng(8);
-    let mut later = random_readings(&mut rng, zone, 2);
-    for r in &mut later {
-        r.ts += chrono::Duration::minutes(100);
-    }
-    // Readings of the last old quarter's hour (late: before the watermark), then later ones.
-    let (late, rest): (Vec<NewReading>, Vec<NewReading>) =
-        later.into_iter().partition(|r| r.ts.timestamp_millis() < newest - newest.rem_euclid(900_000) + 900_000);
-    for chunk in late.chunks(9).chain(rest.chunks(30)) {
-        store_batch(&s, &mut raw, chunk.to_vec()).await;
-    }
-    check_hours(&s, &raw, zone, "upgraded and added to").await;
-    check_history(&s, &raw, zone).await;
-    s.close().await;
-}
-
-#[tokio::test]
-async fn sqlite_upgrades_rollups_to_the_fold() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("before-fold.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    migrations_before_rollups("sqlite").await.run(&pool).await.unwrap();
-    sqlx::query("INSERT INTO zones (id, name, created_ms, updated_ms) VALUES (1, 'Old', 0, 0)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let old = old_readings(1);
-    let rows: Vec<NewReading> = old.iter().map(|r| r.reading.clone()).collect();
-    sqlx::raw_sql(AssertSqlSafe(insert_literal(&rows))).execute(&pool).await.unwrap();
-    // The rollups' migration fills the three levels, as the schema before the fold kept them.
-    migrations_before_fold("sqlite").await.run(&pool).await.unwrap();
-    let tables = Tables::Sqlite(pool);
-    upgraded_to_the_fold(&url, &tables, 1, old).await;
-    tables.close().await;
-}
-
-#[tokio::test]
-async fn postgres_upgrades_rollups_to_the_fold() {
-    PgTestDatabase::run(|url| async move {
-        let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-        migrations_before_rollups("postgres").await.run(&pool).await.unwrap();
-        let (id,): (i64,) =
-            sqlx::query_as("INSERT INTO zones (name, created_ms, updated_ms) VALUES ('Old', 0, 0) RETURNING id")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        let old = old_readings(id);
-        let rows: Vec<NewReading> = old.iter().map(|r| r.reading.clone()).collect();
-        sqlx::raw_sql(AssertSqlSafe(insert_literal(&rows))).execute(&pool).await.unwrap();
-        migrations_before_fold("postgres").await.run(&pool).await.unwrap();
-        let tables = Tables::Postgres(pool);
-        upgraded_to_the_fold(&url, &tables, id, old).await;
-        tables.close().await;
     })
     .await;
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::Backend;
-use super::rollups::{COLUMNS, FOLDED_SQL, HOUR, LEVELS, QUARTER, RollupBucket, ceil_to, merge_pending};
+use super::rollups::{COLUMNS, FOLDED_SQL, LEVELS, MINUTE, RollupBucket, ceil_to, merge_pending};
 use super::rows::ReadRow;
 use crate::storage::{Reading, Resolution, Storage, StorageError, ZoneId};
 use crate::time::to_ms;
@@ -60,7 +60,7 @@ impl Storage {
         };
         let level = *level;
         on_backend!(self, |pool, B| {
-            // One snapshot: the hourly rows and the pending quarters agree on the watermark.
+            // One snapshot: the level's rows and the pending minutes agree on the watermark.
             let mut tx = pool.begin_with(B::BEGIN_SNAPSHOT).await?;
             let mut qb = QueryBuilder::<B>::new(format!("SELECT {COLUMNS} FROM {} WHERE ", level.table));
             if let Some(zone) = zone {
@@ -75,29 +75,29 @@ impl Storage {
             qb.push(" ORDER BY zone_id, bucket_ms LIMIT ").push_bind(i64::from(limit));
             let rows: Vec<(ZoneId, RollupBucket)> =
                 qb.build().fetch_all(&mut *tx).await?.iter().map(ReadRow::rollup_bucket).collect::<Result<_, _>>()?;
-            if level != HOUR {
+            if level == MINUTE {
                 tx.commit().await?;
                 return Ok(rows);
             }
-            // The pending quarters whose hour starts in the range and after `after`.
+            // The pending minutes whose bucket of the level starts in the range and after `after`.
             let folded: i64 = sqlx::query_scalar(FOLDED_SQL).fetch_one(&mut *tx).await?;
-            let w = HOUR.width_ms;
-            let mut qb = QueryBuilder::<B>::new(format!("SELECT {COLUMNS} FROM {} WHERE ", QUARTER.table));
+            let w = level.width_ms;
+            let mut qb = QueryBuilder::<B>::new(format!("SELECT {COLUMNS} FROM {} WHERE ", MINUTE.table));
             if let Some(zone) = zone {
                 qb.push("zone_id = ").push_bind(zone).push(" AND ");
             }
             qb.push("bucket_ms >= ").push_bind(folded.max(ceil_to(to_ms(from), w)));
             qb.push(" AND bucket_ms < ").push_bind(ceil_to(to_ms(to), w));
             if let Some((z, start)) = after {
-                let next_hour = to_ms(start) + w;
+                let next_bucket = to_ms(start) + w;
                 qb.push(" AND (zone_id > ").push_bind(z).push(" OR (zone_id = ").push_bind(z);
-                qb.push(" AND bucket_ms >= ").push_bind(next_hour).push("))");
+                qb.push(" AND bucket_ms >= ").push_bind(next_bucket).push("))");
             }
             qb.push(" ORDER BY zone_id, bucket_ms");
             let pending: Vec<(ZoneId, RollupBucket)> =
                 qb.build().fetch_all(&mut *tx).await?.iter().map(ReadRow::rollup_bucket).collect::<Result<_, _>>()?;
             tx.commit().await?;
-            let mut merged = merge_pending(rows, pending);
+            let mut merged = merge_pending(level, rows, pending);
             merged.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             Ok(merged)
         })

@@ -21,7 +21,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::Backend;
 use super::history_rollups::{Acc, RAW_STATS_SQL, buckets_of, raw_counter_sql, rolled_counter_sql, rolled_stats_sql};
-use super::rollups::{Counter, FOLDED_SQL, HOUR, LEVELS, Level, QUARTER, ceil_to, floor_to};
+use super::rollups::{Counter, FOLDED_SQL, LEVELS, Level, MINUTE, ceil_to, floor_to};
 use crate::storage::{History, HistoryQuery, Resolution, Storage, StorageError, ZoneId};
 use crate::time::to_ms;
 
@@ -61,7 +61,7 @@ impl Storage {
         let counted = rolled.or_else(|| inside(LEVELS[0], from_ms, to_ms_).map(|span| (LEVELS[0], span)));
         on_backend!(self, |pool, B| {
             let mut tx = pool.begin_with(B::BEGIN_SNAPSHOT).await?;
-            // The hourly level holds the quarters before the watermark; the reads below add the pending ones.
+            // The 15-minute and hourly levels hold what is before the watermark; the reads below add the pending minutes.
             let folded: i64 = sqlx::query_scalar(FOLDED_SQL).fetch_one(&mut *tx).await?;
             // A level holding no rows over its span (expired by retention) gives way to the next coarser one that
             // holds some, so history continues past a level's retention.
@@ -81,9 +81,9 @@ impl Storage {
                     .fetch_optional(&mut *tx)
                     .await?;
                     let found = match found {
-                        None if *level == HOUR && folded.max(lo) < hi => sqlx::query_scalar(AssertSqlSafe(format!(
+                        None if *level != MINUTE && folded.max(lo) < hi => sqlx::query_scalar(AssertSqlSafe(format!(
                             "SELECT bucket_ms FROM {} WHERE zone_id = $1 AND bucket_ms >= $2 AND bucket_ms < $3 LIMIT 1",
-                            QUARTER.table
+                            MINUTE.table
                         )))
                         .bind(zone_id)
                         .bind(folded.max(lo))
@@ -111,7 +111,7 @@ impl Storage {
                     let sql = rolled_stats_sql(level);
                     let query =
                         sqlx::query(AssertSqlSafe(sql)).bind(from_ms).bind(width).bind(zone_id).bind(lo).bind(hi);
-                    let query = if level == HOUR { query.bind(folded.max(lo)) } else { query };
+                    let query = if level == MINUTE { query } else { query.bind(folded.max(lo)) };
                     let rows = query.fetch_all(&mut *tx).await?;
                     for row in &rows {
                         acc.entry(row.try_get("bucket")?).or_default().add(row)?;
@@ -134,22 +134,22 @@ impl Storage {
             }
 
             // The counter over the parts, in time order.
-            // (SQL, range, whether it reads the hourly level and takes the pending quarters' start).
+            // (SQL, range, whether it reads a coarser level and takes the pending minutes' start).
             let parts: Vec<(String, i64, i64, bool)> = match counted {
                 None => vec![(raw_counter_sql(), from_ms, to_ms_, false)],
                 Some((level, (lo, hi))) => vec![
                     (raw_counter_sql(), from_ms, lo, false),
-                    (rolled_counter_sql(level), lo, hi, level == HOUR),
+                    (rolled_counter_sql(level), lo, hi, level != MINUTE),
                     (raw_counter_sql(), hi, to_ms_, false),
                 ],
             };
             let mut counter = Counter::default();
-            for (sql, a, b, hourly) in parts {
+            for (sql, a, b, pending) in parts {
                 if a >= b {
                     continue;
                 }
                 let query = sqlx::query(AssertSqlSafe(sql)).bind(zone_id).bind(a).bind(b);
-                let query = if hourly { query.bind(folded.max(a)) } else { query };
+                let query = if pending { query.bind(folded.max(a)) } else { query };
                 let row = query.fetch_one(&mut *tx).await?;
                 let n: i64 = row.try_get("n")?;
                 let (first, last): (Option<i64>, Option<i64>) = (row.try_get("first")?, row.try_get("last")?);

@@ -18,7 +18,7 @@ use super::rows::time_of;
 use crate::storage::{HistoryBucket, Stats, StorageError};
 
 /// The requested buckets from a rollup level: `$1` from, `$2` width, `$3` zone, `$4 <= bucket_ms < $5`; for the
-/// hourly level also the pending 15-minute rows from `$6` = max(`$4`, the watermark) ([`level_rows`]).
+/// 15-minute and hourly levels also the pending 1-minute rows from `$6` = max(`$4`, the watermark) ([`level_rows`]).
 pub(super) fn rolled_stats_sql(level: Level) -> String {
     format!(
         "SELECT (bucket_ms - $1) / $2 AS bucket, CAST(SUM(n) AS BIGINT) AS n, \
@@ -58,8 +58,8 @@ pub(super) fn raw_counter_sql() -> String {
     )
 }
 
-/// The same over a rollup level's buckets with `$2 <= bucket_ms < $3` (hourly: and the pending 15-minute rows from
-/// `$4`), in time order.
+/// The same over a rollup level's buckets with `$2 <= bucket_ms < $3` (15-minute and hourly: and the pending
+/// 1-minute rows from `$4`), in time order.
 pub(super) fn rolled_counter_sql(level: Level) -> String {
     format!(
         "SELECT CAST(COALESCE(SUM(energy_n), 0) AS BIGINT) AS n, \

@@ -124,9 +124,18 @@ impl Storage {
     /// Deletes at most `limit` rows of `table` older than `cutoff` (never one at or after it; never a pending
     /// command), in one statement; how many it deleted. Fewer than `limit` means none is left.
     pub async fn purge_batch(&self, table: Retained, cutoff: DateTime<Utc>, limit: u32) -> Result<u64, StorageError> {
-        if table == Retained::Quarter {
-            // Pending quarters are folded into the hourly level before they may go.
-            self.fold_rollups(cutoff).await?;
+        match table {
+            // Pending minutes are folded into the coarser levels before they may go: all those of buckets ending by
+            // the cutoff (the watermark moves to the quarter at or after it).
+            Retained::Minute => {
+                let next = super::rollups::ceil_to(to_ms(cutoff), super::rollups::QUARTER.width_ms);
+                self.fold_rollups(super::rows::time_of(next, "retention cutoff")?).await?;
+            }
+            // Quarters are complete once folded (before the watermark): fold up to the cutoff first.
+            Retained::Quarter => {
+                self.fold_rollups(cutoff).await?;
+            }
+            _ => {}
         }
         on_backend!(self, |pool| {
             let done = sqlx::query(table.spec().purge).bind(to_ms(cutoff)).bind(i64::from(limit)).execute(pool).await?;

@@ -1,30 +1,32 @@
 //! Rollups: per zone, 1-minute, 15-minute and 1-hour aggregates of the readings (`readings_1m`, `readings_15m`,
 //! `readings_1h`; the migration `20261202000002_rollups.sql` explains the columns).
 //!
-//! Kept up to date in the transaction that stores readings ([`maintain_rollups!`]): the batch is aggregated here per
-//! (zone, bucket) first, then merged into the 1-minute and 15-minute levels with one multi-row UPSERT each. Counts,
-//! sums, minima and maxima merge exactly in any order. The energy used inside a bucket merges exactly when the new
-//! readings all come after the stored ones (the usual case) or all before; a reading landing between stored ones
-//! leaves `energy_used` NULL, and such buckets are recomputed from the raw readings before the transaction commits
-//! ([`settle_sql`]).
+//! Kept up to date in the transaction that stores readings ([`maintain_rollups!`], in `rollups/maintain.rs`): the
+//! batch is aggregated here per (zone, minute) first, then merged into the 1-minute level with one multi-row UPSERT.
+//! Counts, sums, minima and maxima merge exactly in any order. The energy used inside a bucket merges exactly when
+//! the new readings all come after the stored ones (the usual case) or all before; a reading landing between stored
+//! ones leaves `energy_used` NULL, and such buckets are recomputed before the transaction commits (the 1-minute
+//! level from the raw readings, the coarser ones from the level below).
 //!
-//! The hourly level is folded from the 15-minute one rather than merged with every reading (a third of the
-//! rollups' cost at a 1 s poll interval): one watermark for all zones, `rollup_fold.folded_ms` (migration
-//! `20261203000003`), says which quarters are in it. The hourly rows hold exactly the 15-minute buckets before the
-//! watermark; the 15-minute buckets at or after it are *pending*, and every reader of the hourly level adds them
-//! ([`hour_source`], [`merge_pending`]). A batch moves the watermark up to the quarter before its newest reading's
-//! ([`watermark_after`]) and folds the quarters it passes ([`fold_sql`]), in the same transaction: nothing is lost
-//! to a crash, and nothing is counted twice. A reading older than the watermark (late, or an import) is merged into
-//! the hourly level directly, as before. Writers take the watermark's row lock first ([`Backend::LOCK_FOLD`]).
-//! `rebuild_rollups` recomputes a range from raw readings, in chunks of one transaction each (the hourly level only
-//! below the watermark).
+//! The 15-minute and hourly levels are folded from the 1-minute one rather than merged with every reading (two
+//! thirds of the rollups' per-reading cost at a 1 s poll interval): one watermark for all zones,
+//! `rollup_fold.folded_ms` (migrations `20261203000003`, `20261204000001`), says what is in them. The 15-minute and
+//! hourly rows hold exactly the readings before the watermark (a quarter boundary); the 1-minute buckets at or after
+//! it are *pending*, and every reader of the coarser levels adds them ([`level_rows`], [`merge_pending`]). A batch
+//! moves the watermark up to the quarter before its newest reading's ([`watermark_after`]) and folds the minutes it
+//! passes into the 15-minute level, then those quarters into the hourly level ([`fold_sql`]), in the same
+//! transaction: nothing is lost to a crash, and nothing is counted twice. A reading older than the watermark (late,
+//! or an import) is merged into all three levels directly. Writers take the watermark's row lock first
+//! ([`Backend::LOCK_FOLD`](super::Backend::LOCK_FOLD)). `rebuild_rollups` (`rollups/rebuild.rs`) recomputes a range
+//! from raw readings, in chunks of one transaction each (the coarser levels only below the watermark).
+//!
+//! Files: this one (levels, the batch's aggregation, rows as read and the pending minutes merged into them),
+//! `rollups/statements.rs` (the SQL), `rollups/maintain.rs` (the write path), `rollups/rebuild.rs` (rebuild, fold
+//! on request, rows of a level).
 
 use chrono::{DateTime, Utc};
-use sqlx::AssertSqlSafe;
 
-use super::Backend;
-use super::rows::ReadRow;
-use crate::storage::{NewReading, Resolution, Storage, StorageError, ZoneId};
+use crate::storage::{NewReading, Resolution, ZoneId};
 use crate::time::to_ms;
 
 /// One rollup level: its table and bucket width.
@@ -45,16 +47,16 @@ pub(super) const LEVELS: [Level; 3] = [
 /// The widest level's width: every level's buckets tile it.
 const WIDEST_MS: i64 = 3_600_000;
 
-/// The levels merged with every reading.
-pub(super) const PER_READING: [Level; 2] = [LEVELS[0], LEVELS[1]];
+/// The level merged with every reading, and the pending minutes' source.
+pub(super) const MINUTE: Level = LEVELS[0];
 
-/// The 15-minute level: the hourly one's source, and the fold's unit.
+/// The 15-minute level, folded from [`MINUTE`]; the fold's unit.
 pub(super) const QUARTER: Level = LEVELS[1];
 
 /// The hourly level, folded from [`QUARTER`].
 pub(super) const HOUR: Level = LEVELS[2];
 
-/// Reads the watermark: the first 15-minute bucket not yet folded into the hourly level.
+/// Reads the watermark: the start of the first 1-minute bucket not yet folded into the coarser levels.
 pub(super) const FOLDED_SQL: &str = "SELECT folded_ms FROM rollup_fold";
 
 /// The watermark after a batch whose newest reading is at `newest_ms`: the start of the quarter before that
@@ -75,6 +77,16 @@ macro_rules! rollup_values {
 
 /// The columns of a rollup row, in the order [`RollupRow`] binds them.
 pub(super) const COLUMNS: &str = concat!("zone_id, bucket_ms, ", rollup_values!());
+
+mod maintain;
+mod rebuild;
+mod statements;
+
+pub(super) use maintain::{fold_levels, maintain_rollups, settle_level, upsert_level};
+pub use rebuild::RebuildReport;
+pub(super) use statements::{
+    clear_sql, fold_sql, level_rows, rebuild_sql, single_head, unsettled_sql, upsert_head, upsert_tail,
+};
 
 /// Start of the bucket of width `w` holding `ms` (floor, also before 1970).
 pub(super) fn floor_to(ms: i64, w: i64) -> i64 {
@@ -234,199 +246,22 @@ pub(super) fn aggregate(readings: &[NewReading], level: Level) -> Vec<RollupRow>
     rows
 }
 
-/// `INSERT INTO level (columns) ` — followed by the VALUES, then [`upsert_tail`].
-pub(super) fn upsert_head(level: Level) -> String {
-    format!("INSERT INTO {} ({COLUMNS}) ", level.table)
-}
-
-/// `INSERT INTO level (columns) SELECT … FROM (` — followed by `VALUES` rows of one reading each (zone, bucket,
-/// temperature, target, outdoor, heater flag, occupancy, counter, its time), `) AS v WHERE TRUE` and
-/// [`upsert_tail`]: a bucket of one reading from 9 bound values instead of 23 (`WHERE TRUE`: SQLite's parser needs it
-/// before `ON CONFLICT` after a `SELECT`).
-pub(super) fn single_head(level: Level) -> String {
-    let count = |c: &str| format!("CASE WHEN {c} IS NULL THEN 0 ELSE 1 END");
-    format!(
-        "INSERT INTO {table} ({COLUMNS}) SELECT column1, column2, 1, column3, column3, column3, \
-         {target_n}, column4, COALESCE(column4, 0.0), column4, {outdoor_n}, column5, COALESCE(column5, 0.0), column5, \
-         {heater_n}, CASE WHEN column6 THEN 1 ELSE 0 END, CASE WHEN column7 THEN 1 ELSE 0 END, \
-         {energy_n}, column8, column9, column8, column9, 0 FROM (",
-        table = level.table,
-        target_n = count("column4"),
-        outdoor_n = count("column5"),
-        heater_n = count("column6"),
-        energy_n = count("column8"),
-    )
-}
-
-/// The merge of a batch's bucket (`excluded`) into the stored one. Energy: appended or prepended when the new
-/// readings lie wholly after or before the stored ones (strictly, so that equal times, ordered by id, never
-/// guess), else NULL, which [`settle_sql`] finds.
-pub(super) fn upsert_tail(level: Level) -> String {
-    let t = level.table;
-    let lower = |c: &str| {
-        format!("{c} = CASE WHEN {t}.{c} IS NULL OR excluded.{c} < {t}.{c} THEN excluded.{c} ELSE {t}.{c} END")
-    };
-    let upper = |c: &str| {
-        format!("{c} = CASE WHEN {t}.{c} IS NULL OR excluded.{c} > {t}.{c} THEN excluded.{c} ELSE {t}.{c} END")
-    };
-    let add = |c: &str| format!("{c} = {t}.{c} + excluded.{c}");
-    let mut set: Vec<String> = vec![add("n"), lower("temp_min"), add("temp_sum"), upper("temp_max")];
-    for v in ["target", "outdoor"] {
-        set.extend([add(&format!("{v}_n")), lower(&format!("{v}_min")), add(&format!("{v}_sum"))]);
-        set.push(upper(&format!("{v}_max")));
-    }
-    set.extend([add("heater_n"), add("heater_on_n"), add("occupied_n"), add("energy_n")]);
-    // NULL times (no counter on one side) compare as unknown, so the CASE keeps the side that has one.
-    for c in ["energy_first", "energy_first_ms"] {
-        set.push(format!(
-            "{c} = CASE WHEN {t}.energy_n = 0 OR excluded.energy_first_ms < {t}.energy_first_ms \
-             THEN excluded.{c} ELSE {t}.{c} END"
-        ));
-    }
-    for c in ["energy_last", "energy_last_ms"] {
-        set.push(format!(
-            "{c} = CASE WHEN {t}.energy_n = 0 OR excluded.energy_last_ms > {t}.energy_last_ms \
-             THEN excluded.{c} ELSE {t}.{c} END"
-        ));
-    }
-    set.push(format!(
-        "energy_used = CASE WHEN excluded.energy_n = 0 THEN {t}.energy_used \
-         WHEN {t}.energy_n = 0 THEN excluded.energy_used \
-         WHEN excluded.energy_first_ms > {t}.energy_last_ms \
-         THEN {t}.energy_used + excluded.energy_used + {after} \
-         WHEN excluded.energy_last_ms < {t}.energy_first_ms \
-         THEN {t}.energy_used + excluded.energy_used + {before} ELSE NULL END",
-        after = step_sql(&format!("{t}.energy_last"), "excluded.energy_first"),
-        before = step_sql("excluded.energy_last", &format!("{t}.energy_first")),
-    ));
-    format!(" ON CONFLICT (zone_id, bucket_ms) DO UPDATE SET {}", set.join(", "))
-}
-
-/// The buckets whose energy a late reading left unsettled.
-pub(super) fn unsettled_sql(level: Level) -> String {
-    format!("SELECT zone_id, bucket_ms FROM {} WHERE energy_used IS NULL", level.table)
-}
-
-/// Deletes a level's rows with `$1 <= bucket_ms < $2` (of zone `$3` when `zone`).
-pub(super) fn clear_sql(level: Level, zone: bool) -> String {
-    let zone = if zone { " AND zone_id = $3" } else { "" };
-    format!("DELETE FROM {} WHERE bucket_ms >= $1 AND bucket_ms < $2{zone}", level.table)
-}
-
-/// Recomputes a level's rows from the raw readings with `$1 <= ts_ms < $2` (of zone `$3` when `zone`): the range
-/// must be aligned to the level and cleared first ([`clear_sql`]). The same statement as the migration's backfill.
-pub(super) fn rebuild_sql(level: Level, zone: bool) -> String {
-    let w = level.width_ms;
-    let bucket = format!("ts_ms - ((ts_ms % {w}) + {w}) % {w}");
-    let filter = format!("ts_ms >= $1 AND ts_ms < $2{}", if zone { " AND zone_id = $3" } else { "" });
-    format!(
-        "INSERT INTO {table} ({COLUMNS}) \
-         SELECT s.zone_id, s.bucket, s.n, s.temp_min, s.temp_sum, s.temp_max, s.target_n, s.target_min, \
-         s.target_sum, s.target_max, s.outdoor_n, s.outdoor_min, s.outdoor_sum, s.outdoor_max, s.heater_n, \
-         s.heater_on_n, s.occupied_n, COALESCE(e.n, 0), e.first, e.first_ms, e.last, e.last_ms, COALESCE(e.used, 0) \
-         FROM (SELECT zone_id, {bucket} AS bucket, COUNT(*) AS n, \
-         MIN(temperature) AS temp_min, SUM(temperature) AS temp_sum, MAX(temperature) AS temp_max, \
-         COUNT(target_temp) AS target_n, MIN(target_temp) AS target_min, \
-         COALESCE(SUM(target_temp), 0.0) AS target_sum, MAX(target_temp) AS target_max, \
-         COUNT(outdoor_temp) AS outdoor_n, MIN(outdoor_temp) AS outdoor_min, \
-         COALESCE(SUM(outdoor_temp), 0.0) AS outdoor_sum, MAX(outdoor_temp) AS outdoor_max, \
-         COUNT(heater_on) AS heater_n, SUM(CASE WHEN heater_on THEN 1 ELSE 0 END) AS heater_on_n, \
-         SUM(CASE WHEN occupancy THEN 1 ELSE 0 END) AS occupied_n \
-         FROM sensor_readings WHERE {filter} GROUP BY zone_id, {bucket}) AS s \
-         LEFT JOIN (SELECT zone_id, bucket, COUNT(*) AS n, \
-         MAX(CASE WHEN prev IS NULL THEN e END) AS first, MAX(CASE WHEN prev IS NULL THEN ts_ms END) AS first_ms, \
-         MAX(CASE WHEN next IS NULL THEN e END) AS last, MAX(CASE WHEN next IS NULL THEN ts_ms END) AS last_ms, \
-         CAST(SUM(CASE WHEN prev IS NULL THEN 0 ELSE {step} END) AS BIGINT) AS used \
-         FROM (SELECT zone_id, bucket, ts_ms, e, \
-         LAG(e) OVER (PARTITION BY zone_id, bucket ORDER BY ts_ms, id) AS prev, \
-         LEAD(e) OVER (PARTITION BY zone_id, bucket ORDER BY ts_ms, id) AS next \
-         FROM (SELECT zone_id, id, ts_ms, energy_wh AS e, {bucket} AS bucket \
-         FROM sensor_readings WHERE {filter} AND energy_wh IS NOT NULL) AS c) AS w \
-         GROUP BY zone_id, bucket) AS e ON e.zone_id = s.zone_id AND e.bucket = s.bucket",
-        table = level.table,
-        step = step_sql("prev", "e"),
-    )
-}
-
-/// Folds the 15-minute rows with `$1 <= bucket_ms < $2` (of zone `$3` when `zone`) into the hourly level: summed
-/// per (zone, hour), the energy chained over the quarters in time order (the energy used in each plus the counter
-/// steps between them), merged by [`upsert_tail`] (the folded quarters all come after what the hourly rows hold).
-pub(super) fn fold_sql(zone: bool) -> String {
-    let w = HOUR.width_ms;
-    let hour = format!("bucket_ms - ((bucket_ms % {w}) + {w}) % {w}");
-    let filter = format!("bucket_ms >= $1 AND bucket_ms < $2{}", if zone { " AND zone_id = $3" } else { "" });
-    let sum = |c: &str| format!("CAST(SUM({c}) AS BIGINT) AS {c}");
-    format!(
-        "INSERT INTO {table} ({COLUMNS}) \
-         SELECT s.zone_id, s.bucket, s.n, s.temp_min, s.temp_sum, s.temp_max, s.target_n, s.target_min, \
-         s.target_sum, s.target_max, s.outdoor_n, s.outdoor_min, s.outdoor_sum, s.outdoor_max, s.heater_n, \
-         s.heater_on_n, s.occupied_n, COALESCE(e.n, 0), e.first, e.first_ms, e.last, e.last_ms, COALESCE(e.used, 0) \
-         FROM (SELECT zone_id, {hour} AS bucket, {n}, MIN(temp_min) AS temp_min, SUM(temp_sum) AS temp_sum, \
-         MAX(temp_max) AS temp_max, {target_n}, MIN(target_min) AS target_min, SUM(target_sum) AS target_sum, \
-         MAX(target_max) AS target_max, {outdoor_n}, MIN(outdoor_min) AS outdoor_min, \
-         SUM(outdoor_sum) AS outdoor_sum, MAX(outdoor_max) AS outdoor_max, {heater_n}, {heater_on_n}, {occupied_n} \
-         FROM {source} WHERE {filter} GROUP BY zone_id, {hour}) AS s \
-         LEFT JOIN (SELECT zone_id, bucket, CAST(SUM(energy_n) AS BIGINT) AS n, \
-         MAX(CASE WHEN prev IS NULL THEN energy_first END) AS first, \
-         MAX(CASE WHEN prev IS NULL THEN energy_first_ms END) AS first_ms, \
-         MAX(CASE WHEN next IS NULL THEN energy_last END) AS last, \
-         MAX(CASE WHEN next IS NULL THEN energy_last_ms END) AS last_ms, \
-         CAST(SUM(energy_used + CASE WHEN prev IS NULL THEN 0 ELSE {step} END) AS BIGINT) AS used \
-         FROM (SELECT zone_id, {hour} AS bucket, energy_n, energy_first, energy_first_ms, energy_last, \
-         energy_last_ms, energy_used, \
-         LAG(energy_last) OVER (PARTITION BY zone_id, {hour} ORDER BY bucket_ms) AS prev, \
-         LEAD(energy_first) OVER (PARTITION BY zone_id, {hour} ORDER BY bucket_ms) AS next \
-         FROM {source} WHERE {filter} AND energy_n > 0) AS c \
-         GROUP BY zone_id, bucket) AS e ON e.zone_id = s.zone_id AND e.bucket = s.bucket WHERE TRUE{tail}",
-        table = HOUR.table,
-        source = QUARTER.table,
-        n = sum("n"),
-        target_n = sum("target_n"),
-        outdoor_n = sum("outdoor_n"),
-        heater_n = sum("heater_n"),
-        heater_on_n = sum("heater_on_n"),
-        occupied_n = sum("occupied_n"),
-        step = step_sql("prev", "energy_first"),
-        tail = upsert_tail(HOUR),
-    )
-}
-
-/// What a reader of `level` reads in place of its table: the table itself, or for the hourly level its rows with
-/// `{lo} <= bucket_ms < {hi}` and the pending 15-minute rows with `{pending} <= bucket_ms < {hi}` (callers bind
-/// `max(lo, watermark)`), of zone `{zone}`. Columns: [`COLUMNS`], `bucket_ms` the level's bucket, and `at_ms`, the
-/// row's own start (time order: a pending quarter comes after the hourly row of its hour).
-pub(super) fn level_rows(level: Level, zone: &str, lo: &str, hi: &str, pending: &str) -> String {
-    let own = format!(
-        "SELECT {COLUMNS}, bucket_ms AS at_ms FROM {} WHERE zone_id = {zone} AND bucket_ms >= {lo} AND bucket_ms < {hi}",
-        level.table
-    );
-    if level != HOUR {
-        return format!("({own}) AS rows_");
-    }
-    let w = HOUR.width_ms;
-    format!(
-        "({own} UNION ALL SELECT zone_id, bucket_ms - ((bucket_ms % {w}) + {w}) % {w} AS bucket_ms, {values}, \
-         bucket_ms AS at_ms FROM {quarter} WHERE zone_id = {zone} AND bucket_ms >= {pending} AND bucket_ms < {hi}) \
-         AS rows_",
-        values = rollup_values!(),
-        quarter = QUARTER.table,
-    )
-}
-
-/// Adds pending 15-minute rows (`pending`: (zone, row), in time order per zone) to hourly rows (`hours`, by zone
-/// and start): each merged into the row of its hour, a new row where there is none yet; by zone and start.
+/// Adds pending 1-minute rows (`pending`: (zone, row), in time order per zone) to rows of the coarser `level`
+/// (`rows`, by zone and start): each merged into the row of its bucket, a new row where there is none yet; by zone
+/// and start.
 pub(super) fn merge_pending(
-    hours: Vec<(ZoneId, RollupBucket)>,
+    level: Level,
+    rows: Vec<(ZoneId, RollupBucket)>,
     pending: Vec<(ZoneId, RollupBucket)>,
 ) -> Vec<(ZoneId, RollupBucket)> {
     let mut all: std::collections::BTreeMap<(ZoneId, i64), RollupBucket> =
-        hours.into_iter().map(|(z, b)| ((z, b.start.timestamp_millis()), b)).collect();
-    for (zone, quarter) in pending {
-        let start = floor_to(quarter.start.timestamp_millis(), HOUR.width_ms);
+        rows.into_iter().map(|(z, b)| ((z, b.start.timestamp_millis()), b)).collect();
+    for (zone, minute) in pending {
+        let start = floor_to(minute.start.timestamp_millis(), level.width_ms);
         match all.entry((zone, start)) {
-            std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().append(&quarter),
+            std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().append(&minute),
             std::collections::btree_map::Entry::Vacant(e) => {
-                let mut first = quarter;
+                let mut first = minute;
                 first.start = crate::time::from_ms(start).unwrap_or(first.start);
                 e.insert(first);
             }
@@ -435,292 +270,7 @@ pub(super) fn merge_pending(
     all.into_iter().map(|((z, _), b)| (z, b)).collect()
 }
 
-/// `upsert_level!(tx, B, readings, level)`: merges `readings` into `level` (one multi-row UPSERT per chunk), in the
-/// transaction `tx`. `?` returns from the enclosing method.
-macro_rules! upsert_level {
-    ($tx:ident, $db:ident, $readings:expr, $level:expr) => {{
-        use $crate::storage::sql::rollups as r;
-        let level = $level;
-        let (singles, rows): (Vec<_>, Vec<_>) = r::aggregate($readings, level).into_iter().partition(|g| g.n == 1);
-        // Buckets of one reading (every bucket of a poll cycle): the reading's 9 values, spread in SQL.
-        for chunk in singles.chunks(<$db as $crate::storage::sql::Backend>::ROLLUP_CHUNK) {
-            let mut qb = sqlx::QueryBuilder::<$db>::new(r::single_head(level));
-            qb.push_values(chunk, |mut b, row| {
-                b.push_bind(row.zone_id)
-                    .push_bind(row.bucket_ms)
-                    .push_bind(row.temp.0)
-                    .push_bind(row.target.min)
-                    .push_bind(row.outdoor.min)
-                    .push_bind((row.heater_n == 1).then_some(row.heater_on_n == 1))
-                    .push_bind(row.occupied_n == 1)
-                    .push_bind(row.energy.first.map(|f| f.0))
-                    .push_bind(row.energy.first.map(|f| f.1));
-            });
-            qb.push(") AS v WHERE TRUE");
-            qb.push(r::upsert_tail(level));
-            qb.build().execute(&mut *$tx).await.map_err(history_write_error)?;
-        }
-        for chunk in rows.chunks(<$db as $crate::storage::sql::Backend>::ROLLUP_CHUNK) {
-            let mut qb = sqlx::QueryBuilder::<$db>::new(r::upsert_head(level));
-            qb.push_values(chunk, |mut b, row| {
-                b.push_bind(row.zone_id)
-                    .push_bind(row.bucket_ms)
-                    .push_bind(row.n)
-                    .push_bind(row.temp.0)
-                    .push_bind(row.temp.1)
-                    .push_bind(row.temp.2)
-                    .push_bind(row.target.n)
-                    .push_bind(row.target.min)
-                    .push_bind(row.target.sum)
-                    .push_bind(row.target.max)
-                    .push_bind(row.outdoor.n)
-                    .push_bind(row.outdoor.min)
-                    .push_bind(row.outdoor.sum)
-                    .push_bind(row.outdoor.max)
-                    .push_bind(row.heater_n)
-                    .push_bind(row.heater_on_n)
-                    .push_bind(row.occupied_n)
-                    .push_bind(row.energy.n)
-                    .push_bind(row.energy.first.map(|f| f.0))
-                    .push_bind(row.energy.first.map(|f| f.1))
-                    .push_bind(row.energy.last.map(|l| l.0))
-                    .push_bind(row.energy.last.map(|l| l.1))
-                    .push_bind(row.energy.used);
-            });
-            qb.push(r::upsert_tail(level));
-            qb.build().execute(&mut *$tx).await.map_err(history_write_error)?;
-        }
-    }};
-}
-pub(super) use upsert_level;
-
-/// `fold_hours!(tx, B, folded, next)`: in the transaction `tx` that holds the fold's lock ([`Backend::LOCK_FOLD`],
-/// which read `folded`), folds the 15-minute buckets in `folded <= bucket < next` into the hourly level, recomputes
-/// the hourly buckets a late reading left unsettled (from the 15-minute level, below `next`) and stores `next` as the
-/// new watermark. `next <= folded` folds nothing. `?` returns from the enclosing method.
-macro_rules! fold_hours {
-    ($tx:ident, $db:ident, $folded:expr, $next:expr, $hour_written:expr) => {{
-        use $crate::storage::sql::rollups as r;
-        let (folded, next): (i64, i64) = ($folded, $next);
-        let mut written: bool = $hour_written;
-        if next > folded {
-            sqlx::query(sqlx::AssertSqlSafe(r::fold_sql(false))).bind(folded).bind(next).execute(&mut *$tx).await?;
-            sqlx::query("UPDATE rollup_fold SET folded_ms = $1").bind(next).execute(&mut *$tx).await?;
-            written = true;
-        }
-        if written {
-            let unsettled: Vec<(i64, i64)> =
-                sqlx::query_as(sqlx::AssertSqlSafe(r::unsettled_sql(r::HOUR))).fetch_all(&mut *$tx).await?;
-            for (zone_id, bucket_ms) in unsettled {
-                sqlx::query(sqlx::AssertSqlSafe(r::clear_sql(r::HOUR, true)))
-                    .bind(bucket_ms)
-                    .bind(bucket_ms + r::HOUR.width_ms)
-                    .bind(zone_id)
-                    .execute(&mut *$tx)
-                    .await?;
-                let end = (bucket_ms + r::HOUR.width_ms).min(next.max(folded));
-                if end > bucket_ms {
-                    sqlx::query(sqlx::AssertSqlSafe(r::fold_sql(true)))
-                        .bind(bucket_ms)
-                        .bind(end)
-                        .bind(zone_id)
-                        .execute(&mut *$tx)
-                        .await?;
-                }
-            }
-        }
-    }};
-}
-pub(super) use fold_hours;
-
-/// `maintain_rollups!(tx, B, readings)`: in `sql.rs` (which has `history_write_error`), inside `on_backend!`, in the
-/// transaction `tx` that has just stored `readings`: takes the fold's lock, merges them into the 1-minute and
-/// 15-minute levels and recomputes the buckets left unsettled; merges those older than the watermark (late ones)
-/// into the hourly level too; then moves the watermark up to the quarter before the newest reading's, folding the
-/// 15-minute buckets it passes into the hourly level ([`fold_hours!`]). `?` returns from the enclosing method.
-macro_rules! maintain_rollups {
-    ($tx:ident, $db:ident, $readings:expr) => {{
-        use $crate::storage::sql::rollups as r;
-        let readings: &[$crate::storage::NewReading] = $readings;
-        let (folded,): (i64,) =
-            sqlx::query_as(<$db as $crate::storage::sql::Backend>::LOCK_FOLD).fetch_one(&mut *$tx).await?;
-        for level in r::PER_READING {
-            r::upsert_level!($tx, $db, readings, level);
-            let unsettled: Vec<(i64, i64)> =
-                sqlx::query_as(sqlx::AssertSqlSafe(r::unsettled_sql(level))).fetch_all(&mut *$tx).await?;
-            for (zone_id, bucket_ms) in unsettled {
-                for sql in [r::clear_sql(level, true), r::rebuild_sql(level, true)] {
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(bucket_ms)
-                        .bind(bucket_ms + level.width_ms)
-                        .bind(zone_id)
-                        .execute(&mut *$tx)
-                        .await?;
-                }
-            }
-        }
-        // Readings in quarters already folded: straight into the hourly level as well.
-        let late = readings.iter().any(|x| $crate::time::to_ms(x.ts) < folded);
-        if late {
-            let late: Vec<$crate::storage::NewReading> =
-                readings.iter().filter(|x| $crate::time::to_ms(x.ts) < folded).cloned().collect();
-            r::upsert_level!($tx, $db, &late, r::HOUR);
-        }
-        let newest = readings.iter().map(|x| $crate::time::to_ms(x.ts)).max().unwrap_or(folded);
-        r::fold_hours!($tx, $db, folded, r::watermark_after(newest), late);
-    }};
-}
-pub(super) use maintain_rollups;
-
-/// What [`Storage::rebuild_rollups`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RebuildReport {
-    /// The range recomputed, aligned to whole hours; `None` when no raw reading lay in the range asked for.
-    pub range: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    /// Transactions run.
-    pub chunks: u64,
-    /// Rollup rows written, all levels.
-    pub rows: u64,
-}
-
-impl Storage {
-    /// Recomputes the three rollup levels from the raw readings in `from <= ts < to` (of one zone, or all), after an
-    /// import or a fix. Whole buckets are recomputed (the range widens to whole hours), in chunks of one transaction
-    /// each (a day for one zone, an hour for all), so writers wait at most one chunk. Only where raw readings exist:
-    /// the range is first narrowed to the oldest and newest raw reading in it, and when it starts at or before the
-    /// oldest, the buckets holding that reading are left as they are (the raw readings before it in the same bucket
-    /// may have expired), so a rebuild never loses what only the rollups still hold. `from >= to` does nothing.
-    pub async fn rebuild_rollups(
-        &self,
-        zone: Option<ZoneId>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<RebuildReport, StorageError> {
-        let (from_ms, to_ms_) = (to_ms(from), to_ms(to));
-        let mut report = RebuildReport { range: None, chunks: 0, rows: 0 };
-        if from_ms >= to_ms_ {
-            return Ok(report);
-        }
-        on_backend!(self, |pool, B| {
-            let zone_clause = if zone.is_some() { " AND zone_id = $3" } else { "" };
-            let query = sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT MIN(ts_ms), MAX(ts_ms) FROM sensor_readings WHERE ts_ms >= $1 AND ts_ms < $2{zone_clause}"
-            )))
-            .bind(from_ms)
-            .bind(to_ms_);
-            let query = if let Some(z) = zone { query.bind(z) } else { query };
-            let extent: (Option<i64>, Option<i64>) = query.fetch_one(pool).await?;
-            let (Some(oldest), Some(newest)) = extent else {
-                return Ok(report);
-            };
-            // Per level: [lo, hi), aligned to the level.
-            let bounds: Vec<(Level, i64, i64)> = LEVELS
-                .iter()
-                .map(|&l| {
-                    let lo = if from_ms > oldest { floor_to(from_ms, l.width_ms) } else { ceil_to(oldest, l.width_ms) };
-                    (l, lo, ceil_to(newest + 1, l.width_ms))
-                })
-                .collect();
-            let start = floor_to(bounds.iter().map(|b| b.1).min().unwrap_or(oldest), WIDEST_MS);
-            let end = ceil_to(newest + 1, WIDEST_MS);
-            report.range = Some((super::rows::time_of(start, "range start")?, super::rows::time_of(end, "range end")?));
-            let chunk_ms = if zone.is_some() { 24 * WIDEST_MS } else { WIDEST_MS };
-            let mut at = start;
-            while at < end {
-                let next = (at + chunk_ms).min(end);
-                let mut tx = pool.begin_with(B::BEGIN_WRITE).await?;
-                if let Some(lock) = B::LOCK_READINGS {
-                    sqlx::query(lock).execute(&mut *tx).await?;
-                }
-                let (folded,): (i64,) = sqlx::query_as(B::LOCK_FOLD).fetch_one(&mut *tx).await?;
-                for &(level, lo, hi) in &bounds {
-                    let (a, b) = (at.max(lo), next.min(hi));
-                    if a >= b {
-                        continue;
-                    }
-                    // The hourly level holds only what is before the watermark.
-                    let until = if level == HOUR { b.min(folded) } else { b };
-                    for (rebuild, sql) in
-                        [(false, clear_sql(level, zone.is_some())), (true, rebuild_sql(level, zone.is_some()))]
-                    {
-                        if rebuild && a >= until {
-                            continue;
-                        }
-                        let query = sqlx::query(AssertSqlSafe(sql)).bind(a).bind(if rebuild { until } else { b });
-                        let query = if let Some(z) = zone { query.bind(z) } else { query };
-                        let done = query.execute(&mut *tx).await?;
-                        if rebuild {
-                            report.rows += done.rows_affected();
-                        }
-                    }
-                }
-                tx.commit().await?;
-                report.chunks += 1;
-                at = next;
-            }
-            Ok(report)
-        })
-    }
-
-    /// Folds every 15-minute bucket before `upto` (rounded down to a quarter) into the hourly level, if the watermark
-    /// is below it: the retention job does so before it trims the 15-minute level, so that no pending quarter is
-    /// deleted unfolded. One transaction; whether anything was folded.
-    pub async fn fold_rollups(&self, upto: DateTime<Utc>) -> Result<bool, StorageError> {
-        let next = floor_to(to_ms(upto), QUARTER.width_ms);
-        on_backend!(self, |pool, B| {
-            let mut tx = pool.begin_with(B::BEGIN_WRITE).await?;
-            let (folded,): (i64,) = sqlx::query_as(B::LOCK_FOLD).fetch_one(&mut *tx).await?;
-            if next <= folded {
-                return Ok(false);
-            }
-            fold_hours!(tx, B, folded, next, false);
-            tx.commit().await?;
-            Ok(true)
-        })
-    }
-
-    /// The rollup rows of one level for a zone, oldest first (for tests and tools); the hourly level with its pending
-    /// quarters added.
-    pub async fn rollup_buckets(
-        &self,
-        zone_id: ZoneId,
-        resolution: Resolution,
-    ) -> Result<Vec<RollupBucket>, StorageError> {
-        let Some(level) = LEVELS.iter().find(|l| l.resolution == resolution) else {
-            return Ok(Vec::new());
-        };
-        on_backend!(self, |pool, B| {
-            let mut tx = pool.begin_with(B::BEGIN_SNAPSHOT).await?;
-            let select = |table: &str| {
-                format!("SELECT {COLUMNS} FROM {table} WHERE zone_id = $1 AND bucket_ms >= $2 ORDER BY bucket_ms")
-            };
-            let rows = sqlx::query(AssertSqlSafe(select(level.table)))
-                .bind(zone_id)
-                .bind(i64::MIN)
-                .fetch_all(&mut *tx)
-                .await?;
-            let rows: Vec<(ZoneId, RollupBucket)> =
-                rows.iter().map(ReadRow::rollup_bucket).collect::<Result<_, _>>()?;
-            let rows = if level.resolution == HOUR.resolution {
-                // The hourly rows, and the pending quarters added to them.
-                let folded: i64 = sqlx::query_scalar(FOLDED_SQL).fetch_one(&mut *tx).await?;
-                let pending = sqlx::query(AssertSqlSafe(select(QUARTER.table)))
-                    .bind(zone_id)
-                    .bind(folded)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let pending = pending.iter().map(ReadRow::rollup_bucket).collect::<Result<_, _>>()?;
-                merge_pending(rows, pending)
-            } else {
-                rows
-            };
-            tx.commit().await?;
-            Ok(rows.into_iter().map(|(_, bucket)| bucket).collect())
-        })
-    }
-}
-
-/// One stored rollup row, as [`Storage::rollup_buckets`] reads it: sums, not means.
+/// One stored rollup row, as [`Storage::rollup_buckets`](crate::storage::Storage::rollup_buckets) reads it: sums, not means.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollupBucket {
     pub start: DateTime<Utc>,
