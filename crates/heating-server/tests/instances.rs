@@ -671,7 +671,19 @@ async fn mqtt_scenario(url: String) {
     let mut options = rumqttc::MqttOptions::new(format!("{prefix}-sender"), broker.host.clone(), broker.port);
     options.set_keep_alive(Duration::from_secs(5));
     let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 16);
-    let driver = tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    // Every message on the bridges' status topic (their `online`, and a dead one's last will `offline`).
+    let statuses: Arc<Mutex<Vec<String>>> = Arc::default();
+    let driver = {
+        let statuses = statuses.clone();
+        tokio::spawn(async move {
+            while let Ok(event) = eventloop.poll().await {
+                if let rumqttc::Event::Incoming(rumqttc::Incoming::Publish(p)) = event {
+                    statuses.lock().unwrap().push(String::from_utf8_lossy(&p.payload).into_owned());
+                }
+            }
+        })
+    };
+    client.subscribe(format!("{prefix}/status"), rumqttc::QoS::AtLeastOnce).await.unwrap();
     let mqtt_writes = |zone: i64, target: f64| {
         let pool = pool.clone();
         async move {
@@ -720,8 +732,17 @@ async fn mqtt_scenario(url: String) {
 
     // Kill mq-a; at once, a command for one of its zones: the survivor waits for the takeover, then writes it.
     let zone = *zone_ids.iter().find(|z| before[*z] == "mq-a").unwrap();
+    statuses.lock().unwrap().clear();
     a.signal("-KILL");
     drop(a);
+    // Once the broker has seen mq-a go (its last will), it hands the commands to mq-b alone. (A command the broker
+    // hands to an instance in the instant it dies is lost with it, as for any subscriber that acknowledges on
+    // receipt.)
+    until("mq-a's last will", Duration::from_secs(10), || {
+        let gone = statuses.lock().unwrap().iter().any(|s| s == "offline");
+        async move { gone }
+    })
+    .await;
     let sent = Instant::now();
     client.publish(format!("{prefix}/zone/{zone}/target/set"), rumqttc::QoS::AtLeastOnce, false, "19.5").await.unwrap();
     let took = until("the command after the takeover on the device", Duration::from_secs(10), || {
