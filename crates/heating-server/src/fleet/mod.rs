@@ -7,6 +7,11 @@
 //! endpoint is unchanged keeps its runtime (and connection); a changed endpoint gets a fresh link; a deleted zone's
 //! runtime is dropped, which closes its connection.
 //!
+//! Zones behind one Modbus TCP gateway (the same host and port, distinct unit ids) share one connection: their
+//! requests go one at a time, each with its zone's unit id (`zone_client::Connection`). The fleet keeps one
+//! connection per host and port while a zone uses it; health, backoff after a zone's own failures, and everything
+//! else stay per zone.
+//!
 //! The fleet holds state; the behaviour lives elsewhere: [`dispatch`] sends a target to a device (the one way any
 //! write reaches a device), [`signals`] logs health changes once each, `crate::strategy` decides targets,
 //! `crate::learning` fills [`Learned`].
@@ -25,7 +30,7 @@ use heating_core::control::Hold;
 use heating_core::preferences::Preferences;
 use heating_predict::Identification;
 use heating_predict::model::ZoneModel;
-use zone_client::{Endpoint, Health, LinkConfig, ZoneLink};
+use zone_client::{Connection, Endpoint, Health, LinkConfig, ZoneLink};
 
 use crate::config::DeviceNetworks;
 use crate::metrics::Metrics;
@@ -177,11 +182,13 @@ pub struct ZoneRuntime {
 }
 
 impl ZoneRuntime {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         zone: Zone,
         endpoint: Endpoint,
         profile: Arc<Profile>,
         config: LinkConfig,
+        connection: Connection,
         metrics: Arc<Metrics>,
         leases: Arc<RwLock<Leases>>,
         instance: Arc<str>,
@@ -190,7 +197,12 @@ impl ZoneRuntime {
             leases,
             instance,
             id: zone.id,
-            link: tokio::sync::Mutex::new(ZoneLink::with_profile(endpoint.clone(), config, profile.clone())),
+            link: tokio::sync::Mutex::new(ZoneLink::on_connection(
+                endpoint.clone(),
+                config,
+                profile.clone(),
+                connection,
+            )),
             endpoint,
             profile,
             zone: RwLock::new(zone),
@@ -260,6 +272,11 @@ impl ZoneRuntime {
     }
 }
 
+/// The connection to the endpoint's host and port, shared with the zones already on it.
+fn connection_for(connections: &mut HashMap<(String, u16), Connection>, endpoint: &Endpoint) -> Connection {
+    connections.entry((endpoint.host.clone(), endpoint.port)).or_default().clone()
+}
+
 /// Endpoint of a stored zone, if it has a device.
 #[must_use]
 pub fn endpoint_of(zone: &Zone) -> Option<Endpoint> {
@@ -270,6 +287,8 @@ pub fn endpoint_of(zone: &Zone) -> Option<Endpoint> {
 #[derive(Debug)]
 pub struct Fleet {
     zones: RwLock<HashMap<ZoneId, Arc<ZoneRuntime>>>,
+    /// One connection per device host and port, shared by the zones behind it (kept while a zone uses it).
+    connections: Mutex<HashMap<(String, u16), Connection>>,
     dirty: AtomicBool,
     link_config: LinkConfig,
     /// Devices outside these networks are not used (`DEVICE_NETWORKS`).
@@ -308,6 +327,7 @@ impl Fleet {
             cycle: tokio::sync::Mutex::new(()),
             zones_version: Mutex::new(None),
             zones: RwLock::new(HashMap::new()),
+            connections: Mutex::new(HashMap::new()),
             dirty: AtomicBool::new(true),
             link_config,
             device_networks,
@@ -331,6 +351,7 @@ impl Fleet {
     /// posted profile that no longer validates).
     pub fn sync(&self, zones: Vec<Zone>) {
         let mut map = self.zones.write().unwrap_or_else(PoisonError::into_inner);
+        let mut connections = self.connections.lock().unwrap_or_else(PoisonError::into_inner);
         let mut next = HashMap::with_capacity(zones.len());
         for zone in zones {
             let Some(endpoint) = endpoint_of(&zone) else { continue };
@@ -353,9 +374,10 @@ impl Fleet {
                 }
                 _ => Arc::new(ZoneRuntime::new(
                     zone,
-                    endpoint,
+                    endpoint.clone(),
                     profile,
                     self.link_config,
+                    connection_for(&mut connections, &endpoint),
                     self.metrics.clone(),
                     self.leases.clone(),
                     self.instance.clone(),
@@ -364,6 +386,14 @@ impl Fleet {
             next.insert(id, runtime);
         }
         *map = next;
+        // A runtime dropped above lets go of its connection once its last request ends (it holds the link).
+        connections.retain(|_, c| c.holders() > 1);
+    }
+
+    /// How many connections the fleet's zones use (one per device host and port).
+    #[must_use]
+    pub fn connection_count(&self) -> usize {
+        self.connections.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// Reloads the zone list from the database now, with the stored manual holds of zones that have none in force.

@@ -8,6 +8,7 @@ mod control;
 mod demo;
 mod device;
 mod faults;
+mod gateway;
 mod grid;
 mod groups;
 mod helpers;
