@@ -66,6 +66,11 @@ impl Connection {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
+    /// Closes the TCP connection (after the request in flight, if any); the next request connects afresh.
+    pub async fn close(&self) {
+        self.0.lock().await.ctx = None;
+    }
+
     /// Whether the TCP connection is open now (`true` while a request holds it).
     #[must_use]
     pub fn is_connected(&self) -> bool {

@@ -76,6 +76,11 @@ async fn zones_behind_one_port_share_a_connection_each_with_its_unit_id() {
     links[0].read(t0()).await.unwrap();
     assert_eq!(links[0].health().state, HealthState::Online);
     assert_eq!(links[0].health().consecutive_failures, 0);
+    // Closed (an instance gave these zones up): the next request connects afresh.
+    shared.close().await;
+    assert!(!shared.is_connected());
+    links[1].read(t0()).await.unwrap();
+    assert!(shared.is_connected());
 }
 
 /// A gateway answering FC03 for unit 1 (eight registers of the default map) and never for unit 2. Counts the

@@ -17,6 +17,7 @@
 //! `crate::learning` fills [`Learned`].
 
 pub mod dispatch;
+mod lease;
 pub mod reading;
 pub mod signals;
 
@@ -37,6 +38,7 @@ use crate::metrics::Metrics;
 use crate::profiles::ProfileRegistry;
 use crate::storage::{Command, CommandSource, InstanceIdentity, Storage, StorageError, StoredHold, Zone, ZoneId};
 
+pub use lease::{Fence, Lease, Leases};
 pub use reading::{EnergyEstimate, LiveReading};
 
 /// The control decision in force (the output of the zone's controller, whatever its strategy), and when it was
@@ -79,36 +81,6 @@ impl From<&StoredHold> for HoldRecord {
             source: h.source,
         }
     }
-}
-
-/// A zone lease this instance holds (several instances on one PostgreSQL database).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lease {
-    /// The fencing token: a write is sent only while the database says this epoch is still ours.
-    pub epoch: i64,
-    /// Not polled before (server clock): a zone just taken over waits until its previous owner's last reading is
-    /// more than half an interval old, so no zone is read twice in one interval.
-    pub poll_after: Option<DateTime<Utc>>,
-}
-
-/// Which zones this instance acts on: all (one instance: SQLite, or leases off), or those it holds a lease of.
-#[derive(Debug, Default)]
-pub struct Leases {
-    /// `None`: this instance is the only one and acts on every zone.
-    held: Option<HashMap<ZoneId, Lease>>,
-    /// Writes need at least this much of their lease left (database clock), so they end before it can expire.
-    pub write_margin: std::time::Duration,
-}
-
-/// May this instance write to a zone's device, and under which lease?
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fence {
-    /// The only instance.
-    Sole,
-    /// Under this lease (instance id, epoch), still to be checked against the database.
-    Held { instance: String, epoch: i64, margin: std::time::Duration },
-    /// Another instance holds the zone (or nobody does).
-    Elsewhere,
 }
 
 /// What the jobs know of a zone right now.
@@ -388,6 +360,24 @@ impl Fleet {
         *map = next;
         // A runtime dropped above lets go of its connection once its last request ends (it holds the link).
         connections.retain(|_, c| c.holders() > 1);
+    }
+
+    /// Closes the connections that no zone this instance acts on uses any more (zones given up to, or lost to,
+    /// another instance), so that an instance keeps sockets open for its own share of the fleet only.
+    pub async fn close_unused_connections(&self) {
+        let used: std::collections::HashSet<(String, u16)> =
+            self.owned().iter().map(|rt| (rt.endpoint.host.clone(), rt.endpoint.port)).collect();
+        let unused: Vec<Connection> = self
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(key, _)| !used.contains(*key))
+            .map(|(_, c)| c.clone())
+            .collect();
+        for connection in unused {
+            connection.close().await;
+        }
     }
 
     /// How many connections the fleet's zones use (one per device host and port).
