@@ -131,10 +131,12 @@ fn start_simulator(bin: &PathBuf, zones: usize, units: usize, seed: usize) -> an
     Ok((proc, endpoints))
 }
 
-/// A running server: its process, and each poll cycle it logged (bench clock ms at receipt, cycle ms, zones read).
+/// A running server: its process, each poll cycle it logged (bench clock ms at receipt, cycle ms, zones read),
+/// and each cycle's phases (bench clock ms, reading ms, storing ms).
 struct Server {
     proc: Proc,
     cycles: Arc<Mutex<Vec<(i64, f64, u64)>>>,
+    phases: Arc<Mutex<Vec<(i64, f64, f64)>>>,
 }
 
 fn field<T: std::str::FromStr>(line: &str, key: &str) -> Option<T> {
@@ -178,11 +180,17 @@ fn start_server(bin: &PathBuf, id: &str, url: &str, cwd: &std::path::Path) -> an
         bail!("instance {id} did not start:\n{}", seen.join("\n"));
     }
     let cycles = Arc::new(Mutex::new(Vec::new()));
+    let phases = Arc::new(Mutex::new(Vec::new()));
     let sink = cycles.clone();
+    let phase_sink = phases.clone();
     let id = id.to_string();
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
-            if line.contains("poll cycle") && line.contains(" ms=") {
+            if line.contains("poll phases") {
+                if let (Some(read), Some(store)) = (field::<f64>(&line, "read_ms"), field::<f64>(&line, "store_ms")) {
+                    phase_sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((now_ms(), read, store));
+                }
+            } else if line.contains("poll cycle") && line.contains(" ms=") {
                 if let (Some(ms), Some(ok)) = (field::<f64>(&line, "ms"), field::<u64>(&line, "ok")) {
                     sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((now_ms(), ms, ok));
                 }
@@ -191,7 +199,7 @@ fn start_server(bin: &PathBuf, id: &str, url: &str, cwd: &std::path::Path) -> an
             }
         }
     });
-    Ok(Server { proc, cycles })
+    Ok(Server { proc, cycles, phases })
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -346,13 +354,24 @@ async fn run(
             cycles.iter().filter(|(at, _, _)| (from..to).contains(at)).map(|(_, ms, _)| *ms).collect();
         ms.sort_by(f64::total_cmp);
         let read: u64 = cycles.iter().filter(|(at, _, _)| (from..to).contains(at)).map(|(_, _, ok)| ok).sum();
+        let phases = s.phases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let in_window: Vec<_> = phases.iter().filter(|(at, _, _)| (from..to).contains(at)).collect();
+        let mut reading: Vec<f64> = in_window.iter().map(|p| p.1).collect();
+        let mut storing: Vec<f64> = in_window.iter().map(|p| p.2).collect();
+        reading.sort_by(f64::total_cmp);
+        storing.sort_by(f64::total_cmp);
         cycle_cols.push(format!(
-            "{id}: {} cycles, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms, {:.0} zones read/cycle",
+            "{id}: {} cycles, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms, {:.0} zones read/cycle; reading p50/p99 \
+             {:.0}/{:.0} ms, storing p50/p99 {:.0}/{:.0} ms",
             ms.len(),
             percentile(&ms, 50.0),
             percentile(&ms, 99.0),
             ms.last().copied().unwrap_or(f64::NAN),
-            read as f64 / ms.len().max(1) as f64
+            read as f64 / ms.len().max(1) as f64,
+            percentile(&reading, 50.0),
+            percentile(&reading, 99.0),
+            percentile(&storing, 50.0),
+            percentile(&storing, 99.0),
         ));
     }
     drop(servers);
