@@ -343,6 +343,10 @@ async fn run(
     let server_cpu: Vec<f64> = servers.iter().zip(&server_cpu0).map(|(s, c0)| cpu_of(s.proc.0.id()) - c0).collect();
     let sim_cpu: f64 = sims.iter().map(|s| cpu_of(s.0.id())).sum::<f64>() - sim_cpu0;
     let pg1 = postgres_cpu();
+    let open_files: Vec<usize> = servers
+        .iter()
+        .map(|s| std::fs::read_dir(format!("/proc/{}/fd", s.proc.0.id())).map_or(0, Iterator::count))
+        .collect();
     let db_cpu: f64 = pg1.iter().map(|(pid, c)| c - pg0.get(pid).copied().unwrap_or(0.0)).sum();
     let window_s = (to - from) as f64 / 1000.0;
 
@@ -409,7 +413,8 @@ async fn run(
     }
     println!(
         "window {window_s:.1} s: {stored} readings ({:.0}/s, {:.0} per zone-second), readings per zone {min}..{max}, \
-         gaps over 2 s: {gaps}; server CPU {:?} s, database CPU {db_cpu:.1} s, simulator CPU {sim_cpu:.1} s",
+         gaps over 2 s: {gaps}; server CPU {:?} s, database CPU {db_cpu:.1} s, simulator CPU {sim_cpu:.1} s; open \
+         files per server {open_files:?}",
         stored as f64 / window_s,
         stored as f64 / window_s / zones as f64 * 1.0,
         server_cpu.iter().map(|c| (c * 10.0).round() / 10.0).collect::<Vec<_>>()
