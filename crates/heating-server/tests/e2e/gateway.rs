@@ -74,3 +74,81 @@ async fn zones_behind_a_gateway_share_its_connection_and_keep_their_own_unit() {
     assert!(report.duration_ms < Duration::from_millis(300).as_secs_f64() * 1000.0, "{report:?}");
     env.shutdown().await;
 }
+
+/// A gateway answering FC03 (the default map's eight registers) for units 1 and 3 and never for unit 2; it logs
+/// the unit id of every request it receives, in order.
+async fn half_silent_gateway() -> (u16, Arc<std::sync::Mutex<Vec<u8>>>, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = log.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut header = [0u8; 7];
+                while stream.read_exact(&mut header).await.is_ok() {
+                    let len = usize::from(u16::from_be_bytes([header[4], header[5]])).saturating_sub(1);
+                    let mut pdu = vec![0u8; len];
+                    if stream.read_exact(&mut pdu).await.is_err() {
+                        return;
+                    }
+                    seen.lock().unwrap().push(header[6]);
+                    if header[6] == 2 {
+                        continue; // silent
+                    }
+                    let regs: [u16; 8] = [205, 200, 1, 0, 0, 0, 50, 1000];
+                    let mut out = header[..4].to_vec();
+                    out.extend_from_slice(&19u16.to_be_bytes());
+                    out.extend_from_slice(&[header[6], 3, 16]);
+                    for r in regs {
+                        out.extend_from_slice(&r.to_be_bytes());
+                    }
+                    if stream.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, log, task)
+}
+
+/// What a silent unit costs the zones behind the same gateway: one request deadline on their connection in a
+/// cycle where it is tried, none while it backs off, and their readings are never skipped: the unit that failed is
+/// read after them.
+#[tokio::test]
+async fn a_silent_unit_behind_a_gateway_costs_its_neighbours_one_deadline_and_is_read_last() {
+    let clock = Arc::new(ManualClock::new(monday_3am()));
+    let opts = Options::stepped(clock.clone());
+    let timeout = Duration::from_millis(opts.timeout_ms);
+    let env = start_with(opts, SimulatorConfig { base_port: 0, ..SimulatorConfig::default() }).await;
+    let (port, log, task) = half_silent_gateway().await;
+    for unit in 1..=3 {
+        let body = json!({"name": format!("behind gateway {unit}"), "modbus_host": "127.0.0.1", "modbus_port": port,
+                          "modbus_unit_id": unit});
+        let (status, created) = env.post("/zones", &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+    }
+    // Unit 2 is tried between 1 and 3 (zone order): the cycle takes one deadline, 1 and 3 are read.
+    let started = std::time::Instant::now();
+    let report = poll_once(&env.state).await;
+    let took = started.elapsed();
+    assert_eq!((report.zones, report.ok, report.failed), (8, 7, 1), "{report:?}");
+    assert!(took >= timeout && took < timeout * 2, "one deadline: {took:?}");
+    assert_eq!(*log.lock().unwrap(), [1, 2, 3]);
+    // Backing off: not tried, no deadline.
+    let started = std::time::Instant::now();
+    let report = poll_once(&env.state).await;
+    assert_eq!((report.ok, report.failed, report.skipped), (7, 0, 1), "{report:?}");
+    assert!(started.elapsed() < timeout, "{:?}", started.elapsed());
+    // Backoff over (250 ms, then 500): tried again, after its neighbours.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    log.lock().unwrap().clear();
+    let report = poll_once(&env.state).await;
+    assert_eq!((report.ok, report.failed), (7, 1), "{report:?}");
+    assert_eq!(*log.lock().unwrap(), [1, 3, 2], "the unit that failed is read last");
+    task.abort();
+    env.shutdown().await;
+}
