@@ -156,6 +156,26 @@ impl Drop for Instance {
     }
 }
 
+/// Registers every simulator zone (`zone 000`, …) in the database at `url`; their ids, in the simulator's order.
+async fn register_zones(url: &str, sim: &zone_simulator::SimulatorHandle) -> Vec<i64> {
+    let storage = Storage::connect(url).await.unwrap();
+    let mut zone_ids = Vec::new();
+    for (i, addr) in sim.addrs().iter().enumerate() {
+        let fields = ZoneFields {
+            name: ZoneName::parse(&format!("zone {i:03}")).unwrap(),
+            preferences: Preferences::default(),
+            modbus_host: ModbusHost::parse("127.0.0.1").unwrap(),
+            modbus_port: NonZeroU16::new(addr.port()),
+            modbus_unit_id: 1,
+            device_profile: "heating-sim".into(),
+            rated_power_w: None,
+        };
+        zone_ids.push(storage.create_zone(&fields, chrono::Utc::now()).await.unwrap().id);
+    }
+    storage.close().await;
+    zone_ids
+}
+
 /// Zone id → instance holding its unexpired lease.
 async fn owners(db: &PgPool) -> HashMap<i64, String> {
     sqlx::query("SELECT zone_id, instance_id FROM zone_leases WHERE expires_at > now()")
@@ -253,21 +273,7 @@ async fn scenario(url: String) {
         ..SimulatorConfig::default()
     };
     let sim = Simulator::bind(&sim_config).await.unwrap().spawn();
-    let storage = Storage::connect(&url).await.unwrap();
-    let mut zone_ids = Vec::new();
-    for (i, addr) in sim.addrs().iter().enumerate() {
-        let fields = ZoneFields {
-            name: ZoneName::parse(&format!("zone {i:03}")).unwrap(),
-            preferences: Preferences::default(),
-            modbus_host: ModbusHost::parse("127.0.0.1").unwrap(),
-            modbus_port: NonZeroU16::new(addr.port()),
-            modbus_unit_id: 1,
-            device_profile: "heating-sim".into(),
-            rated_power_w: None,
-        };
-        zone_ids.push(storage.create_zone(&fields, chrono::Utc::now()).await.unwrap().id);
-    }
-    storage.close().await;
+    let zone_ids = register_zones(&url, &sim).await;
     let pool = PgPool::connect(&url).await.unwrap();
 
     let cwd = tempfile::tempdir().unwrap();
@@ -615,21 +621,7 @@ async fn mqtt_scenario(url: String) {
         ..SimulatorConfig::default()
     };
     let sim = Simulator::bind(&sim_config).await.unwrap().spawn();
-    let storage = Storage::connect(&url).await.unwrap();
-    let mut zone_ids = Vec::new();
-    for (i, addr) in sim.addrs().iter().enumerate() {
-        let fields = ZoneFields {
-            name: ZoneName::parse(&format!("mqtt zone {i}")).unwrap(),
-            preferences: Preferences::default(),
-            modbus_host: ModbusHost::parse("127.0.0.1").unwrap(),
-            modbus_port: NonZeroU16::new(addr.port()),
-            modbus_unit_id: 1,
-            device_profile: "heating-sim".into(),
-            rated_power_w: None,
-        };
-        zone_ids.push(storage.create_zone(&fields, chrono::Utc::now()).await.unwrap().id);
-    }
-    storage.close().await;
+    let zone_ids = register_zones(&url, &sim).await;
     let pool = PgPool::connect(&url).await.unwrap();
 
     let broker = std::env::var("TEST_MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into());

@@ -2,9 +2,9 @@
 //! with the profile's function and confirmed by reading back.
 
 use chrono::{DateTime, Utc};
-use device_profile::{Block, DeviceValues, Raw, Table, WriteFunction};
-use tokio_modbus::client::{Reader, Writer};
+use device_profile::{Block, DeviceValues, Raw};
 
+use crate::connection::Request;
 use crate::{ZoneError, ZoneLink};
 
 /// One read of a device: the decoded values and the registers they came from (one [`Raw`] per block of the
@@ -52,40 +52,16 @@ impl ZoneLink {
         let plan = self.plan.clone();
         let mut answers = Vec::with_capacity(plan.blocks.len());
         for (i, block) in plan.blocks.iter().enumerate() {
-            let reused = self.ctx.is_some();
-            let words = match self.read_block(*block).await {
-                Err(ZoneError::Unreachable(_)) if reused && i == 0 => {
-                    self.ctx = None;
-                    self.read_block(*block).await
-                }
-                other => other,
-            }?;
-            answers.push(words);
+            answers.push(self.read_block(*block, i == 0).await?);
         }
         Ok(answers)
     }
 
     /// One read request; bits come back as words holding 0 or 1. An answer of another length than asked is
     /// [`ZoneError::Invalid`].
-    pub(crate) async fn read_block(&mut self, block: Block) -> Result<Vec<u16>, ZoneError> {
-        let deadline = self.config.request_timeout;
-        let ctx = self.connected().await?;
+    pub(crate) async fn read_block(&mut self, block: Block, retry_closed: bool) -> Result<Vec<u16>, ZoneError> {
+        let words = self.request(Request::Read(block), retry_closed).await?;
         let (start, count) = (block.start, block.count);
-        let words = match block.table {
-            Table::Holding => {
-                Self::unpack(tokio::time::timeout(deadline, ctx.read_holding_registers(start, count)).await, deadline)?
-            }
-            Table::Input => {
-                Self::unpack(tokio::time::timeout(deadline, ctx.read_input_registers(start, count)).await, deadline)?
-            }
-            Table::Coil => {
-                bits(Self::unpack(tokio::time::timeout(deadline, ctx.read_coils(start, count)).await, deadline)?)
-            }
-            Table::DiscreteInput => bits(Self::unpack(
-                tokio::time::timeout(deadline, ctx.read_discrete_inputs(start, count)).await,
-                deadline,
-            )?),
-        };
         if words.len() != usize::from(count) {
             return Err(ZoneError::Invalid(format!(
                 "asked {} {start} for {count}, got {} value(s)",
@@ -99,14 +75,9 @@ impl ZoneLink {
     pub(crate) async fn write_and_confirm(&mut self, target: f64) -> Result<DeviceReading, ZoneError> {
         let spec = self.profile.target();
         let encoded = spec.encode(target).map_err(|e| ZoneError::BadTarget(e.to_string()))?;
-        let reused = self.ctx.is_some();
-        let mut written = self.write_once(spec.write, spec.point.address, &encoded.words).await;
-        if reused && matches!(written, Err(ZoneError::Unreachable(_))) {
-            // The device closed the connection we kept (devices close idle ones): once more on a fresh one.
-            // Writing the same value twice is harmless, and the read-back below confirms it.
-            self.ctx = None;
-            written = self.write_once(spec.write, spec.point.address, &encoded.words).await;
-        }
+        // The device may have closed the connection we kept (devices close idle ones): then once more on a fresh
+        // one. Writing the same value twice is harmless, and the read-back below confirms it.
+        let written = self.request(Request::Write(spec.write, spec.point.address, &encoded.words), true).await;
         written?;
         let reading = self.read_reading().await?;
         if spec.confirms(encoded.value, reading.values.target) {
@@ -115,21 +86,6 @@ impl ZoneLink {
             Err(ZoneError::NotConfirmed { wrote: encoded.value, holds: reading.values.target })
         }
     }
-
-    async fn write_once(&mut self, function: WriteFunction, addr: u16, words: &[u16]) -> Result<(), ZoneError> {
-        let deadline = self.config.request_timeout;
-        let ctx = self.connected().await?;
-        let answer = match function {
-            WriteFunction::Fc06 => tokio::time::timeout(deadline, ctx.write_single_register(addr, words[0])).await,
-            WriteFunction::Fc16 => tokio::time::timeout(deadline, ctx.write_multiple_registers(addr, words)).await,
-            WriteFunction::Fc05 => tokio::time::timeout(deadline, ctx.write_single_coil(addr, words[0] != 0)).await,
-        };
-        Self::unpack(answer, deadline)
-    }
-}
-
-fn bits(values: Vec<bool>) -> Vec<u16> {
-    values.into_iter().map(u16::from).collect()
 }
 
 pub(crate) fn raw_of(block: &Block, words: Vec<u16>) -> Raw {

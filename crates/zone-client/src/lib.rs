@@ -7,7 +7,8 @@
 //! within the profile's step; [`ZoneLink::probe`] reads every point once for commissioning. [`ZoneLink::read`] and
 //! [`ZoneLink::write_target`] keep the [`ZoneSnapshot`] form of the `heating-sim` map.
 //!
-//! A [`ZoneLink`] owns one persistent Modbus TCP connection to one zone endpoint and reuses it across requests.
+//! A [`ZoneLink`] talks over one persistent Modbus TCP [`Connection`] and reuses it across requests; zones behind
+//! one gateway (same host and port, distinct unit ids) may share one ([`ZoneLink::on_connection`]).
 //! Every request has a deadline (tokio-modbus has none of its own). Failures are kept apart, as the protocol
 //! does: [`ZoneError::Exception`] means the device answered and said no; [`ZoneError::Timeout`] and
 //! [`ZoneError::Unreachable`] mean it did not answer at all. After a transport failure the connection is dropped
@@ -15,6 +16,7 @@
 //! growing, capped delay, during which requests fail fast with [`ZoneError::BackingOff`] instead of stalling the
 //! caller. The link keeps a [`Health`] record that the server shows per zone.
 
+mod connection;
 mod device;
 mod probe;
 
@@ -26,11 +28,10 @@ use device_profile::{InvalidReading, Profile, ReadPlan};
 use heating_core::registers::{DecodeError, ZoneSnapshot};
 use heating_core::units::Setpoint;
 use serde::Serialize;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
-use tokio_modbus::client::Context;
-use tokio_modbus::prelude::{ExceptionCode, Slave};
+use tokio_modbus::prelude::ExceptionCode;
 
+pub use connection::Connection;
 pub use device::DeviceReading;
 pub use device_profile::{DeviceValues, PointKind, Raw};
 pub use probe::{PointProbe, ProbeReport, probe};
@@ -174,13 +175,14 @@ pub fn default_profile() -> Arc<Profile> {
     HEATING_SIM.clone()
 }
 
-/// One persistent connection to one zone.
+/// One zone's side of a persistent connection: the connection is its own, or shared with the other zones behind
+/// the same gateway ([`ZoneLink::on_connection`]); backoff after the zone's failures and health are the zone's.
 pub struct ZoneLink {
     endpoint: Endpoint,
     config: LinkConfig,
     profile: Arc<Profile>,
     plan: Arc<ReadPlan>,
-    ctx: Option<Context>,
+    connection: Connection,
     /// While set, requests fail fast until this instant.
     retry_at: Option<Instant>,
     next_backoff: Duration,
@@ -195,7 +197,7 @@ impl std::fmt::Debug for ZoneLink {
         f.debug_struct("ZoneLink")
             .field("endpoint", &self.endpoint)
             .field("profile", &self.profile.name)
-            .field("connected", &self.ctx.is_some())
+            .field("connected", &self.connection.is_connected())
             .field("health", &self.health())
             .finish_non_exhaustive()
     }
@@ -211,13 +213,25 @@ impl ZoneLink {
     /// A link speaking `profile` (validated: a [`Profile`] from `from_toml` or the built-ins).
     #[must_use]
     pub fn with_profile(endpoint: Endpoint, config: LinkConfig, profile: Arc<Profile>) -> Self {
+        Self::on_connection(endpoint, config, profile, Connection::new())
+    }
+
+    /// A link speaking `profile` over `connection`, which other links to zones behind the same gateway (same host
+    /// and port, other unit ids) may share: their requests then go one at a time, each with its zone's unit id.
+    #[must_use]
+    pub fn on_connection(
+        endpoint: Endpoint,
+        config: LinkConfig,
+        profile: Arc<Profile>,
+        connection: Connection,
+    ) -> Self {
         Self {
             plan: Arc::new(ReadPlan::new(&profile)),
             profile,
             endpoint,
             next_backoff: config.backoff_initial,
             config,
-            ctx: None,
+            connection,
             retry_at: None,
             state: HealthState::Unknown,
             last_seen: None,
@@ -244,7 +258,13 @@ impl ZoneLink {
 
     #[must_use]
     pub fn is_connected(&self) -> bool {
-        self.ctx.is_some()
+        self.connection.is_connected()
+    }
+
+    /// The connection the link sends on (shared with the zones behind the same gateway, if any).
+    #[must_use]
+    pub fn connection(&self) -> &Connection {
+        &self.connection
     }
 
     #[must_use]
@@ -308,29 +328,6 @@ impl ZoneLink {
         }
     }
 
-    async fn connected(&mut self) -> Result<&mut Context, ZoneError> {
-        if self.ctx.is_none() {
-            if let Some(at) = self.retry_at {
-                let now = Instant::now();
-                if now < at {
-                    let why = self.last_error.clone().unwrap_or_default();
-                    return Err(ZoneError::BackingOff(at - now, why));
-                }
-            }
-            let deadline = self.config.request_timeout;
-            let addr = (self.endpoint.host.as_str(), self.endpoint.port);
-            let stream = match tokio::time::timeout(deadline, TcpStream::connect(addr)).await {
-                Err(_) => return Err(ZoneError::Timeout(deadline)),
-                Ok(Err(e)) => return Err(ZoneError::Unreachable(e.to_string())),
-                Ok(Ok(s)) => s,
-            };
-            let _ = stream.set_nodelay(true);
-            self.ctx = Some(tokio_modbus::client::tcp::attach_slave(stream, Slave(self.endpoint.unit_id)));
-        }
-        // Just set above when it was missing.
-        self.ctx.as_mut().ok_or_else(|| ZoneError::Unreachable("not connected".into()))
-    }
-
     fn record<T>(&mut self, result: &Result<T, ZoneError>, now: DateTime<Utc>) {
         match result {
             Ok(_) => {
@@ -350,8 +347,8 @@ impl ZoneLink {
                 self.consecutive_failures += 1;
             }
             Err(e) => {
-                // The connection may hold a late answer to this request; start afresh after a pause.
-                self.ctx = None;
+                // The connection was dropped (it may hold a late answer to this request); start afresh after a
+                // pause.
                 self.consecutive_failures += 1;
                 self.last_error = Some(e.to_string());
                 self.state = if self.consecutive_failures >= OFFLINE_AFTER_FAILURES {

@@ -56,14 +56,7 @@ impl ZoneLink {
         let plan = self.plan.clone();
         let mut answers: Vec<Result<Vec<u16>, String>> = Vec::with_capacity(plan.blocks.len());
         for (i, block) in plan.blocks.iter().enumerate() {
-            let reused = self.ctx.is_some();
-            let answer = match self.read_block(*block).await {
-                Err(ZoneError::Unreachable(_)) if reused && i == 0 => {
-                    self.ctx = None;
-                    self.read_block(*block).await
-                }
-                other => other,
-            };
+            let answer = self.read_block(*block, i == 0).await;
             answers.push(match answer {
                 Ok(words) => Ok(words),
                 Err(e) if e.device_answered() => Err(e.to_string()),

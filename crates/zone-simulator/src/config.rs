@@ -13,6 +13,7 @@
 //! idle_timeout_secs = 60          # close a connection that sends no request for this long
 //! frame_timeout_ms = 2000         # close a connection whose started request is not complete in this time
 //! max_connections_per_zone = 16   # a further connection closes the one longest without a request
+//! units_per_port = 1              # zones per listener (a gateway), with unit ids 1..=units_per_port
 //!
 //! [weather]
 //! mean_c = 2.0
@@ -22,8 +23,8 @@
 //!
 //! [[zones]]
 //! name = "Server Room"
-//! port = 5030          # optional: default base_port + index
-//! unit_id = 1          # optional: default 1
+//! port = 5030          # optional: default base_port + index / units_per_port
+//! unit_id = 1          # optional: default 1 (with units_per_port > 1 and no port: 1 + index % units_per_port)
 //! profile = "relay-coil"  # optional device profile (register map): default --profile, else heating-sim
 //! capacitance_mj_per_k = 3.0
 //! ua_w_per_k = 30.0
@@ -34,8 +35,12 @@
 //! initial_target_c = 20.0
 //! hysteresis_k = 0.3
 //! ```
+//!
+//! Zones with the same port share one listener, as devices behind one Modbus TCP gateway do: each answers its own
+//! unit id, and a request for a unit id nobody serves on that port is answered with exception 0x0B. Two zones with
+//! the same port and unit id are refused.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -97,7 +102,13 @@ pub struct Cli {
     /// name none; zones of the config file may name it.
     #[arg(long, env = "SIM_PROFILE_FILE")]
     pub profile_file: Option<PathBuf>,
+    /// Zones served per listening port, as devices behind one Modbus TCP gateway: zone i listens on
+    /// base-port + i / U with unit id 1 + i % U (1: one zone per port, unit id 1 or the config file's) [default: 1].
+    #[arg(long, env = "SIM_UNITS_PER_PORT", value_parser = clap::value_parser!(u8).range(UNITS_PER_PORT_RANGE))]
+    pub units_per_port: Option<u8>,
 }
+
+const UNITS_PER_PORT_RANGE: std::ops::RangeInclusive<i64> = 1..=247;
 
 const IDLE_TIMEOUT_SECS_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
 const FRAME_TIMEOUT_MS_RANGE: std::ops::RangeInclusive<u64> = 10..=60_000;
@@ -174,6 +185,8 @@ pub struct SimulatorConfig {
     pub step_s: f64,
     pub start: Option<DateTime<Utc>>,
     pub connections: ConnectionLimits,
+    /// Zones per listener for the zones without a port of their own (1..=247).
+    pub units_per_port: u8,
 }
 
 pub const DEFAULT_BASE_PORT: u16 = 5020;
@@ -191,6 +204,7 @@ impl Default for SimulatorConfig {
             step_s: DEFAULT_STEP_S,
             start: None,
             connections: ConnectionLimits::default(),
+            units_per_port: 1,
         }
     }
 }
@@ -254,6 +268,7 @@ struct FileConfig {
     idle_timeout_secs: Option<u64>,
     frame_timeout_ms: Option<u64>,
     max_connections_per_zone: Option<u64>,
+    units_per_port: Option<u8>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -367,6 +382,21 @@ impl SimulatorConfig {
         if let Some(n) = cli.zones {
             config.zones = generate(&config.zones, n as usize);
         }
+        if let Some(u) = file.units_per_port
+            && !(1..=247).contains(&u)
+        {
+            return Err(ConfigError(format!("units_per_port must be from 1 to 247, got {u}")));
+        }
+        config.units_per_port = cli.units_per_port.or(file.units_per_port).unwrap_or(1);
+        if config.units_per_port > 1 {
+            // Behind a gateway: the zones without a port of their own take unit ids 1..=U on each port in turn.
+            let u = usize::from(config.units_per_port);
+            for (i, spec) in config.zones.iter_mut().enumerate() {
+                if spec.port.is_none() {
+                    spec.unit_id = u8::try_from(1 + i % u).unwrap_or(u8::MAX);
+                }
+            }
+        }
         config.validate()?;
         Ok(config)
     }
@@ -397,19 +427,39 @@ impl SimulatorConfig {
                 c.idle_timeout, c.frame_timeout, c.max_connections
             )));
         }
+        if !(1..=247).contains(&self.units_per_port) {
+            return Err(ConfigError(format!("units_per_port must be from 1 to 247, got {}", self.units_per_port)));
+        }
         let mut names = HashSet::new();
-        let mut ports = HashSet::new();
+        let mut served: HashMap<Listener, usize> = HashMap::new();
+        let mut units: HashMap<(Listener, u8), usize> = HashMap::new();
         for (i, z) in self.zones.iter().enumerate() {
             z.profile.validate().map_err(|e| ConfigError(e.0))?;
             if !names.insert(z.profile.name.as_str()) {
                 return Err(ConfigError(format!("zone name {:?} is used twice", z.profile.name)));
             }
-            let port = self.port_of(i)?;
-            if port != 0 && !ports.insert(port) {
-                return Err(ConfigError(format!("port {port} is used by two zones")));
+            let listener = self.listener_of(i)?;
+            *served.entry(listener).or_default() += 1;
+            if let Some(other) = units.insert((listener, z.unit_id), i) {
+                let port = self.port_of(i)?;
+                return Err(ConfigError(format!(
+                    "zones {:?} and {:?} both listen on port {port} with unit id {}: zones sharing a port need \
+                     distinct unit ids",
+                    self.zones[other].profile.name, z.profile.name, z.unit_id
+                )));
             }
         }
         Ok(())
+    }
+
+    /// The listener zone `index` is served on: zones on one port share it (devices behind one gateway).
+    pub fn listener_of(&self, index: usize) -> Result<Listener, ConfigError> {
+        let port = self.port_of(index)?;
+        Ok(match (port, self.zones[index].port) {
+            (0, Some(_)) => Listener::Own(index),
+            (0, None) => Listener::Group(index / usize::from(self.units_per_port.max(1))),
+            (port, _) => Listener::Port(port),
+        })
     }
 
     /// The port zone `index` listens on (0: ephemeral).
@@ -420,13 +470,25 @@ impl SimulatorConfig {
         if self.base_port == 0 {
             return Ok(0);
         }
-        u16::try_from(usize::from(self.base_port) + index).map_err(|_| {
+        let port = usize::from(self.base_port) + index / usize::from(self.units_per_port.max(1));
+        u16::try_from(port).map_err(|_| {
             ConfigError(format!(
-                "zone {index} would listen on port {} (above 65535): lower --base-port or --zones",
-                usize::from(self.base_port) + index
+                "zone {index} would listen on port {port} (above 65535): lower --base-port or --zones, or raise \
+                 --units-per-port"
             ))
         })
     }
+}
+
+/// Which listener serves a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Listener {
+    /// A fixed port, shared by every zone on it.
+    Port(u16),
+    /// An ephemeral port (base port 0) shared by a group of `units_per_port` consecutive zones.
+    Group(usize),
+    /// An ephemeral port of the zone's own (`port = 0` in the config file).
+    Own(usize),
 }
 
 /// `n` zones cycling through `base`, numbered apart ("Office", ..., "Office 2", ...) and on consecutive ports.

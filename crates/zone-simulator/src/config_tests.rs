@@ -194,3 +194,49 @@ fn device_profiles_from_the_flag_the_file_or_a_file_of_ones_own() {
     let e = cli(&["--profile-file", "/does/not/exist.toml"]).unwrap_err();
     assert!(e.starts_with("--profile-file: cannot read /does/not/exist.toml"), "{e}");
 }
+
+#[test]
+fn units_per_port_lays_zones_out_behind_gateways() {
+    let c = cli(&["--zones", "250", "--base-port", "20000", "--units-per-port", "100"]).unwrap();
+    assert_eq!(c.units_per_port, 100);
+    let layout = |i: usize| (c.port_of(i).unwrap(), c.zones[i].unit_id);
+    assert_eq!(layout(0), (20000, 1));
+    assert_eq!(layout(99), (20000, 100));
+    assert_eq!(layout(100), (20001, 1));
+    assert_eq!(layout(249), (20002, 50));
+    assert_eq!(c.listener_of(0).unwrap(), c.listener_of(99).unwrap());
+    assert_ne!(c.listener_of(99).unwrap(), c.listener_of(100).unwrap());
+    // Ephemeral ports: one per group of units.
+    let c = cli(&["--zones", "10", "--base-port", "0", "--units-per-port", "4"]).unwrap();
+    assert_eq!(c.listener_of(3).unwrap(), Listener::Group(0));
+    assert_eq!(c.listener_of(4).unwrap(), Listener::Group(1));
+    // The default is one zone per port, unit id 1, as before.
+    let c = cli(&["--zones", "3"]).unwrap();
+    assert_eq!((c.port_of(2).unwrap(), c.zones[2].unit_id), (5022, 1));
+    assert!(cli(&["--units-per-port", "0"]).is_err());
+    assert!(cli(&["--units-per-port", "248"]).is_err());
+    // 60,000 zones fit below port 65535 behind gateways.
+    let c = cli(&["--zones", "60000", "--base-port", "20000", "--units-per-port", "247"]).unwrap();
+    assert_eq!(c.port_of(59_999).unwrap(), 20000 + 59_999 / 247);
+}
+
+#[test]
+fn zones_of_a_file_sharing_a_port_need_distinct_unit_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.toml");
+    let zone = |name: &str, unit: u8| {
+        format!(
+            "[[zones]]\nname = \"{name}\"\nport = 6100\nunit_id = {unit}\ncapacitance_mj_per_k = 3.0\nua_w_per_k = 30.0\n\
+             heater_power_w = 1500.0\nschedule = []\n"
+        )
+    };
+    std::fs::write(&path, format!("{}{}", zone("A", 1), zone("B", 2))).unwrap();
+    let c = cli(&["--config", path.to_str().unwrap()]).unwrap();
+    assert_eq!(c.listener_of(0).unwrap(), c.listener_of(1).unwrap(), "one listener for both");
+    std::fs::write(&path, format!("{}{}", zone("A", 1), zone("B", 1))).unwrap();
+    let err = cli(&["--config", path.to_str().unwrap()]).unwrap_err();
+    assert!(err.contains("\"A\" and \"B\" both listen on port 6100 with unit id 1"), "{err}");
+    std::fs::write(&path, format!("units_per_port = 0\n{}", zone("A", 1))).unwrap();
+    let err = cli(&["--config", path.to_str().unwrap()]).unwrap_err();
+    assert!(err.contains("units_per_port must be from 1 to 247"), "{err}");
+}

@@ -1,4 +1,7 @@
-//! One zone's listener and its connections: timeouts, the connection cap, and the request loop.
+//! One listener and its connections: timeouts, the connection cap, and the request loop. A listener serves one zone,
+//! or several behind it as a Modbus TCP gateway does, each answering its own unit id ([`Gateway`]); a request for
+//! a unit id nobody serves there is answered with exception 0x0B by the first zone, exactly as one zone alone answers
+//! a wrong unit id.
 //!
 //! A connection waits at most the idle timeout for the first byte of its next request (counted from the connect or
 //! from the previous answer); once that byte has arrived, the rest of the request must arrive within the frame
@@ -90,8 +93,39 @@ impl Drop for Admitted {
     }
 }
 
-/// Serves `zone` on `listener` until the task is dropped or aborted, which closes every connection too.
-pub(crate) async fn serve(zone: Arc<Zone>, listener: TcpListener, limits: ConnectionLimits) {
+/// The zones served on one listener, by unit id.
+#[derive(Debug)]
+pub(crate) struct Gateway {
+    /// In zone order; never empty.
+    services: Vec<ZoneService>,
+    /// The index in `services` of the zone with each unit id.
+    by_unit: Vec<Option<usize>>,
+}
+
+impl Gateway {
+    /// The zones of one listener (at least one; config validation made their unit ids distinct).
+    pub(crate) fn new(zones: Vec<Arc<Zone>>) -> Self {
+        let mut by_unit = vec![None; 256];
+        for (i, zone) in zones.iter().enumerate() {
+            by_unit[usize::from(zone.unit_id)].get_or_insert(i);
+        }
+        Self { services: zones.into_iter().map(|zone| ZoneService { zone }).collect(), by_unit }
+    }
+
+    /// The zone answering `unit_id`; for a unit id nobody serves, the first zone (which answers 0x0B).
+    fn service(&self, unit_id: u8) -> &ZoneService {
+        let i = self.by_unit[usize::from(unit_id)].unwrap_or(0);
+        &self.services[i]
+    }
+
+    fn name(&self) -> &str {
+        &self.services[0].zone.name
+    }
+}
+
+/// Serves the gateway's zones on `listener` until the task is dropped or aborted, which closes every connection
+/// too.
+pub(crate) async fn serve(gateway: Arc<Gateway>, listener: TcpListener, limits: ConnectionLimits) {
     let registry = Arc::new(Registry {
         max: limits.max_connections.max(1),
         sequence: AtomicU64::new(0),
@@ -106,7 +140,7 @@ pub(crate) async fn serve(zone: Arc<Zone>, listener: TcpListener, limits: Connec
             Err(e) => {
                 // Out of file descriptors, typically: keep the zone listening (and say so once per episode).
                 if !accept_failing {
-                    tracing::warn!(zone = %zone.name, "cannot accept Modbus connections: {e}");
+                    tracing::warn!(zone = %gateway.name(), "cannot accept Modbus connections: {e}");
                     accept_failing = true;
                 }
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -116,14 +150,14 @@ pub(crate) async fn serve(zone: Arc<Zone>, listener: TcpListener, limits: Connec
         accept_failing = false;
         let _ = stream.set_nodelay(true);
         let admitted = registry.admit(peer);
-        let service = ZoneService { zone: zone.clone() };
+        let gateway = gateway.clone();
         tokio::spawn(async move {
             let cancel = admitted.slot.cancel.clone();
-            let why = match cancel.run_until_cancelled(requests(stream, &service, &limits, &admitted)).await {
+            let why = match cancel.run_until_cancelled(requests(stream, &gateway, &limits, &admitted)).await {
                 None => "replaced by a newer connection (connection cap) or the zone stopped".to_string(),
                 Some(why) => why.to_string(),
             };
-            tracing::debug!(zone = %service.zone.name, %peer, "Modbus connection closed: {why}");
+            tracing::debug!(zone = %gateway.name(), %peer, "Modbus connection closed: {why}");
         });
     }
 }
@@ -150,7 +184,7 @@ fn eof_is_peer(e: std::io::Error) -> Closed {
 }
 
 /// The request loop of one connection: returns why it ended.
-async fn requests(stream: TcpStream, service: &ZoneService, limits: &ConnectionLimits, me: &Admitted) -> Closed {
+async fn requests(stream: TcpStream, gateway: &Gateway, limits: &ConnectionLimits, me: &Admitted) -> Closed {
     let mut stream = BufReader::new(stream);
     let mut header = [0u8; HEADER_LEN];
     let mut pdu = [0u8; MAX_PDU];
@@ -180,6 +214,7 @@ async fn requests(stream: TcpStream, service: &ZoneService, limits: &ConnectionL
             Ok(Ok(_)) => {}
         }
         me.touch();
+        let service = gateway.service(h.unit_id);
         let answer = service.answer(h.unit_id, frame::decode_request(body, service.zone.device.functions()));
         if let Err((function, exception)) = &answer {
             tracing::debug!(zone = %service.zone.name, function, ?exception, "request refused");

@@ -1,4 +1,6 @@
-//! The zone simulator: [`heating_core::zone::SimZone`]s served over Modbus TCP, one zone per listener.
+//! The zone simulator: [`heating_core::zone::SimZone`]s served over Modbus TCP, one zone per listener, or several
+//! behind one listener as behind a Modbus TCP gateway (`--units-per-port`, or zones of the config file sharing a
+//! port): each answers its own unit id there.
 //!
 //! [`Simulator::bind`] binds every listener first (so a port clash is reported before anything runs), then
 //! [`Simulator::spawn`] serves them until [`SimulatorHandle::shutdown`] or until the handle is dropped. The zones
@@ -32,7 +34,7 @@ use heating_core::zone::SimZone;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use config::{ConfigError, ConnectionLimits, SimulatorConfig, ZoneSpec};
+pub use config::{ConfigError, ConnectionLimits, Listener, SimulatorConfig, ZoneSpec};
 pub use device::DeviceMap;
 
 /// What all zones share: the clock, the weather and the physics step.
@@ -139,6 +141,8 @@ impl Zone {
 pub struct Simulator {
     zones: Vec<Arc<Zone>>,
     listeners: Vec<TcpListener>,
+    /// The listener each zone is served on (an index into `listeners`).
+    zone_listener: Vec<usize>,
     env: Arc<Environment>,
     limits: ConnectionLimits,
 }
@@ -173,7 +177,9 @@ impl Simulator {
         });
         let start = env.clock.now();
         let mut zones = Vec::with_capacity(config.zones.len());
-        let mut listeners = Vec::with_capacity(config.zones.len());
+        let mut listeners = Vec::new();
+        let mut zone_listener = Vec::with_capacity(config.zones.len());
+        let mut by_key: std::collections::HashMap<config::Listener, usize> = std::collections::HashMap::new();
         // One served map per profile, shared by the zones speaking it.
         let mut maps: Vec<Arc<DeviceMap>> = Vec::new();
         for (i, spec) in config.zones.iter().enumerate() {
@@ -186,13 +192,22 @@ impl Simulator {
                 }
             };
             let sim = SimZone::new(&spec.profile, i as u64, &env.weather, start).map_err(|e| ConfigError(e.0))?;
-            let addr = SocketAddr::new(config.bind, config.port_of(i)?);
-            let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind {
-                addr,
-                zone: spec.profile.name.clone(),
-                source,
-            })?;
-            listeners.push(listener);
+            let key = config.listener_of(i)?;
+            let index = match by_key.get(&key) {
+                Some(&index) => index,
+                None => {
+                    let addr = SocketAddr::new(config.bind, config.port_of(i)?);
+                    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind {
+                        addr,
+                        zone: spec.profile.name.clone(),
+                        source,
+                    })?;
+                    listeners.push(listener);
+                    by_key.insert(key, listeners.len() - 1);
+                    listeners.len() - 1
+                }
+            };
+            zone_listener.push(index);
             zones.push(Arc::new(Zone {
                 name: spec.profile.name.clone(),
                 unit_id: spec.unit_id,
@@ -202,23 +217,44 @@ impl Simulator {
                 faults: Mutex::new(SensorFaults::default()),
             }));
         }
-        Ok(Self { zones, listeners, env, limits: config.connections })
+        Ok(Self { zones, listeners, zone_listener, env, limits: config.connections })
     }
 
     /// Starts serving every zone, and the ticker. The returned handle owns every task.
     #[must_use]
     pub fn spawn(self) -> SimulatorHandle {
-        let mut addrs = Vec::with_capacity(self.zones.len());
-        let mut servers = Vec::with_capacity(self.zones.len());
-        for (zone, listener) in self.zones.iter().zip(self.listeners) {
+        let mut gateways: Vec<Vec<Arc<Zone>>> = vec![Vec::new(); self.listeners.len()];
+        for (zone, &l) in self.zones.iter().zip(&self.zone_listener) {
+            gateways[l].push(zone.clone());
+        }
+        let mut listener_addrs = Vec::with_capacity(self.listeners.len());
+        let mut gates = Vec::with_capacity(self.listeners.len());
+        let mut servers = Vec::with_capacity(self.listeners.len());
+        for (zones, listener) in gateways.into_iter().zip(self.listeners) {
             let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+            listener_addrs.push(addr);
+            let gateway = Arc::new(connection::Gateway::new(zones));
+            servers.push(Some(tokio::spawn(connection::serve(gateway.clone(), listener, self.limits))));
+            gates.push(gateway);
+        }
+        let mut addrs = Vec::with_capacity(self.zones.len());
+        for (zone, &l) in self.zones.iter().zip(&self.zone_listener) {
+            let addr = listener_addrs[l];
             let profile = &zone.device.profile().name;
             tracing::info!(zone = %zone.name, %addr, unit_id = zone.unit_id, %profile, "zone ready");
             addrs.push(addr);
-            servers.push(Some(tokio::spawn(connection::serve(zone.clone(), listener, self.limits))));
         }
         let ticker = tokio::spawn(tick(self.zones.clone(), self.env.clone()));
-        SimulatorHandle { zones: self.zones, addrs, servers: Mutex::new(servers), ticker, limits: self.limits }
+        SimulatorHandle {
+            zones: self.zones,
+            addrs,
+            zone_listener: self.zone_listener,
+            listener_addrs,
+            gateways: gates,
+            servers: Mutex::new(servers),
+            ticker,
+            limits: self.limits,
+        }
     }
 }
 
@@ -239,16 +275,27 @@ async fn tick(zones: Vec<Arc<Zone>>, env: Arc<Environment>) {
 pub struct SimulatorHandle {
     zones: Vec<Arc<Zone>>,
     addrs: Vec<SocketAddr>,
+    /// The listener of each zone, and each listener's address and zones.
+    zone_listener: Vec<usize>,
+    listener_addrs: Vec<SocketAddr>,
+    gateways: Vec<Arc<connection::Gateway>>,
+    /// One per listener.
     servers: Mutex<Vec<Option<JoinHandle<()>>>>,
     ticker: JoinHandle<()>,
     limits: ConnectionLimits,
 }
 
 impl SimulatorHandle {
-    /// The address each zone listens on, in zone order.
+    /// The address each zone listens on, in zone order (zones behind one gateway share it).
     #[must_use]
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// The address of each listener (one per port: a gateway, or a zone alone on its port).
+    #[must_use]
+    pub fn listener_addrs(&self) -> &[SocketAddr] {
+        &self.listener_addrs
     }
 
     #[must_use]
@@ -261,9 +308,11 @@ impl SimulatorHandle {
     }
 
     /// Takes zone `index` off the network: its listener closes and its open connections drop, as when a device
-    /// or its gateway goes away. The zone's simulation keeps running.
+    /// or its gateway goes away (behind a gateway, every zone on its port goes with it). The zone's simulation
+    /// keeps running.
     pub fn stop_zone(&self, index: usize) {
-        if let Some(task) = self.servers().get_mut(index).and_then(Option::take) {
+        let listener = self.zone_listener[index];
+        if let Some(task) = self.servers().get_mut(listener).and_then(Option::take) {
             task.abort();
         }
     }
@@ -291,16 +340,16 @@ impl SimulatorHandle {
         self.zones[index].set_writes_refused(refused);
     }
 
-    /// Puts a stopped zone back on the network at the same address.
+    /// Puts a stopped zone back on the network at the same address (with the other zones of its port).
     pub async fn restart_zone(&self, index: usize) -> std::io::Result<()> {
-        let zone = self.zones[index].clone();
-        let running = self.servers().get_mut(index).and_then(Option::take);
+        let l = self.zone_listener[index];
+        let running = self.servers().get_mut(l).and_then(Option::take);
         if let Some(task) = running {
             task.abort();
             let _ = task.await;
         }
-        let listener = TcpListener::bind(self.addrs[index]).await?;
-        self.servers()[index] = Some(tokio::spawn(connection::serve(zone, listener, self.limits)));
+        let listener = TcpListener::bind(self.listener_addrs[l]).await?;
+        self.servers()[l] = Some(tokio::spawn(connection::serve(self.gateways[l].clone(), listener, self.limits)));
         Ok(())
     }
 

@@ -274,3 +274,48 @@ async fn a_frozen_sensor_and_refused_writes_show_over_modbus() {
     assert_eq!(read(&mut office).await[1], encode_deci_celsius(18.0) as u16, "accepted again");
     sim.shutdown().await;
 }
+
+/// Gateway mode: 1,000 zones, 100 behind each of ten ports; one connection per port reads every unit, writes
+/// reach their unit only, and a unit id nobody serves there is answered with 0x0B.
+#[tokio::test]
+async fn a_thousand_zones_behind_ten_gateways() {
+    let cli = <zone_simulator::config::Cli as clap::Parser>::parse_from([
+        "zone-simulator",
+        "--zones",
+        "1000",
+        "--base-port",
+        "0",
+        "--units-per-port",
+        "100",
+    ]);
+    let config = SimulatorConfig::from_cli(&cli).unwrap();
+    let clock = Arc::new(ManualClock::new(monday()));
+    let sim = Simulator::bind_with_clock(&config, clock.clone()).await.unwrap().spawn();
+    assert_eq!(sim.addrs().len(), 1000);
+    assert_eq!(sim.listener_addrs().len(), 10);
+    for (g, addr) in sim.listener_addrs().iter().enumerate() {
+        let mut ctx = connect(*addr).await;
+        for unit in 1..=100u8 {
+            let i = g * 100 + usize::from(unit) - 1;
+            assert_eq!(sim.addrs()[i], *addr);
+            assert_eq!(sim.zones()[i].unit_id, unit);
+            ctx.set_slave(Slave(unit));
+            let regs = read(&mut ctx).await;
+            let zone = sim.zones()[i].current();
+            assert_eq!(regs[7], zone.heater_power_w, "unit {unit} of port {g} is zone {i}");
+        }
+        ctx.set_slave(Slave(101));
+        expect_exception(ctx.read_holding_registers(0, 8).await, ExceptionCode::GatewayTargetDevice, "unit 101").await;
+        ctx.set_slave(Slave(0));
+        expect_exception(ctx.read_holding_registers(0, 8).await, ExceptionCode::GatewayTargetDevice, "unit 0").await;
+    }
+    // A write to unit 7 of the third port reaches zone 206 only.
+    let mut ctx = connect(sim.listener_addrs()[2]).await;
+    ctx.set_slave(Slave(7));
+    ctx.write_single_register(1, 235).await.unwrap().unwrap();
+    assert_eq!(sim.zones()[206].current().target.celsius(), 23.5);
+    assert_eq!(sim.zones()[205].current().target.celsius(), 20.0);
+    assert_eq!(sim.zones()[207].current().target.celsius(), 20.0);
+    assert_eq!(sim.zones()[6].current().target.celsius(), 20.0, "unit 7 of another port is another zone");
+    sim.shutdown().await;
+}

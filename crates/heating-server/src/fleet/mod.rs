@@ -7,11 +7,17 @@
 //! endpoint is unchanged keeps its runtime (and connection); a changed endpoint gets a fresh link; a deleted zone's
 //! runtime is dropped, which closes its connection.
 //!
+//! Zones behind one Modbus TCP gateway (the same host and port, distinct unit ids) share one connection: their
+//! requests go one at a time, each with its zone's unit id (`zone_client::Connection`). The fleet keeps one
+//! connection per host and port while a zone uses it; health, backoff after a zone's own failures, and everything
+//! else stay per zone.
+//!
 //! The fleet holds state; the behaviour lives elsewhere: [`dispatch`] sends a target to a device (the one way any
 //! write reaches a device), [`signals`] logs health changes once each, `crate::strategy` decides targets,
 //! `crate::learning` fills [`Learned`].
 
 pub mod dispatch;
+mod lease;
 pub mod reading;
 pub mod signals;
 
@@ -25,13 +31,14 @@ use heating_core::control::Hold;
 use heating_core::preferences::Preferences;
 use heating_predict::Identification;
 use heating_predict::model::ZoneModel;
-use zone_client::{Endpoint, Health, LinkConfig, ZoneLink};
+use zone_client::{Connection, Endpoint, Health, LinkConfig, ZoneLink};
 
 use crate::config::DeviceNetworks;
 use crate::metrics::Metrics;
 use crate::profiles::ProfileRegistry;
 use crate::storage::{Command, CommandSource, InstanceIdentity, Storage, StorageError, StoredHold, Zone, ZoneId};
 
+pub use lease::{Fence, Lease, Leases};
 pub use reading::{EnergyEstimate, LiveReading};
 
 /// The control decision in force (the output of the zone's controller, whatever its strategy), and when it was
@@ -74,36 +81,6 @@ impl From<&StoredHold> for HoldRecord {
             source: h.source,
         }
     }
-}
-
-/// A zone lease this instance holds (several instances on one PostgreSQL database).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lease {
-    /// The fencing token: a write is sent only while the database says this epoch is still ours.
-    pub epoch: i64,
-    /// Not polled before (server clock): a zone just taken over waits until its previous owner's last reading is
-    /// more than half an interval old, so no zone is read twice in one interval.
-    pub poll_after: Option<DateTime<Utc>>,
-}
-
-/// Which zones this instance acts on: all (one instance: SQLite, or leases off), or those it holds a lease of.
-#[derive(Debug, Default)]
-pub struct Leases {
-    /// `None`: this instance is the only one and acts on every zone.
-    held: Option<HashMap<ZoneId, Lease>>,
-    /// Writes need at least this much of their lease left (database clock), so they end before it can expire.
-    pub write_margin: std::time::Duration,
-}
-
-/// May this instance write to a zone's device, and under which lease?
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fence {
-    /// The only instance.
-    Sole,
-    /// Under this lease (instance id, epoch), still to be checked against the database.
-    Held { instance: String, epoch: i64, margin: std::time::Duration },
-    /// Another instance holds the zone (or nobody does).
-    Elsewhere,
 }
 
 /// What the jobs know of a zone right now.
@@ -177,11 +154,13 @@ pub struct ZoneRuntime {
 }
 
 impl ZoneRuntime {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         zone: Zone,
         endpoint: Endpoint,
         profile: Arc<Profile>,
         config: LinkConfig,
+        connection: Connection,
         metrics: Arc<Metrics>,
         leases: Arc<RwLock<Leases>>,
         instance: Arc<str>,
@@ -190,7 +169,12 @@ impl ZoneRuntime {
             leases,
             instance,
             id: zone.id,
-            link: tokio::sync::Mutex::new(ZoneLink::with_profile(endpoint.clone(), config, profile.clone())),
+            link: tokio::sync::Mutex::new(ZoneLink::on_connection(
+                endpoint.clone(),
+                config,
+                profile.clone(),
+                connection,
+            )),
             endpoint,
             profile,
             zone: RwLock::new(zone),
@@ -260,6 +244,11 @@ impl ZoneRuntime {
     }
 }
 
+/// The connection to the endpoint's host and port, shared with the zones already on it.
+fn connection_for(connections: &mut HashMap<(String, u16), Connection>, endpoint: &Endpoint) -> Connection {
+    connections.entry((endpoint.host.clone(), endpoint.port)).or_default().clone()
+}
+
 /// Endpoint of a stored zone, if it has a device.
 #[must_use]
 pub fn endpoint_of(zone: &Zone) -> Option<Endpoint> {
@@ -270,6 +259,8 @@ pub fn endpoint_of(zone: &Zone) -> Option<Endpoint> {
 #[derive(Debug)]
 pub struct Fleet {
     zones: RwLock<HashMap<ZoneId, Arc<ZoneRuntime>>>,
+    /// One connection per device host and port, shared by the zones behind it (kept while a zone uses it).
+    connections: Mutex<HashMap<(String, u16), Connection>>,
     dirty: AtomicBool,
     link_config: LinkConfig,
     /// Devices outside these networks are not used (`DEVICE_NETWORKS`).
@@ -308,6 +299,7 @@ impl Fleet {
             cycle: tokio::sync::Mutex::new(()),
             zones_version: Mutex::new(None),
             zones: RwLock::new(HashMap::new()),
+            connections: Mutex::new(HashMap::new()),
             dirty: AtomicBool::new(true),
             link_config,
             device_networks,
@@ -331,6 +323,7 @@ impl Fleet {
     /// posted profile that no longer validates).
     pub fn sync(&self, zones: Vec<Zone>) {
         let mut map = self.zones.write().unwrap_or_else(PoisonError::into_inner);
+        let mut connections = self.connections.lock().unwrap_or_else(PoisonError::into_inner);
         let mut next = HashMap::with_capacity(zones.len());
         for zone in zones {
             let Some(endpoint) = endpoint_of(&zone) else { continue };
@@ -353,9 +346,10 @@ impl Fleet {
                 }
                 _ => Arc::new(ZoneRuntime::new(
                     zone,
-                    endpoint,
+                    endpoint.clone(),
                     profile,
                     self.link_config,
+                    connection_for(&mut connections, &endpoint),
                     self.metrics.clone(),
                     self.leases.clone(),
                     self.instance.clone(),
@@ -364,6 +358,32 @@ impl Fleet {
             next.insert(id, runtime);
         }
         *map = next;
+        // A runtime dropped above lets go of its connection once its last request ends (it holds the link).
+        connections.retain(|_, c| c.holders() > 1);
+    }
+
+    /// Closes the connections that no zone this instance acts on uses any more (zones given up to, or lost to,
+    /// another instance), so that an instance keeps sockets open for its own share of the fleet only.
+    pub async fn close_unused_connections(&self) {
+        let used: std::collections::HashSet<(String, u16)> =
+            self.owned().iter().map(|rt| (rt.endpoint.host.clone(), rt.endpoint.port)).collect();
+        let unused: Vec<Connection> = self
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(key, _)| !used.contains(*key))
+            .map(|(_, c)| c.clone())
+            .collect();
+        for connection in unused {
+            connection.close().await;
+        }
+    }
+
+    /// How many connections the fleet's zones use (one per device host and port).
+    #[must_use]
+    pub fn connection_count(&self) -> usize {
+        self.connections.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// Reloads the zone list from the database now, with the stored manual holds of zones that have none in force.

@@ -140,6 +140,11 @@ pub async fn lease_tick(state: &AppState) -> Result<LeaseTick, StorageError> {
     }
     tick.held = held.len();
     state.demand.set_share(held.len(), usize::try_from(zones).unwrap_or(0));
+    if tick.shed > 0 || tick.lost > 0 {
+        // Sockets for this instance's share only (an instance that held every zone alone for a moment would
+        // otherwise keep a connection per zone open).
+        state.fleet.close_unused_connections().await;
+    }
     sync_holds(state, &held).await?;
     if tick.taken > 0 || tick.shed > 0 || tick.lost > 0 {
         tracing::info!(

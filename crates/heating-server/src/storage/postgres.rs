@@ -39,6 +39,10 @@ impl Backend for Postgres {
     /// The watermark's row lock: writers of rollups fold one after another (READ COMMITTED would let two fold the
     /// same quarters).
     const LOCK_FOLD: &'static str = "SELECT folded_ms FROM rollup_fold FOR UPDATE";
+    /// Writers that only merge into the 1-minute level (most batches) share the row: they never fold, and each
+    /// instance writes the buckets of the zones it holds only. A fold (`FOR UPDATE`) waits for them and they for it;
+    /// no transaction holding the shared lock ever asks for the exclusive one, so they cannot deadlock.
+    const LOCK_FOLD_SHARED: &'static str = "SELECT folded_ms FROM rollup_fold FOR SHARE";
     const BEGIN_WRITE: &'static str = "BEGIN";
     const LOCK_ZONE: &'static str = "SELECT 1 FROM zones WHERE id = $1 FOR UPDATE";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";

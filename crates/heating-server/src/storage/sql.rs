@@ -46,6 +46,9 @@ pub trait Backend: Database {
     /// (`rollup_fold.folded_ms`, one BIGINT) and keeps the other writers' folds out until it commits, if
     /// `BEGIN_WRITE` does not already.
     const LOCK_FOLD: &'static str;
+    /// The same for a batch that will not move the watermark: keeps folds out, not the other writers of the
+    /// 1-minute level, so instances storing readings of their own zones do not wait for each other.
+    const LOCK_FOLD_SHARED: &'static str;
     /// The database's size in bytes, one BIGINT (`Storage::database_size_bytes`).
     const SIZE_BYTES: &'static str;
     /// Rows (table name, bytes with its indexes) of the server's tables (`Storage::table_bytes`).

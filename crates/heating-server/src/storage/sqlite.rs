@@ -32,6 +32,8 @@ impl Backend for Sqlite {
     const LOCK_READINGS: Option<&'static str> = None;
     /// `BEGIN IMMEDIATE` holds the one write lock already.
     const LOCK_FOLD: &'static str = "SELECT folded_ms FROM rollup_fold";
+    /// `BEGIN IMMEDIATE` holds the one write lock already.
+    const LOCK_FOLD_SHARED: &'static str = "SELECT folded_ms FROM rollup_fold";
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     /// The write lock, taken by `BEGIN IMMEDIATE`, already keeps every other writer out.
     const LOCK_ZONE: &'static str = "SELECT 1 FROM zones WHERE id = $1";

@@ -80,7 +80,12 @@ impl Options {
 
 /// Five simulated zones and a server with them registered through the API (with per-zone preferences).
 pub async fn start(opts: Options) -> Env {
-    let sim_config = SimulatorConfig { base_port: 0, ..SimulatorConfig::default() };
+    start_with(opts, SimulatorConfig { base_port: 0, ..SimulatorConfig::default() }).await
+}
+
+/// The simulator of `sim_config` and a server with its zones registered through the API (each at its port and unit
+/// id, with per-zone preferences).
+pub async fn start_with(opts: Options, sim_config: SimulatorConfig) -> Env {
     let sim = Simulator::bind_with_clock(&sim_config, opts.clock.clone()).await.unwrap().spawn();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("e2e.db").display());
@@ -112,6 +117,7 @@ pub async fn start(opts: Options) -> Env {
     for (i, zone) in env.sim.zones().iter().enumerate() {
         let port = env.sim.addrs()[i].port();
         let body = json!({"name": zone.name, "modbus_host": "127.0.0.1", "modbus_port": port,
+                          "modbus_unit_id": zone.unit_id,
                           "preferences": {"occupied_temp": 21.0 + i as f64 * 0.5, "unoccupied_temp": 15.0 + i as f64}});
         let (status, created) = env.post("/zones", &body).await;
         assert_eq!(status, StatusCode::CREATED, "{created}");

@@ -9,6 +9,7 @@ mod control;
 mod demo;
 mod device;
 mod faults;
+mod gateway;
 mod grid;
 mod groups;
 mod helpers;

@@ -131,8 +131,16 @@ macro_rules! maintain_rollups {
     ($tx:ident, $db:ident, $readings:expr) => {{
         use $crate::storage::sql::rollups as r;
         let readings: &[$crate::storage::NewReading] = $readings;
-        let (folded,): (i64,) =
-            sqlx::query_as(<$db as $crate::storage::sql::Backend>::LOCK_FOLD).fetch_one(&mut *$tx).await?;
+        let newest = readings.iter().map(|x| $crate::time::to_ms(x.ts)).max();
+        // The watermark only rises: a batch that would not move it as last read will not under the lock either,
+        // and needs only the shared lock (other instances' batches go on meanwhile).
+        let (seen,): (i64,) = sqlx::query_as(r::FOLDED_SQL).fetch_one(&mut *$tx).await?;
+        let lock = if newest.is_some_and(|n| r::watermark_after(n) > seen) {
+            <$db as $crate::storage::sql::Backend>::LOCK_FOLD
+        } else {
+            <$db as $crate::storage::sql::Backend>::LOCK_FOLD_SHARED
+        };
+        let (folded,): (i64,) = sqlx::query_as(lock).fetch_one(&mut *$tx).await?;
         r::upsert_level!($tx, $db, readings, r::MINUTE);
         let unsettled: Vec<(i64, i64)> =
             sqlx::query_as(sqlx::AssertSqlSafe(r::unsettled_sql(r::MINUTE))).fetch_all(&mut *$tx).await?;
@@ -154,8 +162,9 @@ macro_rules! maintain_rollups {
             r::upsert_level!($tx, $db, &late, r::QUARTER);
             r::upsert_level!($tx, $db, &late, r::HOUR);
         }
-        let newest = readings.iter().map(|x| $crate::time::to_ms(x.ts)).max().unwrap_or(folded);
-        r::fold_levels!($tx, $db, folded, r::watermark_after(newest), late);
+        // Under the shared lock `folded >= seen`, so this folds nothing there.
+        let next = newest.map_or(folded, r::watermark_after);
+        r::fold_levels!($tx, $db, folded, next, late);
     }};
 }
 pub(in crate::storage::sql) use maintain_rollups;
