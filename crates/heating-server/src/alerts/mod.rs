@@ -29,6 +29,8 @@ pub struct AlertSummary {
     pub by_kind: BTreeMap<AlertKind, usize>,
     /// The newest open alert's raise time.
     pub newest: Option<DateTime<Utc>>,
+    /// Open alerts per zone; zones without one are absent (the compact status's `alerts` column).
+    pub per_zone: BTreeMap<crate::storage::ZoneId, usize>,
 }
 
 impl AlertSummary {
@@ -42,18 +44,10 @@ impl AlertSummary {
                 s.active += 1;
             }
             *s.by_kind.entry(a.kind).or_default() += 1;
+            *s.per_zone.entry(a.zone_id).or_default() += 1;
             s.newest = s.newest.max(Some(a.raised_at));
         }
         s
-    }
-
-    /// Open alerts per zone; zones without one are absent.
-    pub fn per_zone<'a>(open: impl IntoIterator<Item = &'a StoredAlert>) -> BTreeMap<crate::storage::ZoneId, usize> {
-        let mut per_zone = BTreeMap::new();
-        for a in open {
-            *per_zone.entry(a.zone_id).or_default() += 1;
-        }
-        per_zone
     }
 }
 
@@ -173,12 +167,6 @@ impl AlertState {
     #[must_use]
     pub fn open(&self) -> Vec<StoredAlert> {
         self.open_map().values().cloned().collect()
-    }
-
-    /// The open alerts (active or acknowledged) per zone, for the compact status's `alerts` column.
-    #[must_use]
-    pub fn open_per_zone(&self) -> BTreeMap<crate::storage::ZoneId, usize> {
-        AlertSummary::per_zone(self.open_map().values())
     }
 
     #[must_use]

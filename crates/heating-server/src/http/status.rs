@@ -19,8 +19,8 @@ use super::model::ZoneModelOut;
 use super::status_grid::{DemandStatus, PricesStatus};
 use super::status_lifecycle::{DatabaseOut, MaintenanceOut};
 use crate::fleet::Live;
+use crate::services::groups;
 use crate::services::status::{self, Status, WeatherNow, ZoneStatus as ZoneNow};
-use crate::services::{alerts as alert_service, groups};
 use crate::state::{AppState, ControlReport, LearnReport, PollReport};
 use crate::storage::{GroupId, ZoneId};
 use crate::time::{serialize_opt_rfc3339, serialize_rfc3339};
@@ -549,11 +549,10 @@ async fn get_status(
     let s: Status = status::status_of(&state, params.group).await?;
     if params.view == Some(StatusView::Compact) {
         let mut counts = ZoneCounts::default();
-        let alerts = alert_service::open_per_zone(&state).await?;
         let zone_rows = s
             .zones
             .iter()
-            .map(|z| compact_zone(z, alerts.get(&z.zone.id).copied().unwrap_or(0), &mut counts))
+            .map(|z| compact_zone(z, s.alerts.per_zone.get(&z.zone.id).copied().unwrap_or(0), &mut counts))
             .collect();
         let groups = groups::list_briefs(&state).await?;
         return Ok(Json(StatusAnswer::Compact(StatusCompactOut {

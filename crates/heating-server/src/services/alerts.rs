@@ -17,22 +17,13 @@ pub async fn list(state: &AppState, filter: AlertFilter) -> Result<Vec<StoredAle
     Ok(state.storage.list_alerts(filter).await?)
 }
 
-/// The open alerts in short, for `/status`: from memory with one instance; with several (PostgreSQL), every
-/// instance's, from the database, so any instance answers for the whole fleet.
+/// The open alerts in short (by state, kind and zone), for `/status`: from memory with one instance; with several
+/// (PostgreSQL), every instance's, from the database, so any instance answers for the whole fleet.
 pub async fn summary(state: &AppState) -> Result<AlertSummary, ServiceError> {
     if !state.storage.shares_instances() {
         return Ok(state.alerts.summary());
     }
     Ok(AlertSummary::of(&state.storage.open_alerts().await?))
-}
-
-/// The open alerts (active or acknowledged) per zone; zones without one are absent. From memory with one instance,
-/// from the database with several.
-pub async fn open_per_zone(state: &AppState) -> Result<std::collections::BTreeMap<ZoneId, usize>, ServiceError> {
-    if !state.storage.shares_instances() {
-        return Ok(state.alerts.open_per_zone());
-    }
-    Ok(AlertSummary::per_zone(&state.storage.open_alerts().await?))
 }
 
 /// The name of an alert's zone, if it still has a device in the fleet.
