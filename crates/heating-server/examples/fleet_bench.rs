@@ -4,8 +4,10 @@
 //! the servers then hold one connection per port). After a warm-up it measures a window of SECONDS and prints a
 //! table row ready for README:
 //!
-//! - cycle p50/p99 per instance, from each server's `poll cycle` debug lines (target `heating_server::poll_cycle`,
-//!   the duration of every cycle, to the microsecond);
+//! - per instance, p50/p99 of a cycle's reading half (every zone the instance holds read once: what has to fit in
+//!   the 1 s period), of its storing half (which runs while the next cycle reads) and of the whole cycle from its
+//!   start to its readings stored, from each server's debug lines (target `heating_server::poll_cycle`, to the
+//!   microsecond);
 //! - readings stored per second in the window, and whether every zone was read every second (fewest and most
 //!   readings of a zone, and the count of gaps over 2 s between a zone's readings, window edges included);
 //! - polls per CPU-second of the server processes (stored readings / their utime+stime from /proc);
@@ -184,8 +186,16 @@ fn start_server(bin: &PathBuf, id: &str, url: &str, cwd: &std::path::Path) -> an
     let sink = cycles.clone();
     let phase_sink = phases.clone();
     let id = id.to_string();
+    // `CYCLE_LOG=dir`: every cycle's lines also go to `dir/<instance>.log`, with the time they were seen.
+    let mut log = std::env::var("CYCLE_LOG")
+        .ok()
+        .and_then(|dir| std::fs::File::create(PathBuf::from(dir).join(format!("{id}.log"))).ok());
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
+            if let Some(f) = log.as_mut().filter(|_| line.contains("poll ")) {
+                use std::io::Write;
+                let _ = writeln!(f, "{} {line}", now_ms());
+            }
             if line.contains("poll phases") {
                 if let (Some(read), Some(store)) = (field::<f64>(&line, "read_ms"), field::<f64>(&line, "store_ms")) {
                     phase_sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((now_ms(), read, store));
@@ -350,8 +360,10 @@ async fn run(
     let db_cpu: f64 = pg1.iter().map(|(pid, c)| c - pg0.get(pid).copied().unwrap_or(0.0)).sum();
     let window_s = (to - from) as f64 / 1000.0;
 
-    // Cycle durations per instance (cycles ending in the window).
+    // Per instance (cycles ending in the window): the reading half (what has to fit in the period), the storing
+    // half (which overlaps the next cycle's reading) and the whole, from the cycle's start to its readings stored.
     let mut cycle_cols = Vec::new();
+    let mut table_cols = Vec::new();
     for (id, s) in ids.iter().zip(&servers) {
         let cycles = s.cycles.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let mut ms: Vec<f64> =
@@ -365,18 +377,22 @@ async fn run(
         reading.sort_by(f64::total_cmp);
         storing.sort_by(f64::total_cmp);
         cycle_cols.push(format!(
-            "{id}: {} cycles, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms, {:.0} zones read/cycle; reading p50/p99 \
-             {:.0}/{:.0} ms, storing p50/p99 {:.0}/{:.0} ms",
+            "{id}: {} cycles, {:.0} zones read/cycle; reading p50/p99/max {:.0}/{:.0}/{:.0} ms, storing p50/p99/max \
+             {:.0}/{:.0}/{:.0} ms, start to stored p50/p99/max {:.0}/{:.0}/{:.0} ms",
             ms.len(),
-            percentile(&ms, 50.0),
-            percentile(&ms, 99.0),
-            ms.last().copied().unwrap_or(f64::NAN),
             read as f64 / ms.len().max(1) as f64,
             percentile(&reading, 50.0),
             percentile(&reading, 99.0),
+            reading.last().copied().unwrap_or(f64::NAN),
             percentile(&storing, 50.0),
             percentile(&storing, 99.0),
+            storing.last().copied().unwrap_or(f64::NAN),
+            percentile(&ms, 50.0),
+            percentile(&ms, 99.0),
+            ms.last().copied().unwrap_or(f64::NAN),
         ));
+        let pair = |v: &[f64]| format!("{:.0}/{:.0}", percentile(v, 50.0), percentile(v, 99.0));
+        table_cols.push([pair(&reading), pair(&storing), pair(&ms)]);
     }
     drop(servers);
     drop(sims);
@@ -419,19 +435,15 @@ async fn run(
         stored as f64 / window_s / zones as f64 * 1.0,
         server_cpu.iter().map(|c| (c * 10.0).round() / 10.0).collect::<Vec<_>>()
     );
-    let cycles = cycle_cols
-        .iter()
-        .map(|c| {
-            let p = |k: &str| c.split(k).nth(1).and_then(|r| r.split(" ms").next()).unwrap_or("?").to_string();
-            format!("{}/{}", p("p50 "), p("p99 "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let column = |i: usize| table_cols.iter().map(|c| c[i].clone()).collect::<Vec<_>>().join(", ");
     println!(
-        "| backend | instances | zones | units/port | simulator processes | connections | cycle p50/p99 ms (per instance) | readings/s | readings per zone (min..max) | gaps > 2 s | polls per CPU-s | server CPU % | database CPU % | simulator CPU % |"
+        "| backend | instances | zones | units/port | simulator processes | connections | reading p50/p99 ms | storing p50/p99 ms | start to stored p50/p99 ms | readings/s | readings per zone (min..max) | gaps > 2 s | polls per CPU-s | server CPU % | database CPU % | simulator CPU % |"
     );
     println!(
-        "| {backend} | {instances} | {zones} | {units} | {sim_processes} | {conns} | {cycles} | {:.0} | {min}..{max} | {gaps} | {:.0} | {:.0} | {:.0} | {:.0} |",
+        "| {backend} | {instances} | {zones} | {units} | {sim_processes} | {conns} | {} | {} | {} | {:.0} | {min}..{max} | {gaps} | {:.0} | {:.0} | {:.0} | {:.0} |",
+        column(0),
+        column(1),
+        column(2),
         stored as f64 / window_s,
         stored as f64 / server_total.max(1e-9),
         server_total / window_s * 100.0,

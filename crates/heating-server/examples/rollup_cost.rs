@@ -7,6 +7,7 @@
 //! ```sh
 //! cargo run --release -p heating-server --example rollup_cost              # rollups on
 //! cargo run --release -p heating-server --example rollup_cost -- --off     # off (the benchmark's hidden switch)
+//! cargo run --release -p heating-server --example rollup_cost -- --each    # every batch's wall time too
 //! ```
 
 use std::time::Instant;
@@ -88,6 +89,9 @@ async fn main() -> anyhow::Result<()> {
         storage.insert_readings(&batch).await?;
         cpu.push((cpu_ns() - c0) as f64 / 1e6);
         wall.push(t.elapsed().as_secs_f64() * 1e3);
+        if std::env::args().any(|a| a == "--each") {
+            println!("batch {c}: {:.1} ms", wall[wall.len() - 1]);
+        }
     }
     // The first 10 batches warm the caches; the rest are measured.
     let measured = &cpu[10.min(cpu.len())..];

@@ -62,27 +62,39 @@ async fn every(period: Duration, stop: &CancellationToken) -> bool {
 }
 
 /// Polls every zone each interval until `stop` is cancelled. A cycle that overruns the interval is followed by
-/// the next one at once, never by a burst.
+/// the next one at once, never by a burst. A cycle's readings are stored while the next cycle reads
+/// (`jobs::poll`); on `stop`, the last store ends before this returns.
 pub async fn run_poller(state: AppState, stop: CancellationToken) {
     let period = state.config.poll_interval();
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut storing: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
             _ = ticks.tick() => {}
         }
-        let report = poll_once(&state).await;
-        if report.failed > 0 {
-            tracing::debug!(?report, "poll cycle");
-        }
-        // Every cycle's duration to the microsecond, for benchmarks (`RUST_LOG=heating_server::poll_cycle=debug`;
-        // the histogram's buckets are too coarse for a p99).
-        tracing::debug!(target: "heating_server::poll_cycle", ms = %format!("{:.3}", report.duration_ms),
-            zones = report.zones, ok = report.ok, failed = report.failed, skipped = report.skipped,
-            stored = report.stored, "poll cycle");
-        state.metrics.job_run("poll", report.duration_ms);
-        state.reports.set_poll(report);
+        // Waits for the previous cycle's store before it returns.
+        let cycle = poll::read_cycle(&state).await;
+        let state = state.clone();
+        storing = Some(tokio::spawn(async move {
+            let report = poll::store_cycle(&state, cycle).await;
+            if report.failed > 0 {
+                tracing::debug!(?report, "poll cycle");
+            }
+            // Every cycle's duration to the microsecond, from its start to its readings stored, for benchmarks
+            // (`RUST_LOG=heating_server::poll_cycle=debug`; the histogram's buckets are too coarse for a p99).
+            tracing::debug!(target: "heating_server::poll_cycle", ms = %format!("{:.3}", report.duration_ms),
+                zones = report.zones, ok = report.ok, failed = report.failed, skipped = report.skipped,
+                stored = report.stored, "poll cycle");
+            state.metrics.job_run("poll", report.duration_ms);
+            state.reports.set_poll(report);
+        }));
+    }
+    if let Some(last) = storing
+        && let Err(e) = last.await
+    {
+        tracing::error!("the last poll cycle's store failed: {e}");
     }
 }
 

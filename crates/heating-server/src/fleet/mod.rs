@@ -274,8 +274,12 @@ pub struct Fleet {
     instance: Arc<str>,
     /// Which zones this instance acts on (shared with the runtimes).
     leases: Arc<RwLock<Leases>>,
-    /// Held by the poller for the length of a cycle: a zone given up waits for the cycle reading it to end.
+    /// Held by the poller while a cycle reads: a zone given up waits for the cycle reading it to end
+    /// ([`Fleet::quiesce`]).
     pub cycle: tokio::sync::Mutex<()>,
+    /// Held while a cycle's readings are stored, which overlaps the next cycle's reading. A cycle takes it before
+    /// it lets go of `cycle`, so stores run one at a time, in cycle order.
+    pub storing: Arc<tokio::sync::Mutex<()>>,
     /// The zone table's (row count, latest change) last seen by the lease job.
     pub zones_version: Mutex<Option<(i64, i64)>>,
 }
@@ -297,6 +301,7 @@ impl Fleet {
             identity,
             leases: Arc::new(RwLock::new(Leases::default())),
             cycle: tokio::sync::Mutex::new(()),
+            storing: Arc::new(tokio::sync::Mutex::new(())),
             zones_version: Mutex::new(None),
             zones: RwLock::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),
@@ -306,6 +311,14 @@ impl Fleet {
             metrics,
             profiles,
         }
+    }
+
+    /// Waits until no poll cycle reads or stores readings of a zone this instance has stopped acting on: the
+    /// cycle reading (if any), then the store of what it read (a cycle holds `storing` before it lets go of
+    /// `cycle`, so the wait on `storing` comes after that store). Call after [`Fleet::set_held`] dropped them.
+    pub async fn quiesce(&self) {
+        drop(self.cycle.lock().await);
+        drop(self.storing.lock().await);
     }
 
     /// Zones changed in the database: reload at the next cycle.

@@ -3,8 +3,8 @@
 //! Every third of a lease period (and at once when another instance releases leases or joins: `NOTIFY`), an
 //! instance [`lease_tick`]s: it writes its heartbeat, renews the leases it holds (a lost one is dropped), counts
 //! the live instances and takes free or expired leases up to its fair share (⌈zones / instances⌉), or gives up
-//! its surplus: highest zone ids first, after the poll cycle reading them has ended, with a `NOTIFY` so the
-//! others take them at once. A dead instance's leases expire one period after its last renewal, and are taken at
+//! its surplus: highest zone ids first, after the poll cycle reading them has stored its readings, with a `NOTIFY`
+//! so the others take them at once. A dead instance's leases expire one period after its last renewal, and are taken at
 //! the next tick of the others. On shutdown ([`leave`]) it releases everything at once.
 //!
 //! The writes other instances forward (`services::control`: a `forwarded_commands` row and a `NOTIFY`) are
@@ -110,9 +110,10 @@ pub async fn lease_tick(state: &AppState) -> Result<LeaseTick, StorageError> {
         for id in &shed {
             held.remove(id);
         }
-        // Stop acting on them first, then wait for the poll cycle that may be reading them, then release.
+        // Stop acting on them first, then wait for the poll cycle that may be reading them and the store of its
+        // readings, then release.
         state.fleet.set_held(held.clone());
-        drop(state.fleet.cycle.lock().await);
+        state.fleet.quiesce().await;
         state.storage.release_leases(&me.id, Some(&shed)).await?;
         tick.shed = shed.len();
     } else if held.len() < share {
@@ -241,11 +242,12 @@ async fn send_forwarded(state: &AppState, f: Forwarded) -> Result<(), StorageErr
     }
 }
 
-/// Gives up every lease at once (shutdown): stop acting, wait for the poll cycle, release, tell the others.
+/// Gives up every lease at once (shutdown): stop acting, wait for the poll cycle and its store, release, tell the
+/// others.
 pub async fn leave(state: &AppState) {
     let me = state.fleet.identity().id.clone();
     state.fleet.set_held(HashMap::new());
-    drop(state.fleet.cycle.lock().await);
+    state.fleet.quiesce().await;
     // The heartbeat row goes first, so that the others, woken by the release, count one instance less and take
     // this one's share at once.
     if let Err(e) = state.storage.remove_instance(&me).await {

@@ -13,6 +13,12 @@
 //! none of them within the cycle; it only lengthens its gateway's turn by one deadline, and only in the cycles
 //! where its backoff lets it be tried. A zone in reconnection backoff is skipped without waiting. Nothing here
 //! grows faster than the number of zones: one pass over the fleet, one batch insert.
+//!
+//! A cycle has two halves, [`read_cycle`] and [`store_cycle`]. The poller stores a cycle's readings while the next
+//! cycle reads (`jobs::run_poller`), so that a period has to fit the longer of the two, not their sum: at 20,000
+//! zones each takes a few hundred milliseconds. Stores still run one at a time and in order, and the next cycle
+//! reads while at most one store is pending: a cycle waits for the previous store before it lets go of the cycle
+//! lock, so a slow database slows the poller down instead of piling readings up in memory.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -136,12 +142,34 @@ async fn poll_group(state: &AppState, group: Vec<Arc<ZoneRuntime>>) -> Vec<Outco
     outcomes
 }
 
-/// Reloads the zone list if it changed, then reads every zone once.
+/// A cycle's readings, read and not yet stored; holds the store slot ([`Fleet::storing`](crate::fleet::Fleet)).
+#[derive(Debug)]
+pub struct ReadCycle {
+    report: PollReport,
+    readings: Vec<NewReading>,
+    started: Instant,
+    read_ms: f64,
+    /// How long the cycle waited for the previous cycle's store.
+    wait_ms: f64,
+    storing: tokio::sync::OwnedMutexGuard<()>,
+}
+
+/// Reloads the zone list if it changed, then reads every zone once, then stores the readings: [`read_cycle`] and
+/// [`store_cycle`] one after the other.
 pub async fn poll_once(state: &AppState) -> PollReport {
+    let cycle = read_cycle(state).await;
+    store_cycle(state, cycle).await
+}
+
+/// The reading half of a cycle: reloads the zone list if it changed and reads every zone this instance holds
+/// once, under the cycle lock; then waits for the previous cycle's store to end and takes the store slot before
+/// it lets go of the cycle lock (so a zone given up waits for the store of what was read of it:
+/// [`Fleet::quiesce`](crate::fleet::Fleet::quiesce)).
+pub async fn read_cycle(state: &AppState) -> ReadCycle {
     let started = Instant::now();
     let started_at = state.clock.now();
     // A zone this instance gives up waits for the cycle reading it to end (see `jobs::leases`).
-    let _cycle = state.fleet.cycle.lock().await;
+    let cycle = state.fleet.cycle.lock().await;
     if let Err(e) = state.fleet.reload_if_dirty(&state.storage).await {
         tracing::error!("cannot reload zones: {e}");
     }
@@ -183,6 +211,18 @@ pub async fn poll_once(state: &AppState) -> PollReport {
         }
     }
     let read_ms = reading_started.elapsed().as_secs_f64() * 1000.0;
+    let waiting = Instant::now();
+    let storing = state.fleet.storing.clone().lock_owned().await;
+    let wait_ms = waiting.elapsed().as_secs_f64() * 1000.0;
+    drop(cycle);
+    ReadCycle { report, readings, started, read_ms, wait_ms, storing }
+}
+
+/// The storing half of a cycle, which may run while the next cycle reads: keeps the readings of zones whose
+/// lease this instance still holds, stores them in one transaction, then runs the demand cap's guard and the
+/// alert rules on them. The report's duration runs from the cycle's start to here.
+pub async fn store_cycle(state: &AppState, cycle: ReadCycle) -> PollReport {
+    let ReadCycle { mut report, mut readings, started, read_ms, wait_ms, storing } = cycle;
     let storing_started = Instant::now();
     if state.fleet.is_shared() && !readings.is_empty() {
         readings = fenced(state, readings).await;
@@ -196,15 +236,16 @@ pub async fn poll_once(state: &AppState) -> PollReport {
             }
         }
     }
-    // The demand cap's guard acts on this cycle's readings (nothing without a cap).
     let store_ms = storing_started.elapsed().as_secs_f64() * 1000.0;
+    // The demand cap's guard acts on this cycle's readings (nothing without a cap).
     crate::jobs::guard::guard_once(state).await;
     // The alert rules see this cycle's readings.
     crate::jobs::alerts::alerts_once(state).await;
+    drop(storing);
     report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     // Where the cycle's time went, for benchmarks (`RUST_LOG=heating_server::poll_cycle=debug`).
     tracing::debug!(target: "heating_server::poll_cycle", read_ms = %format!("{read_ms:.3}"),
-        store_ms = %format!("{store_ms:.3}"), "poll phases");
+        wait_ms = %format!("{wait_ms:.3}"), store_ms = %format!("{store_ms:.3}"), "poll phases");
     report
 }
 

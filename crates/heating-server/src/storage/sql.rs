@@ -29,8 +29,6 @@ use crate::time::to_ms;
 
 /// What differs between the backends; implemented by `sqlx::Sqlite` and `sqlx::Postgres`.
 pub trait Backend: Database {
-    /// Rows per multi-row INSERT of readings (9 parameters a row), below the backend's bind-parameter limit.
-    const INSERT_CHUNK: usize;
     /// Starts a transaction that reads, then writes (`delete_zone`, `insert_readings`).
     const BEGIN_WRITE: &'static str;
     /// The first statement of `delete_zone`: whether zone `$1` exists, keeping new history out until commit.
@@ -54,6 +52,19 @@ pub trait Backend: Database {
     /// Rows (table name, bytes with its indexes) of the server's tables (`Storage::table_bytes`).
     const TABLE_BYTES: &'static str;
 
+    /// Appends `readings` to `sensor_readings` on `conn`, inside the caller's transaction, in the backend's fastest
+    /// bulk form, rows in batch order (ids follow it); returns how many were stored.
+    fn insert_reading_rows(
+        conn: &mut Self::Connection,
+        readings: &[NewReading],
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
+    /// Merges `rows`, buckets of one reading each, into the rollup `level` on `conn`, inside the caller's
+    /// transaction: [`rollups::single_select`], the rows as `column1` to `column9`, then [`rollups::upsert_tail`].
+    fn upsert_single_buckets(
+        conn: &mut Self::Connection,
+        level: rollups::Level,
+        rows: &[rollups::RollupRow],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
     /// Opens a pool on `url`; fails at once if the database cannot be reached. Does not migrate.
     fn connect(url: &str) -> impl Future<Output = Result<Pool<Self>, StorageError>> + Send;
     /// The migrations embedded from `migrations/<backend>/`.
@@ -344,7 +355,7 @@ impl Storage {
     }
 
     /// Stores a batch of readings in one transaction (all or none), rollups included; returns how many were
-    /// stored. Multi-row INSERTs of `Backend::INSERT_CHUNK` rows, in a `Backend::BEGIN_WRITE` transaction.
+    /// stored. `Backend::insert_reading_rows`, in a `Backend::BEGIN_WRITE` transaction.
     pub async fn insert_readings(&self, readings: &[NewReading]) -> Result<u64, StorageError> {
         if readings.is_empty() {
             return Ok(0);
@@ -352,25 +363,7 @@ impl Storage {
         let maintain = self.maintains_rollups();
         on_backend!(self, |pool, B| {
             let mut tx = pool.begin_with(B::BEGIN_WRITE).await?;
-            let mut inserted = 0;
-            for chunk in readings.chunks(B::INSERT_CHUNK) {
-                let mut qb = QueryBuilder::<B>::new(
-                    "INSERT INTO sensor_readings \
-                     (zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, energy_wh, outdoor_temp, estimated) ",
-                );
-                qb.push_values(chunk, |mut b, r| {
-                    b.push_bind(r.zone_id)
-                        .push_bind(to_ms(r.ts))
-                        .push_bind(r.temperature)
-                        .push_bind(r.target_temp)
-                        .push_bind(r.occupancy)
-                        .push_bind(r.heater_on)
-                        .push_bind(r.energy_wh.map(i64::from))
-                        .push_bind(r.outdoor_temp)
-                        .push_bind(i64::from(r.estimated.bits()));
-                });
-                inserted += qb.build().execute(&mut *tx).await.map_err(history_write_error)?.rows_affected();
-            }
+            let inserted = B::insert_reading_rows(&mut tx, readings).await.map_err(history_write_error)?;
             if maintain {
                 rollups::maintain_rollups!(tx, B, readings);
             }

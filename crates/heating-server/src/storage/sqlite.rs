@@ -8,24 +8,27 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::Sqlite;
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::StorageError;
+use super::sql::rollups::{self, Level, RollupRow};
 use super::sql::{Backend, DbCheck, Reclaimed, SqlStorage};
+use super::{NewReading, StorageError};
+use crate::time::to_ms;
 
 /// The SQLite storage: a connection pool.
 pub type SqliteStorage = SqlStorage<Sqlite>;
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
+/// Rows per multi-row INSERT of readings: 9 parameters a row keeps a statement far below SQLite's parameter limit.
+const INSERT_CHUNK: usize = 500;
+
 impl Backend for Sqlite {
-    /// 9 parameters a row keeps a statement far below SQLite's parameter limit.
-    const INSERT_CHUNK: usize = 500;
     /// 23 parameters a row: 11 500 a statement, below SQLite's limit of 32 766.
     const ROLLUP_CHUNK: usize = 500;
     /// `BEGIN IMMEDIATE` holds the one write lock already.
@@ -43,6 +46,57 @@ impl Backend for Sqlite {
     /// `dbstat` (compiled into the bundled SQLite): the pages of every b-tree, indexes counted with their table.
     const TABLE_BYTES: &'static str = "SELECT m.tbl_name, CAST(SUM(s.pgsize) AS INTEGER) FROM dbstat s \
          JOIN sqlite_schema m ON m.name = s.name GROUP BY m.tbl_name";
+
+    /// Multi-row INSERTs of [`INSERT_CHUNK`] rows.
+    async fn insert_reading_rows(conn: &mut SqliteConnection, readings: &[NewReading]) -> Result<u64, sqlx::Error> {
+        let mut inserted = 0;
+        for chunk in readings.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO sensor_readings \
+                 (zone_id, ts_ms, temperature, target_temp, occupancy, heater_on, energy_wh, outdoor_temp, estimated) ",
+            );
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.zone_id)
+                    .push_bind(to_ms(r.ts))
+                    .push_bind(r.temperature)
+                    .push_bind(r.target_temp)
+                    .push_bind(r.occupancy)
+                    .push_bind(r.heater_on)
+                    .push_bind(r.energy_wh.map(i64::from))
+                    .push_bind(r.outdoor_temp)
+                    .push_bind(i64::from(r.estimated.bits()));
+            });
+            inserted += qb.build().execute(&mut *conn).await?.rows_affected();
+        }
+        Ok(inserted)
+    }
+
+    /// Multi-row `(VALUES …)` of [`Self::ROLLUP_CHUNK`] rows.
+    async fn upsert_single_buckets(
+        conn: &mut SqliteConnection,
+        level: Level,
+        rows: &[RollupRow],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in rows.chunks(Self::ROLLUP_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(rollups::single_select(level));
+            qb.push("(");
+            qb.push_values(chunk, |mut b, row| {
+                b.push_bind(row.zone_id)
+                    .push_bind(row.bucket_ms)
+                    .push_bind(row.temp.0)
+                    .push_bind(row.target.min)
+                    .push_bind(row.outdoor.min)
+                    .push_bind((row.heater_n == 1).then_some(row.heater_on_n == 1))
+                    .push_bind(row.occupied_n == 1)
+                    .push_bind(row.energy.first.map(|f| f.0))
+                    .push_bind(row.energy.first.map(|f| f.1));
+            });
+            qb.push(") AS v WHERE TRUE");
+            qb.push(rollups::upsert_tail(level));
+            qb.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
 
     /// Opens (creating if missing) the database at `url`, e.g. `sqlite://heating.db?mode=rwc`. Fails at once if the
     /// file cannot be opened.

@@ -18,4 +18,5 @@ mod metrics;
 mod model;
 mod mqtt;
 mod mqtt_alerts;
+mod pipeline;
 mod profiles;

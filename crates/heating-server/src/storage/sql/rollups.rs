@@ -31,7 +31,7 @@ use crate::time::to_ms;
 
 /// One rollup level: its table and bucket width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Level {
+pub(in crate::storage) struct Level {
     pub resolution: Resolution,
     pub table: &'static str,
     pub width_ms: i64,
@@ -48,7 +48,7 @@ pub(super) const LEVELS: [Level; 3] = [
 const WIDEST_MS: i64 = 3_600_000;
 
 /// The level merged with every reading, and the pending minutes' source.
-pub(super) const MINUTE: Level = LEVELS[0];
+pub(in crate::storage) const MINUTE: Level = LEVELS[0];
 
 /// The 15-minute level, folded from [`MINUTE`]; the fold's unit.
 pub(super) const QUARTER: Level = LEVELS[1];
@@ -84,9 +84,8 @@ mod statements;
 
 pub(super) use maintain::{fold_levels, maintain_rollups, settle_level, upsert_level};
 pub use rebuild::RebuildReport;
-pub(super) use statements::{
-    clear_sql, fold_sql, level_rows, rebuild_sql, single_head, unsettled_sql, upsert_head, upsert_tail,
-};
+pub(super) use statements::{clear_sql, fold_sql, level_rows, rebuild_sql, unsettled_sql, upsert_head};
+pub(in crate::storage) use statements::{single_select, upsert_tail};
 
 /// Start of the bucket of width `w` holding `ms` (floor, also before 1970).
 pub(super) fn floor_to(ms: i64, w: i64) -> i64 {
@@ -121,7 +120,7 @@ pub(super) fn counter_step(prev: i64, next: i64) -> i64 {
 
 /// A bucket's aggregate, as stored (or as merged into a stored one).
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct RollupRow {
+pub(in crate::storage) struct RollupRow {
     pub zone_id: ZoneId,
     pub bucket_ms: i64,
     pub n: i64,
@@ -136,7 +135,7 @@ pub(super) struct RollupRow {
 
 /// Count, min, sum and max of an optional value.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub(super) struct Sums {
+pub(in crate::storage) struct Sums {
     pub n: i64,
     pub min: Option<f64>,
     pub sum: f64,
@@ -171,7 +170,7 @@ impl Sums {
 /// The energy counter over a run of readings in time order: how many carried it, the first and last value with
 /// their times, and the energy counted between consecutive values.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub(super) struct Counter {
+pub(in crate::storage) struct Counter {
     pub n: i64,
     pub first: Option<(i64, i64)>,
     pub last: Option<(i64, i64)>,

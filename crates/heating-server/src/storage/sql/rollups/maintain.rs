@@ -9,22 +9,10 @@ macro_rules! upsert_level {
         let level = $level;
         let (singles, rows): (Vec<_>, Vec<_>) = r::aggregate($readings, level).into_iter().partition(|g| g.n == 1);
         // Buckets of one reading (every bucket of a poll cycle): the reading's 9 values, spread in SQL.
-        for chunk in singles.chunks(<$db as $crate::storage::sql::Backend>::ROLLUP_CHUNK) {
-            let mut qb = sqlx::QueryBuilder::<$db>::new(r::single_head(level));
-            qb.push_values(chunk, |mut b, row| {
-                b.push_bind(row.zone_id)
-                    .push_bind(row.bucket_ms)
-                    .push_bind(row.temp.0)
-                    .push_bind(row.target.min)
-                    .push_bind(row.outdoor.min)
-                    .push_bind((row.heater_n == 1).then_some(row.heater_on_n == 1))
-                    .push_bind(row.occupied_n == 1)
-                    .push_bind(row.energy.first.map(|f| f.0))
-                    .push_bind(row.energy.first.map(|f| f.1));
-            });
-            qb.push(") AS v WHERE TRUE");
-            qb.push(r::upsert_tail(level));
-            qb.build().execute(&mut *$tx).await.map_err(history_write_error)?;
+        if !singles.is_empty() {
+            <$db as $crate::storage::sql::Backend>::upsert_single_buckets(&mut *$tx, level, &singles)
+                .await
+                .map_err(history_write_error)?;
         }
         for chunk in rows.chunks(<$db as $crate::storage::sql::Backend>::ROLLUP_CHUNK) {
             let mut qb = sqlx::QueryBuilder::<$db>::new(r::upsert_head(level));

@@ -9,17 +9,18 @@ pub(in crate::storage::sql) fn upsert_head(level: Level) -> String {
     format!("INSERT INTO {} ({COLUMNS}) ", level.table)
 }
 
-/// `INSERT INTO level (columns) SELECT … FROM (` — followed by `VALUES` rows of one reading each (zone, bucket,
-/// temperature, target, outdoor, heater flag, occupancy, counter, its time), `) AS v WHERE TRUE` and
-/// [`upsert_tail`]: a bucket of one reading from 9 bound values instead of 23 (`WHERE TRUE`: SQLite's parser needs it
+/// `INSERT INTO level (columns) SELECT … FROM ` — followed by rows of one reading each named `column1` to `column9`
+/// (zone, bucket, temperature, target, outdoor, heater flag, occupancy, counter, its time: SQLite's `(VALUES …) AS
+/// v`, PostgreSQL's `UNNEST(…) AS v(column1, …)`, see `Backend::upsert_single_buckets`), ` WHERE TRUE` and
+/// [`upsert_tail`]: a bucket of one reading from 9 values instead of 23 (`WHERE TRUE`: SQLite's parser needs it
 /// before `ON CONFLICT` after a `SELECT`).
-pub(in crate::storage::sql) fn single_head(level: Level) -> String {
+pub(in crate::storage) fn single_select(level: Level) -> String {
     let count = |c: &str| format!("CASE WHEN {c} IS NULL THEN 0 ELSE 1 END");
     format!(
         "INSERT INTO {table} ({COLUMNS}) SELECT column1, column2, 1, column3, column3, column3, \
          {target_n}, column4, COALESCE(column4, 0.0), column4, {outdoor_n}, column5, COALESCE(column5, 0.0), column5, \
          {heater_n}, CASE WHEN column6 THEN 1 ELSE 0 END, CASE WHEN column7 THEN 1 ELSE 0 END, \
-         {energy_n}, column8, column9, column8, column9, 0 FROM (",
+         {energy_n}, column8, column9, column8, column9, 0 FROM ",
         table = level.table,
         target_n = count("column4"),
         outdoor_n = count("column5"),
@@ -31,7 +32,7 @@ pub(in crate::storage::sql) fn single_head(level: Level) -> String {
 /// The merge of a batch's bucket (`excluded`) into the stored one. Energy: appended or prepended when the new
 /// readings lie wholly after or before the stored ones (strictly, so that equal times, ordered by id, never
 /// guess), else NULL, which [`settle_sql`] finds.
-pub(in crate::storage::sql) fn upsert_tail(level: Level) -> String {
+pub(in crate::storage) fn upsert_tail(level: Level) -> String {
     let t = level.table;
     let lower = |c: &str| {
         format!("{c} = CASE WHEN {t}.{c} IS NULL OR excluded.{c} < {t}.{c} THEN excluded.{c} ELSE {t}.{c} END")
