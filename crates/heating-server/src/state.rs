@@ -56,7 +56,8 @@ pub struct AppState {
 pub struct PollReport {
     /// When the cycle started (server clock).
     pub started_at: DateTime<Utc>,
-    /// Real time the cycle took, in milliseconds.
+    /// Real time from the cycle's start until its readings were stored, in milliseconds (the store overlaps the
+    /// next cycle's reading: `jobs::poll`).
     pub duration_ms: f64,
     /// Zones with a Modbus endpoint.
     pub zones: usize,
